@@ -1,0 +1,15 @@
+from pydantic_settings import SettingsConfigDict
+
+from kcc_shared.settings import ServiceSettings
+
+
+class MetricsSettings(ServiceSettings):
+    """Metrics settings (env `KCC_METRICS_*`, plus the shared `KCC_KAFKA_*`, `KCC_MONGO_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="KCC_METRICS_", extra="ignore")
+
+    service_name: str = "metrics"
+    port: int = 8004
+    mongo_database: str = "kcc_metrics"
+    group_id: str = "kcc-metrics"
+    timezone: str = "Europe/Amsterdam"

@@ -1,0 +1,11 @@
+"""Metrics' Kafka handlers."""
+
+from kcc_shared.contracts import CONTACT_RECEIVED, CONTACT_ROUTED
+from kcc_shared.runtime import Infrastructure
+
+from kcc_metrics.service import MetricsService
+
+
+def register(infra: Infrastructure, metrics: MetricsService) -> None:
+    infra.subscribe(CONTACT_RECEIVED, metrics.contact_received)
+    infra.subscribe(CONTACT_ROUTED, metrics.contact_routed)

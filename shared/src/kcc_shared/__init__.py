@@ -1,0 +1,1 @@
+"""Contact.STAD shared library: event contracts and infrastructure glue, no business logic."""

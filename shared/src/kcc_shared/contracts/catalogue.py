@@ -1,0 +1,136 @@
+"""The topic catalogue: every topic, its events, partitions and retention.
+
+Topic names carry the major version (`kcc.<domain>.<event>.v1`). Within a version only
+optional fields may be added (compatibility mode "backward"); a breaking change is a new
+model on a new topic, published side by side during the migration.
+"""
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from kcc_shared.contracts import events as ev
+from kcc_shared.contracts.envelope import CloudEvent
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    description: str
+    events: tuple[type[CloudEvent], ...]
+    key: str = ""  # the data field used as the Kafka key, so one subject stays in order
+    partitions: int = 6
+    retention_ms: int = 30 * DAY_MS
+    compatibility_mode: Literal["backward", "none"] = "backward"
+    extra_config: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        """Parses any event of this topic into its model, discriminated on `type`."""
+        if not self.events:
+            raise ValueError(f"{self.name} carries no typed events")
+        if len(self.events) == 1:
+            return TypeAdapter(self.events[0])
+        return TypeAdapter(Annotated[_union(self.events), Field(discriminator="type")])
+
+    @property
+    def config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), **self.extra_config}
+
+
+def _union(models: tuple[type[CloudEvent], ...]) -> Any:
+    union: Any = models[0]
+    for model in models[1:]:
+        union = union | model
+    return union
+
+
+CONTACT_RECEIVED = TopicSpec(
+    name="kcc.contact.received.v1",
+    description="Every citizen contact from every channel, once (the contactmoment).",
+    events=(ev.ContactReceived,),
+    key="contact_id",
+    partitions=12,
+    retention_ms=30 * DAY_MS,
+)
+CONTACT_ROUTED = TopicSpec(
+    name="kcc.contact.routed.v1",
+    description="Routing's decision per contact: KCC, warm transfer, call-back or forward.",
+    events=(ev.ContactRouted,),
+    key="contact_id",
+    partitions=12,
+)
+CONTACT_RESOLVED = TopicSpec(
+    name="kcc.contact.resolved.v1",
+    description="A contact closed by an agent, with its outcome and handle time.",
+    events=(ev.ContactResolved,),
+    key="contact_id",
+    partitions=12,
+)
+CALL_EVENTS = TopicSpec(
+    name="kcc.call.events.v1",
+    description="Telephone call life cycle from the CTI, keyed by call id so a call stays in order.",
+    events=(ev.CallOffered, ev.CallAnswered, ev.CallAbandoned, ev.CallTransferred, ev.CallEnded),
+    key="call_id",
+    partitions=12,
+)
+CALLBACK_REQUESTED = TopicSpec(
+    name="kcc.callback.requested.v1",
+    description="Call-back promises made to citizens (interne taak 'Terugbellen').",
+    events=(ev.CallbackRequested,),
+    key="callback_id",
+)
+CALLBACK_SCHEDULED = TopicSpec(
+    name="kcc.callback.scheduled.v1",
+    description="A call-back booked into a department's slot, with its deadline.",
+    events=(ev.CallbackScheduled,),
+    key="callback_id",
+)
+DEAD_LETTER = TopicSpec(
+    name="kcc.deadletter.v1",
+    description=(
+        "Messages a consumer could not process after its retries: the original bytes and "
+        "headers, plus kcc-dlq-* headers with the original topic, partition, offset, consumer "
+        "group, error and attempt count."
+    ),
+    events=(),
+    partitions=3,
+    retention_ms=90 * DAY_MS,
+)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    CONTACT_RECEIVED,
+    CONTACT_ROUTED,
+    CONTACT_RESOLVED,
+    CALL_EVENTS,
+    CALLBACK_REQUESTED,
+    CALLBACK_SCHEDULED,
+    DEAD_LETTER,
+)
+
+_DEPARTMENT_ID = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+
+
+def department_topic(department_id: str) -> TopicSpec:
+    """The topic one department's back-office subscribes to."""
+    if not _DEPARTMENT_ID.match(department_id):
+        raise ValueError(f"department id {department_id!r} must match {_DEPARTMENT_ID.pattern}")
+    return TopicSpec(
+        name=f"kcc.dept.{department_id}.contacts.v1",
+        description=f"Contacts for department '{department_id}' with their content.",
+        events=(ev.DepartmentContactAssigned,),
+        key="contact_id",
+        partitions=3,
+    )
+
+
+DEPARTMENT_TOPIC_PATTERN = "kcc.dept.{department}.contacts.v1"
+
+EVENT_TYPES: tuple[type[CloudEvent], ...] = tuple(
+    model for spec in (*TOPICS, department_topic("example")) for model in spec.events
+)

@@ -1,0 +1,97 @@
+"""Kafka glue: the broker every service uses, explicit topic creation, event publishing."""
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
+from kcc_shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+def make_broker(
+    *,
+    settings: KafkaSettings,
+    service_name: str,
+    tracer_provider: TracerProvider,
+    registry: CollectorRegistry,
+) -> KafkaBroker:
+    """A broker whose producer waits for all in-sync replicas and never writes a duplicate."""
+    return KafkaBroker(
+        settings.bootstrap,
+        client_id=f"{settings.client_id}-{service_name}",
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=settings.request_timeout_ms,
+        middlewares=(
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=registry, app_name=service_name, metrics_prefix="kcc"),
+        ),
+        logger=logging.getLogger(f"kcc.{service_name}.broker"),
+    )
+
+
+async def ensure_topics(*, settings: KafkaSettings, topics: Iterable[TopicSpec]) -> list[str]:
+    """Create missing topics with the catalogue's partitions and retention; returns those created."""
+    wanted = list(topics)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        client_id=f"{settings.client_id}-admin",
+        request_timeout_ms=settings.request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in wanted if spec.name not in existing]
+        if not missing:
+            return []
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    name=spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=settings.replication_factor,
+                    topic_configs=spec.config,
+                )
+                for spec in missing
+            ]
+        )
+        created = []
+        for topic, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != _TOPIC_ALREADY_EXISTS:  # another service won the race: fine
+                raise RuntimeError(f"could not create topic {topic}: error {code} {rest}")
+        if created:
+            log.info("created topics", extra={"topics": created})
+        return created
+    finally:
+        await admin.close()
+
+
+class EventPublisher:
+    """Publishes contract events and returns only once the broker acknowledged (`acks=all`)."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, event: CloudEvent, *, topic: TopicSpec) -> None:
+        if type(event) not in topic.events:
+            raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
+        key = getattr(event.data, topic.key) if topic.key else event.subject
+        await self._broker.publish(
+            event.model_dump_json().encode(),
+            topic=topic.name,
+            key=key.encode() if key else None,
+            headers={"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
+            correlation_id=event.id,
+        )

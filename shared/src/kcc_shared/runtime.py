@@ -1,0 +1,213 @@
+"""The composition every service shares: broker + store + tracing + FastAPI in one process.
+
+The FastStream broker runs inside the FastAPI lifespan (FastStream 0.7 deprecates its old
+FastAPI router plugin). Each service calls `Infrastructure.build`, registers its handlers with
+`subscribe`, adds its routers and hands the result to `create_service_app`.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
+from kcc_shared.contracts import DEAD_LETTER, CloudEvent, TopicSpec
+from kcc_shared.inbox import Inbox
+from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
+from kcc_shared.mongo import make_mongo_client, ping
+from kcc_shared.settings import ServiceSettings
+from kcc_shared.telemetry import make_tracer_provider
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Infrastructure:
+    """The infrastructure clients of one service, built once from its settings."""
+
+    settings: ServiceSettings
+    tracer_provider: TracerProvider
+    registry: CollectorRegistry
+    broker: KafkaBroker
+    mongo: AsyncMongoClient
+    db: AsyncDatabase
+    publisher: EventPublisher
+    inbox: Inbox
+    consumer_metrics: ConsumerMetrics
+    topics: list[TopicSpec] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, *, span_exporter: SpanExporter | None = None) -> "Infrastructure":
+        name = settings.service_name
+        provider = make_tracer_provider(service_name=name, settings=settings.telemetry, extra_exporter=span_exporter)
+        registry = CollectorRegistry()
+        broker = make_broker(settings=settings.kafka, service_name=name, tracer_provider=provider, registry=registry)
+        mongo = make_mongo_client(settings=settings.mongo, tracer_provider=provider, app_name=name)
+        db = mongo[settings.mongo_database]
+        return cls(
+            settings=settings,
+            tracer_provider=provider,
+            registry=registry,
+            broker=broker,
+            mongo=mongo,
+            db=db,
+            publisher=EventPublisher(broker),
+            inbox=Inbox(db["inbox"]),
+            consumer_metrics=ConsumerMetrics(registry),
+            topics=[DEAD_LETTER],
+        )
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents `source` of what this service publishes."""
+        return f"/kcc/{self.settings.service_name}"
+
+    def produces(self, *topics: TopicSpec) -> None:
+        """Declare topics this service publishes to, so start-up creates them."""
+        self.topics.extend(t for t in topics if t not in self.topics)
+
+    def subscribe(self, topic: TopicSpec, handler: Handler, *, handles: Iterable[type[CloudEvent]] = ()) -> EventProcessor:
+        """Consume `topic` reliably (retries, dead letters, de-duplication) with `handler`."""
+        self.produces(topic)
+        processor = EventProcessor(
+            topic=topic,
+            group=self.settings.group_id,
+            handler=handler,
+            handles=tuple(handles) or topic.events,
+            inbox=self.inbox,
+            dead_letters=DeadLetterSink(self.broker),
+            settings=self.settings.consumer,
+            metrics=self.consumer_metrics,
+        )
+        register(self.broker, processor, auto_offset_reset=self.settings.consumer.auto_offset_reset)
+        return processor
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state: "ok" or why not."""
+        checks: dict[str, str] = {}
+        try:
+            ok = await asyncio.wait_for(self.broker.ping(timeout=PROBE_TIMEOUT_S), PROBE_TIMEOUT_S + 0.5)
+            checks["kafka"] = "ok" if ok else f"kafka unreachable at {self.settings.kafka.bootstrap}"
+        except Exception as exc:  # noqa: BLE001 - a probe reports, it does not raise
+            checks["kafka"] = f"kafka unreachable at {self.settings.kafka.bootstrap}: {exc!r}"
+        try:
+            await asyncio.wait_for(ping(self.mongo), PROBE_TIMEOUT_S)
+            checks["store"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["store"] = f"store unreachable: {type(exc).__name__}"
+        return checks
+
+    async def wait_for_dependencies(self) -> None:
+        """Block start-up until Kafka and the store answer, or fail after the configured time."""
+        deadline = time.monotonic() + self.settings.startup_timeout_s
+        while True:
+            try:
+                await ensure_topics(settings=self.settings.kafka, topics=self.topics)
+                await ping(self.mongo)
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"dependencies not reachable after {self.settings.startup_timeout_s}s: {exc!r}") from exc
+                log.warning("waiting for Kafka and the store", extra={"error": repr(exc)})
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        await self.broker.stop()
+        await self.mongo.close()
+        self.tracer_provider.shutdown()
+
+
+def create_service_app(
+    *,
+    infra: Infrastructure,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter] = (),
+    on_startup: Callable[[], Awaitable[None]] | None = None,
+) -> FastAPI:
+    """A FastAPI app that runs the service's broker and serves its API and probes."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await infra.wait_for_dependencies()
+        await infra.inbox.ensure_indexes()
+        if on_startup is not None:
+            await on_startup()
+        await infra.broker.start()
+        log.info("service started", extra={"port": infra.settings.port})
+        try:
+            yield
+        finally:
+            await infra.close()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.infra = infra
+    _add_probes(app, infra)
+    _add_http_metrics(app, infra.registry)
+    for router in routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=infra.tracer_provider, excluded_urls="healthz,readyz,metrics"
+    )
+    return app
+
+
+def _add_probes(app: FastAPI, infra: Infrastructure) -> None:
+    @app.get("/healthz", tags=["ops"], summary="Alive: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="Ready: Kafka and the store are reachable (else 503)")
+    async def readyz() -> JSONResponse:
+        checks = await infra.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(infra.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_http_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
+    latency = Histogram(
+        "kcc_http_request_duration_seconds",
+        "HTTP request latency by route and status",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        latency.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+
+def run(settings: ServiceSettings, create_app: Callable[[ServiceSettings], FastAPI]) -> None:
+    """Entrypoint body: JSON logs, then uvicorn on the service's host and port until stopped."""
+    import uvicorn
+
+    from kcc_shared.logs import configure_logging
+
+    telemetry = settings.telemetry
+    configure_logging(service_name=settings.service_name, level=telemetry.log_level, json_format=telemetry.log_json)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

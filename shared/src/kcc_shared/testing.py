@@ -1,0 +1,177 @@
+"""Pytest plugin with fixtures for the real stack (Kafka + MongoDB-compatible store).
+
+Integration tests use the broker and store that `deploy/local/stack.sh up` (or docker compose)
+started; each test gets its own database names and consumer groups so runs never share state.
+`private_kafka` starts a second, disposable broker for tests that stop and restart it.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from fastapi import FastAPI
+
+KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def _reachable(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def real_stack() -> dict[str, str]:
+    """The running broker and store; fails loudly when they are not up."""
+    mongo_address = MONGO_URI.split("://", 1)[1].split("/", 1)[0]
+    for name, address in (("Kafka", KAFKA_BOOTSTRAP.split(",")[0]), ("the store", mongo_address)):
+        if not _reachable(address):
+            pytest.fail(f"{name} is not reachable at {address}: start it with `make stack-up`", pytrace=False)
+    return {"kafka": KAFKA_BOOTSTRAP, "mongo": MONGO_URI}
+
+
+@pytest.fixture
+def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict[str, str]]:
+    """Point a service at the real stack with its own database and consumer group."""
+
+    def configure(service: str, *, bootstrap: str | None = None) -> dict[str, str]:
+        prefix = f"KCC_{service.upper()}_"
+        env = {
+            "KCC_KAFKA_BOOTSTRAP": bootstrap or real_stack["kafka"],
+            "KCC_MONGO_URI": real_stack["mongo"],
+            f"{prefix}MONGO_DATABASE": unique(f"test_{service}").replace("-", "_"),
+            f"{prefix}GROUP_ID": unique(f"test-{service}"),
+            "KCC_CONSUMER_BACKOFF_INITIAL_S": "0.05",
+            "KCC_CONSUMER_BACKOFF_MAX_S": "0.5",
+            f"{prefix}STARTUP_TIMEOUT_S": "30",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return env
+
+    return configure
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan (broker, store, topics) and talk to it over ASGI."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield client
+
+
+class TopicReader:
+    """Reads a topic from the offsets it had when `start` ran, without a consumer group."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+
+    async def start(self) -> "TopicReader":
+        await self._consumer.start()
+        partitions = await self._wait_for_partitions()
+        assignment = [TopicPartition(self.topic, p) for p in partitions]
+        self._consumer.assign(assignment)
+        end = await self._consumer.end_offsets(assignment)
+        for tp in assignment:
+            self._consumer.seek(tp, end[tp])
+        return self
+
+    async def _wait_for_partitions(self) -> set[int]:
+        for _ in range(100):
+            partitions = self._consumer.partitions_for_topic(self.topic)
+            if partitions:
+                return partitions
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001 - no public call
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"topic {self.topic} does not exist")
+
+    async def read(
+        self, *, count: int, match: Callable[[ConsumerRecord], bool] = lambda _: True, timeout: float = 15.0
+    ) -> list[ConsumerRecord]:
+        """Return matching records once `count` arrived, or all that came within `timeout`."""
+        found: list[ConsumerRecord] = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found) < count:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            batches = await self._consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+            found.extend(r for records in batches.values() for r in records if match(r))
+        return found
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+
+@pytest.fixture
+async def topic_reader(real_stack: dict[str, str]) -> AsyncIterator[Callable[..., Any]]:
+    readers: list[TopicReader] = []
+
+    async def open_reader(topic: str, *, bootstrap: str | None = None) -> TopicReader:
+        reader = await TopicReader(bootstrap or real_stack["kafka"], topic).start()
+        readers.append(reader)
+        return reader
+
+    yield open_reader
+    for reader in readers:
+        await reader.stop()
+
+
+@dataclass
+class PrivateKafka:
+    """A disposable single-node broker of our own, for tests that stop and restart Kafka."""
+
+    script: Path
+    env: dict[str, str]
+    bootstrap: str
+
+    def _run(self, command: str) -> None:
+        subprocess.run(["bash", str(self.script), command], env=self.env, check=True, timeout=180)
+
+    def start(self) -> None:
+        self._run("kafka-up")
+
+    def stop(self) -> None:
+        self._run("kafka-down")
+
+
+@pytest.fixture
+def private_kafka(request: pytest.FixtureRequest, tmp_path: Path) -> PrivateKafka:
+    port = _free_port_pair()
+    script = request.config.rootpath / "deploy" / "local" / "stack.sh"
+    env = {**os.environ, "KCC_KAFKA_PORT": str(port), "KCC_STACK_DIR": str(tmp_path / "stack")}
+    broker = PrivateKafka(script=script, env=env, bootstrap=f"127.0.0.1:{port}")
+    broker.start()
+    request.addfinalizer(broker.stop)
+    return broker
+
+
+def _free_port_pair() -> int:
+    """A port p with p+1 free too (the broker's controller listens on p+1)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65535 and not _reachable(f"127.0.0.1:{port + 1}"):
+            return port
+    raise RuntimeError("no free port pair")

@@ -1,0 +1,128 @@
+"""A web-form contact travels intake → Kafka → routing → Kafka → metrics on the real stack,
+in one trace; the callback service consumes call-back requests."""
+
+import asyncio
+import json
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from kcc_callback.app import create_app as callback_app
+from kcc_callback.settings import CallbackSettings
+from kcc_intake.app import create_app as intake_app
+from kcc_intake.settings import IntakeSettings
+from kcc_metrics.app import create_app as metrics_app
+from kcc_metrics.settings import MetricsSettings
+from kcc_routing.app import create_app as routing_app
+from kcc_routing.settings import RoutingSettings
+from kcc_shared.contracts import CALLBACK_REQUESTED, CONTACT_ROUTED, CallbackRequested, CallbackRequestedData
+from kcc_shared.kafka import EventPublisher
+from kcc_shared.testing import running, unique
+
+pytestmark = pytest.mark.e2e
+
+
+async def _poll(fetch, done, *, timeout: float = 10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await fetch()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic_reader):
+    for service in ("intake", "routing", "callback", "metrics"):
+        service_env(service)
+    spans = InMemorySpanExporter()
+    apps = {
+        "intake": intake_app(IntakeSettings(), span_exporter=spans),
+        "routing": routing_app(RoutingSettings(), span_exporter=spans),
+        "callback": callback_app(CallbackSettings(), span_exporter=spans),
+        "metrics": metrics_app(MetricsSettings(), span_exporter=spans),
+    }
+    async with AsyncExitStack() as stack:
+        clients = {name: await stack.enter_async_context(running(app)) for name, app in apps.items()}
+        routed_reader = await topic_reader(CONTACT_ROUTED.name)
+        today = datetime.now(UTC).astimezone().date().isoformat()
+        before = (await clients["metrics"].get("/v1/counts/daily", params={"day": today})).json()
+
+        response = await clients["intake"].post(
+            "/v1/channels/web/submissions",
+            json={
+                "form_id": "contactformulier",
+                "submission_id": unique("form"),
+                "subject": "Verhuizing doorgeven",
+                "message": "Wij verhuizen per 1 januari naar de Oosterstraat 12. Hoe geef ik dat door?",
+                "email": "J.Jansen@Example.NL",
+            },
+        )
+        assert response.status_code == 202, response.text
+        contact_id = response.json()["contact_id"]
+
+        # Routing decided and published the decision for exactly this contact.
+        routed = await routed_reader.read(count=1, match=lambda r: json.loads(r.value)["subject"] == contact_id)
+        assert len(routed) == 1
+        decision = json.loads(routed[0].value)["data"]
+        assert decision["contact_id"] == contact_id
+        assert decision["decision"] == "answer_in_kcc"
+        assert decision["channel"] == "web"
+
+        # Metrics counted the contact and its decision.
+        after = await _poll(
+            lambda: _json(clients["metrics"].get("/v1/counts/daily", params={"day": today})),
+            lambda body: body["received"].get("web", 0) > before["received"].get("web", 0)
+            and body["routed"].get("answer_in_kcc", 0) > before["routed"].get("answer_in_kcc", 0),
+        )
+        assert after["received"].get("web", 0) == before["received"].get("web", 0) + 1
+        assert after["routed"].get("answer_in_kcc", 0) == before["routed"].get("answer_in_kcc", 0) + 1
+
+        # The contact reads back from intake with the e-mail lower-cased.
+        contact = (await clients["intake"].get(f"/v1/contacts/{contact_id}")).json()
+        assert contact["citizen"]["email"] == "j.jansen@example.nl"
+
+        # The callback service consumes call-back requests.
+        callback_id = unique("cb")
+        request = CallbackRequested.create(
+            source="/tests",
+            subject=callback_id,
+            data=CallbackRequestedData(
+                callback_id=callback_id,
+                contact_id=contact_id,
+                department_id="sozawe",
+                phone="+31612345678",
+                requested_at=datetime.now(UTC),
+            ),
+        )
+        await EventPublisher(apps["intake"].state.infra.broker).publish(request, topic=CALLBACK_REQUESTED)
+        callback = await _poll(
+            lambda: clients["callback"].get(f"/v1/callbacks/{callback_id}"), lambda r: r.status_code == 200
+        )
+        assert callback.status_code == 200
+        assert callback.json()["status"] == "requested"
+        assert callback.json()["gevraagde_handeling"] == "Terugbellen"
+        assert "phone" not in callback.json()
+
+    # One trace: the HTTP request, the publish, each consume and the store writes.
+    finished = spans.get_finished_spans()
+    post = next(s for s in finished if s.name.startswith("POST /v1/channels/web/submissions") and s.parent is None)
+    trace = [s for s in finished if s.context.trace_id == post.context.trace_id]
+    by_service = {}
+    for span in trace:
+        by_service.setdefault(span.resource.attributes["service.name"], []).append(span)
+    names = {service: {s.name for s in group} for service, group in by_service.items()}
+    assert any(n.endswith(" publish") and "contact.received" in n for n in names["intake"]), names["intake"]
+    assert any(n.startswith("test_intake") and "insert" in n for n in names["intake"]), names["intake"]
+    assert any("contact.received" in n and n.endswith(" process") for n in names["routing"]), names["routing"]
+    assert any("findAndModify" in n for n in names["routing"]), names["routing"]
+    assert any("contact.routed" in n and n.endswith(" publish") for n in names["routing"]), names["routing"]
+    metrics_consumes = {n for n in names["metrics"] if n.endswith(" process")}
+    assert any("contact.received" in n for n in metrics_consumes), names["metrics"]
+    assert any("contact.routed" in n for n in metrics_consumes), names["metrics"]
+    assert any("update" in n for n in names["metrics"]), names["metrics"]
+
+
+async def _json(response_awaitable):
+    return (await response_awaitable).json()
