@@ -10,7 +10,8 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
+from pymongo import MongoClient
 
 KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
@@ -27,6 +29,12 @@ MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def unique_past_day() -> "date":
+    """A day no other test run is likely to have used, so per-day counts start at zero even
+    though the topics keep earlier runs' events."""
+    return date(1900, 1, 1) + timedelta(days=uuid.uuid4().int % 70_000)
 
 
 def _reachable(address: str) -> bool:
@@ -49,8 +57,10 @@ def real_stack() -> dict[str, str]:
 
 
 @pytest.fixture
-def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict[str, str]]:
-    """Point a service at the real stack with its own database and consumer group."""
+def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, str]]]:
+    """Point a service at the real stack with its own database and consumer group; the
+    databases are dropped afterwards."""
+    databases: list[str] = []
 
     def configure(service: str, *, bootstrap: str | None = None) -> dict[str, str]:
         prefix = f"KCC_{service.upper()}_"
@@ -65,9 +75,13 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
+        databases.append(env[f"{prefix}MONGO_DATABASE"])
         return env
 
-    return configure
+    yield configure
+    with MongoClient(real_stack["mongo"], serverSelectionTimeoutMS=5000) as client:
+        for name in databases:
+            client.drop_database(name)
 
 
 @asynccontextmanager

@@ -1,0 +1,40 @@
+# Contact.STAD: `make up` runs the platform, `make test` passes the tests.
+SHELL := bash
+UV = $(shell deploy/local/ensure-uv.sh)
+STACK := deploy/local/stack.sh
+export UV_PYTHON := 3.11
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: up test install stack-up stack-down stack-reset contracts unit
+
+## up: install what is missing, start Kafka, FerretDB and the four services; Ctrl-C stops all
+up: install
+	@deploy/local/platform.sh
+
+## test: install, start the stack, run every test (unit, integration, e2e), stop the stack
+test: install
+	@was_up=$$($(STACK) status | grep -c running || true); \
+	$(STACK) up || exit 1; \
+	$(UV) run --frozen pytest; rc=$$?; \
+	if [ "$$was_up" != 2 ]; then $(STACK) down; fi; \
+	exit $$rc
+
+## unit: the unit tests only (no broker or store needed)
+unit: install
+	$(UV) run --frozen pytest -m "not integration and not e2e" shared/tests/unit services/*/tests/unit tests/unit
+
+install:
+	@$(UV) sync --frozen --quiet
+	@$(STACK) install
+
+stack-up:
+	@$(STACK) up
+stack-down:
+	@$(STACK) down
+stack-reset:
+	@$(STACK) reset
+
+## contracts: regenerate the AsyncAPI document and JSON Schemas from the event models
+contracts: install
+	$(UV) run --frozen python -m kcc_shared.contracts asyncapi --out docs/asyncapi.yaml
+	$(UV) run --frozen python -m kcc_shared.contracts schemas --out docs/schemas

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make up`: start Kafka and FerretDB, then the four services, wait until each is ready,
+# print the URLs and keep running until Ctrl-C, which stops everything this script started.
+#
+# Environment: KCC_<SERVICE>_PORT overrides a port; KCC_PLATFORM_MANAGE_STACK=0 uses a
+# broker and store that are already running (and leaves them running).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+python="$repo/.venv/bin/python"
+logs="${KCC_STACK_DIR:-$repo/.stack/local}/logs"
+manage_stack="${KCC_PLATFORM_MANAGE_STACK:-1}"
+ready_timeout="${KCC_PLATFORM_READY_TIMEOUT:-180}"
+services=(intake routing callback metrics)
+declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004)
+pids=()
+
+[ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
+mkdir -p "$logs"
+
+port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }
+
+stop_all() {
+  trap - EXIT INT TERM
+  echo
+  echo "[platform] stopping services"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$manage_stack" = 1 ]; then "$here/stack.sh" down; fi
+  echo "[platform] stopped"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+if [ "$manage_stack" = 1 ]; then "$here/stack.sh" up; fi
+
+started=$SECONDS
+for s in "${services[@]}"; do
+  "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 &
+  pids+=($!)
+  echo "[platform] started $s (pid $!, port $(port_of "$s"), log $logs/$s.log)"
+done
+
+for s in "${services[@]}"; do
+  url="http://127.0.0.1:$(port_of "$s")/readyz"
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]; do
+    if [ $((SECONDS - started)) -ge "$ready_timeout" ]; then
+      echo "[platform] $s not ready after ${ready_timeout}s; last log lines:" >&2
+      tail -20 "$logs/$s.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+done
+
+cat <<EOF2
+
+Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everything.
+
+  intake    http://127.0.0.1:$(port_of intake)/docs     post contacts: POST /v1/channels/web/submissions
+  routing   http://127.0.0.1:$(port_of routing)/docs     decisions:     GET  /v1/decisions/{contact_id}
+  callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}
+  metrics   http://127.0.0.1:$(port_of metrics)/docs     counts:        GET  /v1/counts/daily
+  probes    /healthz  /readyz  /metrics on every service
+  Kafka     ${KCC_KAFKA_BOOTSTRAP:-127.0.0.1:9092}      store  mongodb://127.0.0.1:${KCC_MONGO_PORT:-27017}
+  logs      $logs/
+
+Try it:
+  curl -s -XPOST http://127.0.0.1:$(port_of intake)/v1/channels/web/submissions -H 'content-type: application/json' \\
+    -d '{"form_id":"contactformulier","subject":"Paspoort","message":"Mijn paspoort is verlopen."}'
+  curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily
+EOF2
+
+# Wait for Ctrl-C; if a service dies, say so and stop the rest.
+while true; do
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "[platform] ${services[$i]} exited; see $logs/${services[$i]}.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done
