@@ -18,7 +18,6 @@ from kcc_metrics.settings import MetricsSettings
 from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
 from kcc_shared.contracts import CALLBACK_REQUESTED, CONTACT_ROUTED, CallbackRequested, CallbackRequestedData
-from kcc_shared.kafka import EventPublisher
 from kcc_shared.testing import running, unique, unique_past_day
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +101,7 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
                 requested_at=datetime.now(UTC),
             ),
         )
-        await EventPublisher(apps["intake"].state.infra.broker).publish(request, topic=CALLBACK_REQUESTED)
+        await apps["intake"].state.infra.publisher.publish(request, topic=CALLBACK_REQUESTED)
         callback = await _poll(
             lambda: clients["callback"].get(f"/v1/callbacks/{callback_id}"), lambda r: r.status_code == 200
         )

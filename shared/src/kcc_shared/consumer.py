@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from kcc_shared.contracts import DEAD_LETTER, CloudEvent, TopicSpec
 from kcc_shared.inbox import Inbox
+from kcc_shared.kafka import publish_acknowledged
 from kcc_shared.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,8 @@ class ConsumerMetrics:
 class DeadLetterSink:
     """Publishes what could not be processed to the dead-letter topic, with the reason."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    def __init__(self, broker: KafkaBroker, *, timeout_s: float) -> None:
+        self._broker, self._timeout_s = broker, timeout_s
 
     async def send(self, delivery: Delivery, *, group: str, error: str, attempts: int) -> None:
         headers = {
@@ -70,7 +71,9 @@ class DeadLetterSink:
             f"{DLQ_HEADER_PREFIX}attempts": str(attempts),
             f"{DLQ_HEADER_PREFIX}failed-at": datetime.now(UTC).isoformat(),
         }
-        await self._broker.publish(delivery.value, topic=DEAD_LETTER.name, headers=headers)
+        await publish_acknowledged(
+            self._broker, delivery.value, timeout_s=self._timeout_s, topic=DEAD_LETTER.name, headers=headers
+        )
 
 
 class EventProcessor:

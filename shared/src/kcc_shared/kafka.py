@@ -1,9 +1,12 @@
 """Kafka glue: the broker every service uses, explicit topic creation, event publishing."""
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaTimeoutError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -78,18 +81,33 @@ async def ensure_topics(*, settings: KafkaSettings, topics: Iterable[TopicSpec])
         await admin.close()
 
 
+async def publish_acknowledged(broker: KafkaBroker, body: bytes, *, timeout_s: float, **kwargs: Any) -> None:
+    """Publish and wait for the acknowledgement, at most `timeout_s`.
+
+    aiokafka keeps retrying a send while the broker is down and its future never fails, so
+    without this bound a caller would hang. On timeout the record may still be delivered
+    later: at least once, which the event id lets consumers de-duplicate.
+    """
+    try:
+        await asyncio.wait_for(broker.publish(body, **kwargs), timeout_s)
+    except TimeoutError as exc:
+        raise KafkaTimeoutError(f"no acknowledgement from the broker within {timeout_s:g}s") from exc
+
+
 class EventPublisher:
     """Publishes contract events and returns only once the broker acknowledged (`acks=all`)."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    def __init__(self, broker: KafkaBroker, *, timeout_s: float) -> None:
+        self._broker, self._timeout_s = broker, timeout_s
 
     async def publish(self, event: CloudEvent, *, topic: TopicSpec) -> None:
         if type(event) not in topic.events:
             raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
         key = getattr(event.data, topic.key) if topic.key else event.subject
-        await self._broker.publish(
+        await publish_acknowledged(
+            self._broker,
             event.model_dump_json().encode(),
+            timeout_s=self._timeout_s,
             topic=topic.name,
             key=key.encode() if key else None,
             headers={"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
@@ -20,6 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
@@ -65,7 +67,7 @@ class Infrastructure:
             broker=broker,
             mongo=mongo,
             db=db,
-            publisher=EventPublisher(broker),
+            publisher=EventPublisher(broker, timeout_s=settings.kafka.publish_timeout_s),
             inbox=Inbox(db["inbox"]),
             consumer_metrics=ConsumerMetrics(registry),
             topics=[DEAD_LETTER],
@@ -89,7 +91,7 @@ class Infrastructure:
             handler=handler,
             handles=tuple(handles) or topic.events,
             inbox=self.inbox,
-            dead_letters=DeadLetterSink(self.broker),
+            dead_letters=DeadLetterSink(self.broker, timeout_s=self.settings.kafka.publish_timeout_s),
             settings=self.settings.consumer,
             metrics=self.consumer_metrics,
         )
@@ -158,6 +160,7 @@ def create_service_app(
     app.state.infra = infra
     _add_probes(app, infra)
     _add_http_metrics(app, infra.registry)
+    _add_unavailable_handlers(app)
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(
@@ -183,6 +186,22 @@ def _add_probes(app: FastAPI, infra: Infrastructure) -> None:
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(generate_latest(infra.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_unavailable_handlers(app: FastAPI) -> None:
+    """A broker or store that does not answer is a 503 the caller can retry, never a 500."""
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        dependency = "event broker" if isinstance(exc, KafkaError) else "store"
+        log.error("dependency unavailable", extra={"path": request.url.path, "error": repr(exc)})
+        return JSONResponse(
+            {"detail": f"{dependency} unavailable, retry later: {type(exc).__name__}"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(KafkaError, unavailable)
+    app.add_exception_handler(PyMongoError, unavailable)
 
 
 def _add_http_metrics(app: FastAPI, registry: CollectorRegistry) -> None:

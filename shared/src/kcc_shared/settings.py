@@ -13,6 +13,9 @@ class KafkaSettings(BaseSettings):
     client_id: str = "contact-stad"
     replication_factor: int = Field(default=1, ge=1)
     request_timeout_ms: int = Field(default=10_000, ge=1_000)
+    publish_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a publish may wait for the broker's acknowledgement"
+    )
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
 

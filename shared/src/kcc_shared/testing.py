@@ -71,6 +71,7 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
             f"{prefix}GROUP_ID": unique(f"test-{service}"),
             "KCC_CONSUMER_BACKOFF_INITIAL_S": "0.05",
             "KCC_CONSUMER_BACKOFF_MAX_S": "0.5",
+            "KCC_KAFKA_PUBLISH_TIMEOUT_S": "5",
             f"{prefix}STARTUP_TIMEOUT_S": "30",
         }
         for key, value in env.items():

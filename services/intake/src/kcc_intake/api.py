@@ -2,7 +2,6 @@
 
 from typing import Annotated
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from kcc_shared.contracts import ContactReceivedData
@@ -28,10 +27,7 @@ router = APIRouter(prefix="/v1")
     responses={503: {"description": "The contact could not be handed to Kafka; retry with the same submission_id"}},
 )
 async def post_web_submission(submission: WebFormSubmission, intake: Intake, response: Response) -> Accepted:
-    try:
-        accepted = await intake.accept_web_form(submission)
-    except KafkaError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"event broker unavailable: {exc}") from exc
+    accepted = await intake.accept_web_form(submission)
     response.headers["Location"] = f"/v1/contacts/{accepted.contact_id}"
     return accepted
 
