@@ -14,6 +14,7 @@ ready_timeout="${KCC_PLATFORM_READY_TIMEOUT:-180}"
 services=(intake routing callback metrics)
 declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004)
 pids=()
+stopping=0
 
 [ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
 mkdir -p "$logs"
@@ -22,6 +23,8 @@ port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }
 
 stop_all() {
   trap - EXIT INT TERM
+  set +e  # clean up everything, even if the terminal or a pipe is already gone
+  stopping=1
   echo
   echo "[platform] stopping services"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -30,13 +33,15 @@ stop_all() {
   echo "[platform] stopped"
 }
 trap stop_all EXIT
+trap '' PIPE  # a closed stdout (e.g. `| tee` hit by Ctrl-C) must not abort the clean-up
 trap 'exit 130' INT TERM
 
 if [ "$manage_stack" = 1 ]; then "$here/stack.sh" up; fi
 
 started=$SECONDS
 for s in "${services[@]}"; do
-  "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 &
+  # Own session: Ctrl-C reaches this script only, which then stops the services in order.
+  setsid "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 </dev/null &
   pids+=($!)
   echo "[platform] started $s (pid $!, port $(port_of "$s"), log $logs/$s.log)"
 done
@@ -74,7 +79,7 @@ EOF2
 # Wait for Ctrl-C; if a service dies, say so and stop the rest.
 while true; do
   for i in "${!pids[@]}"; do
-    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    if [ "$stopping" = 0 ] && ! kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "[platform] ${services[$i]} exited; see $logs/${services[$i]}.log" >&2
       exit 1
     fi

@@ -32,7 +32,7 @@ FERRETDB_BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
 # A fixed cluster id: formatting needs no second JVM start and the id cannot begin with '-'.
 CLUSTER_ID="S0NDLUNvbnRhY3RTVEFEAA"
 
-log() { printf '[stack] %s\n' "$*" >&2; }
+log() { printf '[stack] %s\n' "$*" >&2 || true; }  # a closed terminal must not abort a stop
 die() { log "error: $*"; exit 1; }
 
 install_kafka() {
@@ -142,7 +142,8 @@ kafka_up() {
   fi
   : >"$dir/logs/server.log"
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
-  nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" \
+  # setsid: a Ctrl-C in the terminal must not reach the servers; `down` stops them in order.
+  setsid nohup java "${java_opts[@]}" kafka.Kafka "$dir/server.properties" \
     >"$dir/logs/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + ${KCC_STACK_TIMEOUT:-120}))
@@ -161,7 +162,7 @@ ferret_up() {
   port_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process"
   mkdir -p "$dir/data" "$dir/logs"
   log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT (SQLite in $dir/data)"
-  nohup "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/" \
+  setsid nohup "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/" \
     --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --state-dir="$dir" \
     --debug-addr=- --log-level=warn >"$dir/logs/ferretdb.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
