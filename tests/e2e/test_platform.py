@@ -1,6 +1,7 @@
 """`make up`'s script on the real stack: four real service processes become ready, a web
 contact shows up in the metrics endpoint, and Ctrl-C leaves no process behind."""
 
+import json
 import os
 import re
 import signal
@@ -82,6 +83,14 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
             time.sleep(0.1)
         assert counts() == before + 1, f"contact of {day} not counted within 10 s"
         print(f"contact visible in metrics after {time.monotonic() - posted:.2f} s")
+
+        # JSON logs of two processes carry the same trace id for this contact.
+        contact_id = response.json()["contact_id"]
+        accepted = _log_entry(tmp_path / "logs" / "intake.log", "contact accepted", contact_id)
+        routed = _log_entry(tmp_path / "logs" / "routing.log", "contact routed", contact_id)
+        assert re.fullmatch(r"[0-9a-f]{32}", accepted["trace_id"])
+        assert routed["trace_id"] == accepted["trace_id"]
+        assert routed["span_id"] != accepted["span_id"]
     finally:
         platform.send_signal(signal.SIGINT)
         rest, _ = platform.communicate(timeout=60)
@@ -91,6 +100,18 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
     assert "[platform] stopped" in "".join(output)
     for service, pid in pids.items():
         assert not _alive(pid), f"{service} (pid {pid}) still running after Ctrl-C"
+
+
+def _log_entry(path: Path, message: str, contact_id: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            if entry["message"] == message and entry.get("contact_id") == contact_id:
+                return entry
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no '{message}' for {contact_id} in {path}")
+        time.sleep(0.1)
 
 
 def _alive(pid: int) -> bool:

@@ -1,5 +1,6 @@
 """Turns channel input into one `ContactReceived` per contact, stored before it is published."""
 
+import logging
 import uuid
 from datetime import UTC, datetime
 
@@ -8,6 +9,8 @@ from kcc_shared.kafka import EventPublisher
 
 from kcc_intake.models import Accepted, WebFormSubmission
 from kcc_intake.repository import ContactRepository
+
+log = logging.getLogger(__name__)
 
 
 class IntakeService:
@@ -42,6 +45,7 @@ class IntakeService:
                 await self._publish(event)
             return Accepted(contact_id=earlier["_id"], event_id=event.id, duplicate=True)
         await self._publish(event)
+        log.info("contact accepted", extra={"contact_id": contact_id, "channel": "web", "event_id": event.id})
         return Accepted(contact_id=contact_id, event_id=event.id, duplicate=False)
 
     async def _publish(self, event: ContactReceived) -> None:

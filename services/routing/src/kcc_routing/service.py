@@ -1,11 +1,14 @@
 """Decides per contact who answers it. For now every contact is answered in the KCC first;
 classification, departments and call-backs replace `decide` in the routing issue."""
 
+import logging
 from datetime import UTC, datetime
 
 from kcc_shared.contracts import ContactReceived, ContactReceivedData, ContactRouted, ContactRoutedData, derived_id
 
 from kcc_routing.repository import DecisionRepository
+
+log = logging.getLogger(__name__)
 
 
 def decide(contact: ContactReceivedData, *, now: datetime) -> ContactRoutedData:
@@ -33,7 +36,12 @@ class RoutingService:
             # The same input event always yields the same decision event id.
             event_id=derived_id(received.id, "routed"),
         )
-        return await self._repository.save(routed)
+        stored = await self._repository.save(routed)
+        log.info(
+            "contact routed",
+            extra={"contact_id": stored.data.contact_id, "decision": stored.data.decision, "event_id": stored.id},
+        )
+        return stored
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._repository.get(contact_id)
