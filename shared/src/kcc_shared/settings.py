@@ -16,8 +16,6 @@ class KafkaSettings(BaseSettings):
     publish_timeout_s: float = Field(
         default=10.0, gt=0, description="How long a publish may wait for the broker's acknowledgement"
     )
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
 
 
 class MongoSettings(BaseSettings):
