@@ -1,8 +1,9 @@
 """What channels post to intake, before it becomes a contract event."""
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-E164 = r"^\+[1-9]\d{6,14}$"
+from kcc_intake.identifiers import normalise_email, normalise_phone
+
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
@@ -19,8 +20,20 @@ class WebFormSubmission(BaseModel):
     message: str = Field(min_length=1, max_length=20_000)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
-    phone: str | None = Field(default=None, pattern=E164, description="E.164, e.g. +31612345678")
+    phone: str | None = Field(
+        default=None, max_length=40, description="Any common notation (06-12345678, +31 6 ...); stored as E.164"
+    )
     submitted_at: AwareDatetime | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_to_e164(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value else None
+
+    @field_validator("email")
+    @classmethod
+    def _email_lower(cls, value: str | None) -> str | None:
+        return normalise_email(value) if value else None
 
 
 class Accepted(BaseModel):

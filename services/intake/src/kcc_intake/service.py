@@ -28,9 +28,7 @@ class IntakeService:
             subject=submission.subject,
             text=submission.message,
             channel_message_id=submission.submission_id,
-            citizen=CitizenIdentifiers(
-                email=submission.email.lower() if submission.email else None, phone=submission.phone
-            ),
+            citizen=CitizenIdentifiers(email=submission.email, phone=submission.phone),
         )
         event = ContactReceived.create(data=data, source=self._source, subject=contact_id, time=now)
         dedup_key = f"web:{submission.submission_id}" if submission.submission_id else f"id:{contact_id}"
