@@ -140,8 +140,13 @@ def create_service_app(
     description: str,
     routers: Iterable[APIRouter] = (),
     on_startup: Callable[[], Awaitable[None]] | None = None,
+    on_started: Callable[[], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """A FastAPI app that runs the service's broker and serves its API and probes."""
+    """A FastAPI app that runs the service's broker and serves its API and probes.
+
+    `on_startup` runs before the broker starts (indexes), `on_started` after it (background
+    work that publishes), `on_shutdown` before the broker and store close."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -150,10 +155,14 @@ def create_service_app(
         if on_startup is not None:
             await on_startup()
         await infra.broker.start()
+        if on_started is not None:
+            await on_started()
         log.info("service started", extra={"port": infra.settings.port})
         try:
             yield
         finally:
+            if on_shutdown is not None:
+                await on_shutdown()
             await infra.close()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)

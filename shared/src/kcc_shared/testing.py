@@ -11,7 +11,7 @@ import socket
 import subprocess
 import uuid
 from datetime import date, timedelta
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,6 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
-from pymongo import MongoClient
 
 KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
@@ -57,10 +56,12 @@ def real_stack() -> dict[str, str]:
 
 
 @pytest.fixture
-def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., dict[str, str]]]:
-    """Point a service at the real stack with its own database and consumer group; the
-    databases are dropped afterwards."""
-    databases: list[str] = []
+def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, str]]:
+    """Point a service at the real stack with its own database and consumer group.
+
+    The databases are left in place: FerretDB 1.24's SQLite backend was seen to crash (SIGBUS
+    in the WAL index) when databases were dropped while the suite was busy, and every run's
+    names are unique anyway. `make stack-reset` clears them."""
 
     def configure(service: str, *, bootstrap: str | None = None) -> dict[str, str]:
         prefix = f"KCC_{service.upper()}_"
@@ -73,16 +74,14 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
             "KCC_CONSUMER_BACKOFF_MAX_S": "0.5",
             "KCC_KAFKA_PUBLISH_TIMEOUT_S": "5",
             f"{prefix}STARTUP_TIMEOUT_S": "30",
+            # Listeners a service may open besides HTTP (intake's SMTP): any free port.
+            f"{prefix}SMTP__PORT": "0",
         }
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        databases.append(env[f"{prefix}MONGO_DATABASE"])
         return env
 
-    yield configure
-    with MongoClient(real_stack["mongo"], serverSelectionTimeoutMS=5000) as client:
-        for name in databases:
-            client.drop_database(name)
+    return configure
 
 
 @asynccontextmanager

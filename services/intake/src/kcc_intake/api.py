@@ -1,12 +1,13 @@
-"""Intake's HTTP API: channel adapters post here; agents read contacts back."""
+"""Intake's HTTP API: channel adapters post here; agents read contacts and timelines back."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, status
 
 from kcc_shared.contracts import ContactReceivedData
 
-from kcc_intake.models import Accepted, WebFormSubmission
+from kcc_intake import models as m
+from kcc_intake.mail import EmailIntake, ParsedMail
 from kcc_intake.service import IntakeService
 
 
@@ -14,22 +15,77 @@ def _service(request: Request) -> IntakeService:
     return request.app.state.intake
 
 
+def _mail(request: Request) -> EmailIntake:
+    return request.app.state.mail
+
+
 Intake = Annotated[IntakeService, Depends(_service)]
+Mail = Annotated[EmailIntake, Depends(_mail)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", max_length=200, description="Same key twice = one contact")
+]
+
+ACCEPTED = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "responses": {
+        413: {"description": "Body or attachment larger than configured"},
+        415: {"description": "Not application/json"},
+        422: {"description": "A field is missing or invalid: `detail` names it and says why"},
+    },
+}
 
 router = APIRouter(prefix="/v1")
 
 
-@router.post(
-    "/channels/web/submissions",
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["channels"],
-    summary="A website contact form or e-form submission",
-    responses={503: {"description": "The contact could not be handed to Kafka; retry with the same submission_id"}},
-)
-async def post_web_submission(submission: WebFormSubmission, intake: Intake, response: Response) -> Accepted:
-    accepted = await intake.accept_web_form(submission)
-    response.headers["Location"] = f"/v1/contacts/{accepted.contact_id}"
-    return accepted
+@router.post("/channels/web/submissions", tags=["channels"], summary="Website contact form or e-form", **ACCEPTED)
+async def post_web_submission(form: m.WebFormSubmission, intake: Intake, key: IdempotencyKey = None) -> m.Accepted:
+    return await intake.web_form(form, idempotency_key=key)
+
+
+@router.post("/channels/web/appointments", tags=["channels"], summary="Online appointment booking", **ACCEPTED)
+async def post_web_appointment(booking: m.WebAppointmentBooking, intake: Intake, key: IdempotencyKey = None) -> m.Accepted:
+    return await intake.web_appointment(booking, idempotency_key=key)
+
+
+@router.post("/channels/telephone/events", tags=["channels"], summary="Call event from the telephony platform (CTI)", **ACCEPTED)
+async def post_call_event(call: Annotated[m.CallEventIn, Body()], intake: Intake) -> m.Recorded:
+    return await intake.call_event(call)
+
+
+@router.post("/channels/counter/visits", tags=["channels"], summary="Queue-ticket event at the counter", **ACCEPTED)
+async def post_counter_visit(visit: m.CounterVisitIn, intake: Intake) -> m.Recorded:
+    return await intake.counter_visit(visit)
+
+
+@router.post("/channels/counter/appointments", tags=["channels"], summary="Appointment planner event", **ACCEPTED)
+async def post_counter_appointment(appointment: m.CounterAppointmentIn, intake: Intake) -> m.Recorded:
+    return await intake.counter_appointment(appointment)
+
+
+@router.post("/channels/letters", tags=["channels"], summary="Scanned letter registered by the post room", **ACCEPTED)
+async def post_letter(letter: m.LetterIn, intake: Intake) -> m.Accepted:
+    return await intake.letter(letter)
+
+
+@router.post("/channels/social/messages", tags=["channels"], summary="Message from a social or messaging platform", **ACCEPTED)
+async def post_social(message: m.SocialMessageIn, intake: Intake) -> m.Accepted:
+    return await intake.social(message)
+
+
+@router.post("/channels/email/inbound", tags=["channels"], summary="Inbound mail posted by a mail provider", **ACCEPTED)
+async def post_inbound_email(email: m.InboundEmailIn, mail: Mail, request: Request) -> m.Accepted:
+    unknown = [address for address in email.to if not mail.accepts(address)]
+    if len(unknown) == len(email.to):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"to: no mailbox of ours among {email.to}")
+    limit = request.app.state.max_attachment_bytes
+    if any(a.size > limit for a in email.attachments):
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"attachments: each at most {limit} bytes")
+    parsed = ParsedMail(
+        message_id=email.message_id, from_address=email.from_address, to=email.to, subject=email.subject,
+        text=email.text, html=email.html, in_reply_to=email.in_reply_to,
+        attachments=[a.model_dump() for a in email.attachments],  # type: ignore[misc]
+    )
+    return await mail.accept(parsed, received_at=email.received_at)
 
 
 @router.get("/contacts/{contact_id}", tags=["contacts"], summary="One contact (contactmoment)")
@@ -38,3 +94,21 @@ async def get_contact(contact_id: str, intake: Intake) -> ContactReceivedData:
     if contact is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {contact_id}")
     return contact
+
+
+@router.get("/citizens/timeline", tags=["contacts"], summary="A citizen's contacts on every channel, newest first")
+async def get_timeline(
+    intake: Intake,
+    bsn: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> m.TimelinePage:
+    try:
+        citizen = m.CitizenFields(bsn=bsn, phone=phone, email=email).model_dump(exclude_none=True)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if not citizen:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give at least one of bsn, phone, email")
+    return await intake.timeline(citizen, page=page, page_size=page_size)

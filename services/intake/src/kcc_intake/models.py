@@ -1,16 +1,46 @@
-"""What channels post to intake, before it becomes a contract event."""
+"""What channels post to intake, validated at the edge before it becomes a contract event."""
+
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from kcc_intake.identifiers import normalise_email, normalise_phone
+from kcc_intake.identifiers import is_valid_bsn, normalise_email, normalise_phone
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-class WebFormSubmission(BaseModel):
-    """A contact form or e-form submitted on the municipality's website."""
-
+class ChannelInput(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CitizenFields(ChannelInput):
+    """Identifiers a citizen may give; normalised so one citizen looks the same everywhere."""
+
+    bsn: str | None = Field(default=None, description="Burgerservicenummer, checked with the 11-proef")
+    email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
+    phone: str | None = Field(default=None, max_length=40, description="Any common notation; stored as E.164")
+
+    @field_validator("bsn")
+    @classmethod
+    def _bsn(cls, value: str | None) -> str | None:
+        if value and not is_valid_bsn(value):
+            raise ValueError("not a valid BSN (11-proef)")
+        return value or None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalise_phone(value) if value else None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return normalise_email(value) if value else None
+
+
+class WebFormSubmission(CitizenFields):
+    """A contact form or e-form submitted on the municipality's website."""
 
     form_id: str = Field(min_length=1, max_length=100, examples=["contactformulier"])
     submission_id: str | None = Field(
@@ -19,24 +49,157 @@ class WebFormSubmission(BaseModel):
     subject: str = Field(min_length=1, max_length=200, examples=["Paspoort verlopen"])
     message: str = Field(min_length=1, max_length=20_000)
     name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, pattern=EMAIL, max_length=254)
-    phone: str | None = Field(
-        default=None, max_length=40, description="Any common notation (06-12345678, +31 6 ...); stored as E.164"
-    )
     submitted_at: AwareDatetime | None = None
+
+
+class WebAppointmentBooking(CitizenFields):
+    """An appointment booked online for the counter."""
+
+    booking_id: str = Field(min_length=1, max_length=200)
+    product: str = Field(min_length=1, max_length=200, examples=["paspoort"])
+    location: str = Field(min_length=1, max_length=100)
+    scheduled_for: AwareDatetime
+    booked_at: AwareDatetime | None = None
+
+
+class CallEventBase(ChannelInput):
+    call_id: str = Field(min_length=1, max_length=200)
+    at: AwareDatetime
+
+
+class CallOfferedIn(CallEventBase):
+    event: Literal["offered"]
+    dialled_number: str = Field(min_length=3, max_length=20)
+    caller_number: str | None = Field(default=None, max_length=40, description="Withheld numbers are null")
+    ivr_choice: str | None = Field(default=None, max_length=50)
+
+
+class CallAnsweredIn(CallEventBase):
+    event: Literal["answered"]
+    agent_id: str = Field(min_length=1)
+    wait_s: float = Field(ge=0)
+
+
+class CallAbandonedIn(CallEventBase):
+    event: Literal["abandoned"]
+    wait_s: float = Field(ge=0)
+
+
+class CallTransferredIn(CallEventBase):
+    event: Literal["transferred"]
+    target: str = Field(min_length=1)
+    warm: bool
+    announced: bool
+
+
+class CallEndedIn(CallEventBase):
+    event: Literal["ended"]
+    talk_s: float = Field(ge=0)
+    hold_s: float = Field(default=0, ge=0)
+    wrap_up_s: float = Field(default=0, ge=0)
+
+
+class CallCallbackRequestedIn(CallEventBase):
+    event: Literal["callback_requested"]
+    phone: str = Field(max_length=40)
 
     @field_validator("phone")
     @classmethod
-    def _phone_to_e164(cls, value: str | None) -> str | None:
-        return normalise_phone(value) if value else None
+    def _phone(cls, value: str) -> str:
+        return normalise_phone(value)
 
-    @field_validator("email")
+
+CallEventIn = Annotated[
+    CallOfferedIn | CallAnsweredIn | CallAbandonedIn | CallTransferredIn | CallEndedIn | CallCallbackRequestedIn,
+    Field(discriminator="event"),
+]
+
+
+class CounterVisitIn(ChannelInput):
+    """A queue-ticket system event at the counter (balie)."""
+
+    ticket_id: str = Field(min_length=1, max_length=100)
+    location: str = Field(min_length=1, max_length=100)
+    stage: Literal["drawn", "called", "served", "left"]
+    at: AwareDatetime
+    service_line: str | None = Field(default=None, max_length=100)
+    desk: str | None = Field(default=None, max_length=50)
+    appointment_id: str | None = Field(default=None, max_length=200)
+
+
+class CounterAppointmentIn(CitizenFields):
+    """An appointment planner event."""
+
+    appointment_id: str = Field(min_length=1, max_length=200)
+    location: str = Field(min_length=1, max_length=100)
+    status: Literal["booked", "cancelled", "no_show", "served"]
+    scheduled_for: AwareDatetime
+    at: AwareDatetime
+    product: str | None = Field(default=None, max_length=200)
+
+
+class LetterIn(CitizenFields):
+    """A letter scanned in the post room, with its OCR text."""
+
+    scan_reference: str = Field(min_length=1, max_length=200)
+    received_on: date
+    ocr_text: str = Field(min_length=1, max_length=100_000)
+    subject: str | None = Field(default=None, max_length=200)
+    sender_name: str | None = Field(default=None, max_length=200)
+
+
+class SocialMessageIn(ChannelInput):
+    """A message from a social or messaging platform."""
+
+    platform: str = Field(min_length=1, max_length=50, examples=["facebook", "whatsapp", "x"])
+    message_id: str = Field(min_length=1, max_length=200)
+    handle: str = Field(min_length=1, max_length=200)
+    text: str = Field(min_length=1, max_length=20_000)
+    thread_id: str | None = Field(default=None, max_length=200)
+    sent_at: AwareDatetime | None = None
+
+
+class AttachmentIn(ChannelInput):
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=3, max_length=200)
+    size: int = Field(ge=0)
+
+
+class InboundEmailIn(ChannelInput):
+    """Inbound mail as a mail provider's webhook posts it."""
+
+    message_id: str = Field(min_length=1, max_length=998)
+    from_address: str = Field(pattern=EMAIL, max_length=254)
+    to: list[str] = Field(min_length=1)
+    subject: str = Field(default="", max_length=998)
+    text: str | None = Field(default=None, max_length=1_000_000)
+    html: str | None = Field(default=None, max_length=2_000_000)
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+    in_reply_to: str | None = None
+    received_at: AwareDatetime | None = None
+
+    @field_validator("from_address")
     @classmethod
-    def _email_lower(cls, value: str | None) -> str | None:
-        return normalise_email(value) if value else None
+    def _lower(cls, value: str) -> str:
+        return normalise_email(value)
 
 
 class Accepted(BaseModel):
     contact_id: str
     event_id: str
-    duplicate: bool = Field(description="True when this submission was already accepted before")
+    reference: str | None = Field(default=None, description="Reference number for the citizen")
+    duplicate: bool = Field(description="True when this message was already accepted before")
+    published: bool = Field(description="False: safe in the outbox, published once Kafka is back")
+
+
+class Recorded(BaseModel):
+    event_id: str
+    contact_id: str | None = None
+    published: bool
+
+
+class TimelinePage(BaseModel):
+    total: int
+    page: int
+    page_size: int
+    contacts: list[dict]

@@ -1,55 +1,246 @@
-"""Turns channel input into one `ContactReceived` per contact, stored before it is published."""
+"""Turns each channel's input into one `ContactReceived` per contact (plus the channel's own
+life-cycle events), stored before it is published, and de-duplicated on the channel's id."""
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from kcc_shared.contracts import CONTACT_RECEIVED, Channel, CitizenIdentifiers, ContactReceived, ContactReceivedData
-from kcc_shared.kafka import EventPublisher
+from kcc_shared.contracts import (
+    CALL_EVENTS,
+    CONTACT_RECEIVED,
+    COUNTER_EVENTS,
+    CallAbandoned,
+    CallAbandonedData,
+    CallAnswered,
+    CallAnsweredData,
+    CallCallbackRequested,
+    CallCallbackRequestedData,
+    CallEnded,
+    CallEndedData,
+    CallOffered,
+    CallOfferedData,
+    CallTransferred,
+    CallTransferredData,
+    Channel,
+    CitizenIdentifiers,
+    CloudEvent,
+    ContactReceived,
+    ContactReceivedData,
+    CounterAppointment,
+    CounterAppointmentData,
+    CounterVisit,
+    CounterVisitData,
+    TopicSpec,
+    derived_id,
+)
 
-from kcc_intake.models import Accepted, WebFormSubmission
+from kcc_intake import models as m
+from kcc_intake.deadlines import letter_deadlines
+from kcc_intake.identifiers import normalise_phone
+from kcc_intake.outbox import OutboxRelay
 from kcc_intake.repository import ContactRepository
 
 log = logging.getLogger(__name__)
 
 
-class IntakeService:
-    def __init__(self, *, repository: ContactRepository, publisher: EventPublisher, source: str) -> None:
-        self._repository, self._publisher, self._source = repository, publisher, source
+def reference_for(contact_id: str) -> str:
+    """A short reference the citizen can quote ("KCC-7F3A-2B9E")."""
+    code = contact_id.replace("-", "")[:8].upper()
+    return f"KCC-{code[:4]}-{code[4:]}"
 
-    async def accept_web_form(self, submission: WebFormSubmission) -> Accepted:
-        """Store the submission as a contact and publish it; a resubmission is the same contact."""
-        now = datetime.now(UTC)
+
+def citizen_of(fields: m.CitizenFields) -> CitizenIdentifiers:
+    return CitizenIdentifiers(bsn=fields.bsn, phone=fields.phone, email=fields.email)
+
+
+class IntakeService:
+    def __init__(
+        self, *, contacts: ContactRepository, relay: OutboxRelay, source: str, accept_wait_s: float,
+        number_map: dict[str, str], timezone: str,
+    ) -> None:
+        self._contacts, self._relay, self._source = contacts, relay, source
+        self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
+
+    async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
+        """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact."""
         contact_id = str(uuid.uuid4())
-        data = ContactReceivedData(
-            contact_id=contact_id,
-            channel=Channel.WEB,
-            received_at=submission.submitted_at or now,
-            subject=submission.subject,
-            text=submission.message,
-            channel_message_id=submission.submission_id,
-            citizen=CitizenIdentifiers(email=submission.email, phone=submission.phone),
-        )
-        event = ContactReceived.create(data=data, source=self._source, subject=contact_id, time=now)
-        dedup_key = f"web:{submission.submission_id}" if submission.submission_id else f"id:{contact_id}"
-        earlier = await self._repository.insert(
-            {"_id": contact_id, "dedup_key": dedup_key, "event": event.model_dump(mode="json")}
-        )
+        data = ContactReceivedData(contact_id=contact_id, channel=channel, reference=reference_for(contact_id), **fields)
+        event = ContactReceived.create(data=data, source=self._source, subject=contact_id)
+        stored = {
+            "_id": contact_id,
+            "dedup_key": f"{channel.value}:{dedup_key}" if dedup_key else f"id:{contact_id}",
+            "channel": channel.value,
+            "received_at": data.received_at,
+            "citizen": data.citizen.model_dump(exclude_none=True),
+            "event": event.model_dump(mode="json"),
+        }
+        earlier = await self._contacts.insert(stored)
         if earlier is not None:
             event = ContactReceived.model_validate(earlier["event"])
-            if not earlier.get("published"):
-                # The first attempt stored it but could not publish: finish that job now,
-                # with the same event id so consumers see one event.
-                await self._publish(event)
-            return Accepted(contact_id=earlier["_id"], event_id=event.id, duplicate=True)
-        await self._publish(event)
-        log.info("contact accepted", extra={"contact_id": contact_id, "channel": "web", "event_id": event.id})
-        return Accepted(contact_id=contact_id, event_id=event.id, duplicate=False)
+        await self._relay.enqueue(event, topic=CONTACT_RECEIVED)  # idempotent on the event id
+        await self._contacts.mark_outboxed(event.data.contact_id)
+        published = await self._relay.wait_published(event.id, timeout=self._accept_wait_s)
+        if earlier is None:
+            log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})
+        return m.Accepted(
+            contact_id=event.data.contact_id, event_id=event.id, reference=event.data.reference,
+            duplicate=earlier is not None, published=published,
+        )
 
-    async def _publish(self, event: ContactReceived) -> None:
-        await self._publisher.publish(event, topic=CONTACT_RECEIVED)
-        await self._repository.mark_published(event.data.contact_id)
+    async def record(self, event: CloudEvent, *, topic: TopicSpec, contact_id: str | None = None) -> m.Recorded:
+        """Publish a channel life-cycle event through the outbox (ids are derived, so repeats are one)."""
+        await self._relay.enqueue(event, topic=topic)
+        published = await self._relay.wait_published(event.id, timeout=self._accept_wait_s)
+        return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
+
+    # --- channels -------------------------------------------------------------------------
+
+    async def web_form(self, form: m.WebFormSubmission, *, idempotency_key: str | None) -> m.Accepted:
+        return await self.accept(
+            channel=Channel.WEB,
+            dedup_key=idempotency_key or form.submission_id,
+            fields={
+                "received_at": form.submitted_at or datetime.now(UTC),
+                "subject": form.subject,
+                "text": form.message,
+                "channel_message_id": form.submission_id,
+                "citizen": citizen_of(form),
+            },
+        )
+
+    async def web_appointment(self, booking: m.WebAppointmentBooking, *, idempotency_key: str | None) -> m.Accepted:
+        booked_at = booking.booked_at or datetime.now(UTC)
+        accepted = await self.accept(
+            channel=Channel.WEB,
+            dedup_key=idempotency_key or f"appointment:{booking.booking_id}",
+            fields={
+                "received_at": booked_at,
+                "subject": f"Afspraak {booking.product}",
+                "text": f"Online afspraak voor {booking.product} op {booking.scheduled_for.isoformat()} ({booking.location})",
+                "channel_message_id": booking.booking_id,
+                "citizen": citizen_of(booking),
+            },
+        )
+        appointment = CounterAppointmentData(
+            appointment_id=booking.booking_id, location=booking.location, status="booked",
+            scheduled_for=booking.scheduled_for, at=booked_at, product=booking.product, contact_id=accepted.contact_id,
+        )
+        await self.record(self._derived(CounterAppointment, appointment, booking.booking_id, "booked"), topic=COUNTER_EVENTS)
+        return accepted
+
+    async def call_event(self, call: m.CallEventIn) -> m.Recorded:
+        """A CTI event; the first one of a call ('offered') also registers the call as a contact."""
+        contact_id = None
+        if isinstance(call, m.CallOfferedIn):
+            line = self._number_map.get(call.dialled_number.replace(" ", "").replace("-", ""), "algemeen")
+            caller = _phone_or_none(call.caller_number)
+            accepted = await self.accept(
+                channel=Channel.TELEPHONE,
+                dedup_key=call.call_id,
+                fields={
+                    "received_at": call.at, "channel_message_id": call.call_id, "service_line": line,
+                    "subject": f"Telefoon {line}" + (f" (keuze {call.ivr_choice})" if call.ivr_choice else ""),
+                    "citizen": CitizenIdentifiers(phone=caller),
+                },
+            )
+            contact_id = accepted.contact_id
+            data: Any = CallOfferedData(
+                call_id=call.call_id, dialled_number=call.dialled_number, caller_number=caller,
+                ivr_choice=call.ivr_choice, service_line=line, offered_at=call.at,
+            )
+            event: CloudEvent = self._derived(CallOffered, data, call.call_id, "offered")
+        elif isinstance(call, m.CallAnsweredIn):
+            data = CallAnsweredData(call_id=call.call_id, agent_id=call.agent_id, wait_s=call.wait_s, answered_at=call.at)
+            event = self._derived(CallAnswered, data, call.call_id, "answered")
+        elif isinstance(call, m.CallAbandonedIn):
+            data = CallAbandonedData(call_id=call.call_id, wait_s=call.wait_s, abandoned_at=call.at)
+            event = self._derived(CallAbandoned, data, call.call_id, "abandoned")
+        elif isinstance(call, m.CallTransferredIn):
+            data = CallTransferredData(
+                call_id=call.call_id, target=call.target, warm=call.warm, announced=call.announced, transferred_at=call.at
+            )
+            # A call may be transferred more than once: each transfer is its own event.
+            event = self._derived(CallTransferred, data, call.call_id, f"transferred:{call.at.isoformat()}")
+        elif isinstance(call, m.CallEndedIn):
+            data = CallEndedData(
+                call_id=call.call_id, talk_s=call.talk_s, hold_s=call.hold_s, wrap_up_s=call.wrap_up_s, ended_at=call.at
+            )
+            event = self._derived(CallEnded, data, call.call_id, "ended")
+        else:
+            data = CallCallbackRequestedData(call_id=call.call_id, phone=call.phone, requested_at=call.at)
+            event = self._derived(CallCallbackRequested, data, call.call_id, "callback_requested")
+        return await self.record(event, topic=CALL_EVENTS, contact_id=contact_id)
+
+    async def counter_visit(self, visit: m.CounterVisitIn) -> m.Recorded:
+        """A queue ticket; drawing it makes the visit a contact."""
+        contact_id = None
+        if visit.stage == "drawn":
+            accepted = await self.accept(
+                channel=Channel.COUNTER,
+                dedup_key=f"{visit.location}:{visit.ticket_id}:{visit.at.date().isoformat()}",
+                fields={
+                    "received_at": visit.at, "channel_message_id": visit.ticket_id, "service_line": visit.service_line,
+                    "subject": f"Baliebezoek {visit.service_line or visit.location}",
+                },
+            )
+            contact_id = accepted.contact_id
+        data = CounterVisitData(contact_id=contact_id, **visit.model_dump())
+        key = f"{visit.location}:{visit.ticket_id}:{visit.at.date().isoformat()}"
+        return await self.record(self._derived(CounterVisit, data, key, visit.stage), topic=COUNTER_EVENTS, contact_id=contact_id)
+
+    async def counter_appointment(self, appt: m.CounterAppointmentIn) -> m.Recorded:
+        data = CounterAppointmentData(
+            appointment_id=appt.appointment_id, location=appt.location, status=appt.status,
+            scheduled_for=appt.scheduled_for, at=appt.at, product=appt.product,
+        )
+        event = self._derived(CounterAppointment, data, appt.appointment_id, f"{appt.status}:{appt.at.isoformat()}")
+        return await self.record(event, topic=COUNTER_EVENTS)
+
+    async def letter(self, letter: m.LetterIn) -> m.Accepted:
+        received = datetime.combine(letter.received_on, time(9, 0), self._tz)
+        ack_due, answer_due = letter_deadlines(received, tz=self._tz)
+        return await self.accept(
+            channel=Channel.LETTER,
+            dedup_key=letter.scan_reference,
+            fields={
+                "received_at": received, "subject": letter.subject, "text": letter.ocr_text,
+                "channel_message_id": letter.scan_reference, "citizen": citizen_of(letter),
+                "acknowledge_due_at": ack_due, "answer_due_at": answer_due,
+            },
+        )
+
+    async def social(self, message: m.SocialMessageIn) -> m.Accepted:
+        platform = message.platform.lower()
+        return await self.accept(
+            channel=Channel.SOCIAL,
+            dedup_key=f"{platform}:{message.message_id}",
+            fields={
+                "received_at": message.sent_at or datetime.now(UTC), "text": message.text,
+                "channel_message_id": message.message_id, "thread_id": message.thread_id, "platform": platform,
+                "citizen": CitizenIdentifiers(social_handle=f"{platform}:{message.handle.lower()}"),
+            },
+        )
+
+    # --- reading ----------------------------------------------------------------------------
 
     async def get_contact(self, contact_id: str) -> ContactReceivedData | None:
-        stored = await self._repository.get(contact_id)
+        stored = await self._contacts.get(contact_id)
         return ContactReceived.model_validate(stored["event"]).data if stored else None
+
+    async def timeline(self, citizen: dict[str, str], *, page: int, page_size: int) -> m.TimelinePage:
+        stored, total = await self._contacts.timeline(citizen, skip=(page - 1) * page_size, limit=page_size)
+        contacts = [ContactReceived.model_validate(s["event"]).data.model_dump(mode="json") for s in stored]
+        return m.TimelinePage(total=total, page=page, page_size=page_size, contacts=contacts)
+
+    def _derived(self, model: type[CloudEvent], data: Any, key: str, stage: str) -> CloudEvent:
+        return model.create(data=data, source=self._source, subject=key, event_id=derived_id(f"{model.event_type}:{key}", stage))
+
+
+def _phone_or_none(raw: str | None) -> str | None:
+    """Caller ids may be withheld or odd; keep what normalises, drop the rest."""
+    try:
+        return normalise_phone(raw) if raw else None
+    except ValueError:
+        return None

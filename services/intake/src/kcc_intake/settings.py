@@ -1,14 +1,52 @@
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from kcc_shared.settings import ServiceSettings
 
+# The 35 public numbers that moved under 14 050 map to service lines; a few as the default.
+DEFAULT_NUMBER_MAP = {
+    "14050": "algemeen",
+    "0503678000": "algemeen",
+    "0503677000": "burgerzaken",
+    "0503671000": "belastingen",
+    "0503679000": "sozawe",
+    "0503675000": "milieudienst",
+    "0503676000": "ro-ez",
+}
+
+
+class SmtpSettings(BaseModel):
+    """The inbound SMTP listener and the relay acknowledgements go out through."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=2525, ge=0, le=65535, description="0 = any free port")
+    mailboxes: list[str] = Field(
+        default=["info@groningen.nl", "kcc@groningen.nl", "belastingen@groningen.nl"],
+        description="Addresses we accept mail for; others get 550 at RCPT",
+    )
+    relay_host: str = "127.0.0.1"
+    relay_port: int = 2526
+    relay_username: str | None = None
+    relay_password: SecretStr | None = None
+    sender: str = "Gemeente Groningen <noreply@groningen.nl>"
+    acknowledge: bool = True
+
 
 class IntakeSettings(ServiceSettings):
-    """Intake settings (env `KCC_INTAKE_*`, plus the shared `KCC_KAFKA_*`, `KCC_MONGO_*`)."""
+    """Intake settings (env `KCC_INTAKE_*`, nested with `__`, e.g. `KCC_INTAKE_SMTP__PORT`)."""
 
-    model_config = SettingsConfigDict(env_prefix="KCC_INTAKE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KCC_INTAKE_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "intake"
     port: int = 8001
     mongo_database: str = "kcc_intake"
     group_id: str = "kcc-intake"
+    timezone: str = "Europe/Amsterdam"
+    accept_wait_s: float = Field(
+        default=2.0, gt=0, description="How long a request waits for the broker's ack before answering 202 from the outbox"
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_attachment_bytes: int = Field(default=10_485_760, ge=1024)
+    number_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NUMBER_MAP))
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)

@@ -1,80 +1,94 @@
-"""Intake's web channel with a hand-written fake store and publisher."""
+"""Intake's channel mapping with hand-written fakes of the store and the outbox relay."""
+
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 
+from kcc_intake import models as m
 from kcc_intake.app import create_app
-from kcc_intake.models import WebFormSubmission
-from kcc_intake.service import IntakeService
-from kcc_intake.settings import IntakeSettings
+from kcc_intake.service import IntakeService, reference_for
+from kcc_intake.settings import DEFAULT_NUMBER_MAP, IntakeSettings
+
+from .fakes import FakeContacts, FakeRelay
 
 
-class FakeRepository:
-    def __init__(self) -> None:
-        self.by_key: dict[str, dict] = {}
-
-    async def insert(self, contact):
-        if contact["dedup_key"] in self.by_key:
-            return self.by_key[contact["dedup_key"]]
-        self.by_key[contact["dedup_key"]] = {**contact, "published": False}
-        return None
-
-    async def mark_published(self, contact_id):
-        for stored in self.by_key.values():
-            if stored["_id"] == contact_id:
-                stored["published"] = True
-
-    async def get(self, contact_id):
-        return next((c for c in self.by_key.values() if c["_id"] == contact_id), None)
+def service(relay: FakeRelay | None = None) -> tuple[IntakeService, FakeRelay]:
+    relay = relay or FakeRelay()
+    intake = IntakeService(
+        contacts=FakeContacts(), relay=relay, source="/kcc/intake", accept_wait_s=1.0,
+        number_map=DEFAULT_NUMBER_MAP, timezone="Europe/Amsterdam",
+    )
+    return intake, relay
 
 
-class FakePublisher:
-    def __init__(self, fail_times: int = 0) -> None:
-        self.published, self.fail_times = [], fail_times
-
-    async def publish(self, event, *, topic):
-        if self.fail_times:
-            self.fail_times -= 1
-            raise ConnectionError("broker down")
-        self.published.append((topic.name, event))
-
-
-def submission(**overrides) -> WebFormSubmission:
+def form(**overrides) -> m.WebFormSubmission:
     fields = {"form_id": "contactformulier", "subject": "Kapvergunning", "message": "Mag ik mijn boom kappen?"}
-    return WebFormSubmission(**{**fields, **overrides})
+    return m.WebFormSubmission(**{**fields, **overrides})
 
 
 async def test_a_web_form_becomes_one_contact_received_event():
-    publisher = FakePublisher()
-    intake = IntakeService(repository=FakeRepository(), publisher=publisher, source="/kcc/intake")
-    accepted = await intake.accept_web_form(submission(email="Piet@Voorbeeld.NL", phone="06-12345678"))
-    [(topic, event)] = publisher.published
+    intake, relay = service()
+    accepted = await intake.web_form(form(email="Piet@Voorbeeld.NL", phone="06-12345678"), idempotency_key=None)
+    [(topic, event)] = relay.queued.values()
     assert topic == "kcc.contact.received.v1"
     assert event.id == accepted.event_id and event.subject == accepted.contact_id
-    assert event.data.channel == "web"
-    assert event.data.subject == "Kapvergunning"
-    assert event.data.citizen.email == "piet@voorbeeld.nl"
-    assert event.data.citizen.phone == "+31612345678"
+    assert (event.data.channel, event.data.subject) == ("web", "Kapvergunning")
+    assert event.data.citizen.email == "piet@voorbeeld.nl" and event.data.citizen.phone == "+31612345678"
+    assert accepted.reference == reference_for(accepted.contact_id) == event.data.reference
+    assert accepted.published and not accepted.duplicate
     assert (await intake.get_contact(accepted.contact_id)).text == "Mag ik mijn boom kappen?"
 
 
-async def test_the_same_submission_id_twice_is_one_contact_and_one_event():
-    publisher = FakePublisher()
-    intake = IntakeService(repository=FakeRepository(), publisher=publisher, source="/kcc/intake")
-    first = await intake.accept_web_form(submission(submission_id="f-1"))
-    second = await intake.accept_web_form(submission(submission_id="f-1"))
+async def test_the_same_submission_id_or_idempotency_key_twice_is_one_contact_and_one_event():
+    intake, relay = service()
+    first = await intake.web_form(form(submission_id="f-1"), idempotency_key=None)
+    second = await intake.web_form(form(submission_id="f-1"), idempotency_key=None)
     assert (second.contact_id, second.event_id, second.duplicate) == (first.contact_id, first.event_id, True)
-    assert len(publisher.published) == 1
+    third = await intake.web_form(form(), idempotency_key="k-9")
+    fourth = await intake.web_form(form(message="anders"), idempotency_key="k-9")
+    assert fourth.contact_id == third.contact_id and fourth.duplicate
+    assert len(relay.queued) == 2
 
 
-async def test_a_retry_after_a_failed_publish_publishes_the_stored_event():
-    publisher = FakePublisher(fail_times=1)
-    intake = IntakeService(repository=FakeRepository(), publisher=publisher, source="/kcc/intake")
-    with pytest.raises(ConnectionError):
-        await intake.accept_web_form(submission(submission_id="f-2"))
-    retried = await intake.accept_web_form(submission(submission_id="f-2"))
-    [(_, event)] = publisher.published
-    assert retried.duplicate and event.id == retried.event_id
+async def test_with_kafka_down_the_contact_is_accepted_from_the_outbox():
+    intake, relay = service(FakeRelay(broker_up=False))
+    accepted = await intake.web_form(form(), idempotency_key=None)
+    assert accepted.published is False and accepted.event_id in relay.queued
+
+
+async def test_a_call_is_one_contact_and_its_life_cycle_events_are_derived_once():
+    intake, relay = service()
+    at = datetime(2026, 11, 23, 9, 14, tzinfo=UTC)
+    offered = m.CallOfferedIn(event="offered", call_id="call-1", at=at, dialled_number="050-3671000", caller_number="050 123 4567", ivr_choice="2")
+    first = await intake.call_event(offered)
+    again = await intake.call_event(offered)
+    answered = await intake.call_event(m.CallAnsweredIn(event="answered", call_id="call-1", at=at, agent_id="a-1", wait_s=17))
+    assert first.event_id == again.event_id and first.contact_id == again.contact_id
+    events = [event for _, event in relay.queued.values()]
+    assert [e.type for e in events] == [
+        "nl.contactstad.contact.received", "nl.contactstad.call.offered", "nl.contactstad.call.answered"
+    ]
+    contact = events[0].data
+    assert (contact.channel, contact.service_line, contact.citizen.phone) == ("telephone", "belastingen", "+31501234567")
+    assert events[2].id == answered.event_id and events[2].data.wait_s == 17
+
+
+async def test_a_letter_records_its_legal_deadlines_in_working_days():
+    intake, relay = service()
+    # Received Thursday 24 Dec 2026: Christmas and Boxing Day and the weekend don't count.
+    letter = m.LetterIn(scan_reference="scan-1", received_on=date(2026, 12, 24), ocr_text="Geachte heer, mevrouw ...")
+    await intake.letter(letter)
+    [(_, event)] = relay.queued.values()
+    assert event.data.acknowledge_due_at.date() == date(2027, 1, 4)  # 28,29,30,31 Dec, (1 Jan), 4 Jan
+    assert event.data.answer_due_at.date() == date(2027, 2, 4)
+
+
+async def test_a_social_message_identifies_the_citizen_by_platform_and_handle():
+    intake, relay = service()
+    await intake.social(m.SocialMessageIn(platform="Facebook", message_id="fb-1", handle="@JanJansen", text="Wanneer is de milieustraat open?"))
+    [(_, event)] = relay.queued.values()
+    assert (event.data.platform, event.data.citizen.social_handle) == ("facebook", "facebook:@janjansen")
 
 
 @pytest.mark.parametrize(
@@ -83,6 +97,7 @@ async def test_a_retry_after_a_failed_publish_publishes_the_stored_event():
         ({"subject": "x", "message": "y"}, "form_id", "missing"),
         ({"form_id": "f", "subject": "", "message": "y"}, "subject", "string_too_short"),
         ({"form_id": "f", "subject": "x", "message": "y", "phone": "06-1234"}, "phone", "value_error"),
+        ({"form_id": "f", "subject": "x", "message": "y", "bsn": "123456789"}, "bsn", "value_error"),
         ({"form_id": "f", "subject": "x", "message": "y", "email": "geen-adres"}, "email", "string_pattern_mismatch"),
         ({"form_id": "f", "subject": "x", "message": "y", "colour": "red"}, "colour", "extra_forbidden"),
     ],

@@ -75,9 +75,23 @@ CONTACT_RESOLVED = TopicSpec(
 CALL_EVENTS = TopicSpec(
     name="kcc.call.events.v1",
     description="Telephone call life cycle from the CTI, keyed by call id so a call stays in order.",
-    events=(ev.CallOffered, ev.CallAnswered, ev.CallAbandoned, ev.CallTransferred, ev.CallEnded),
+    events=(
+        ev.CallOffered,
+        ev.CallAnswered,
+        ev.CallAbandoned,
+        ev.CallTransferred,
+        ev.CallEnded,
+        ev.CallCallbackRequested,
+    ),
     key="call_id",
     partitions=12,
+)
+COUNTER_EVENTS = TopicSpec(
+    name="kcc.counter.events.v1",
+    description="Counter (balie) queue tickets and planner appointments, keyed by location.",
+    events=(ev.CounterVisit, ev.CounterAppointment),
+    key="location",
+    partitions=6,
 )
 CALLBACK_REQUESTED = TopicSpec(
     name="kcc.callback.requested.v1",
@@ -108,6 +122,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     CONTACT_ROUTED,
     CONTACT_RESOLVED,
     CALL_EVENTS,
+    COUNTER_EVENTS,
     CALLBACK_REQUESTED,
     CALLBACK_SCHEDULED,
     DEAD_LETTER,

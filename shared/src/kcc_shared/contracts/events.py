@@ -30,6 +30,15 @@ class CitizenIdentifiers(Contract):
     bsn: str | None = Field(default=None, pattern=r"^\d{9}$", description="BSN, 11-proef checked")
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
     email: str | None = Field(default=None, description="Lower-cased e-mail address")
+    social_handle: str | None = Field(default=None, description="platform:handle on social media")
+
+
+class Attachment(Contract):
+    """What came with a message: described, not carried (the content stays with intake)."""
+
+    filename: str
+    content_type: str
+    size: int = Field(ge=0, description="Bytes")
 
 
 # --- kcc.contact.received.v1 -------------------------------------------------------------
@@ -48,6 +57,12 @@ class ContactReceivedData(Contract):
     )
     citizen: CitizenIdentifiers = Field(default_factory=CitizenIdentifiers)
     service_line: str | None = Field(default=None, description="Phone: line the IVR chose")
+    reference: str | None = Field(default=None, description="Reference number given to the citizen")
+    attachments: list[Attachment] = Field(default_factory=list)
+    thread_id: str | None = Field(default=None, description="E-mail or social conversation it belongs to")
+    platform: str | None = Field(default=None, description="Social: the platform, e.g. facebook, whatsapp")
+    acknowledge_due_at: AwareDatetime | None = Field(default=None, description="Letter: acknowledge by (5 working days)")
+    answer_due_at: AwareDatetime | None = Field(default=None, description="Letter: answer by (6 weeks)")
 
 
 class ContactReceived(CloudEvent):
@@ -167,6 +182,57 @@ class CallEndedData(Contract):
 class CallEnded(CloudEvent):
     type: Literal["nl.contactstad.call.ended"] = "nl.contactstad.call.ended"
     data: CallEndedData
+
+
+class CallCallbackRequestedData(Contract):
+    call_id: str
+    phone: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164 number to call back, personal data")
+    requested_at: AwareDatetime
+
+
+class CallCallbackRequested(CloudEvent):
+    """The caller chose a call-back in the IVR instead of waiting."""
+
+    type: Literal["nl.contactstad.call.callback-requested"] = "nl.contactstad.call.callback-requested"
+    data: CallCallbackRequestedData
+
+
+# --- kcc.counter.events.v1 (counter visits and appointments) ------------------------------
+
+
+class CounterVisitData(Contract):
+    ticket_id: str
+    location: str = Field(description="Which counter hall (balie)")
+    stage: Literal["drawn", "called", "served", "left"]
+    at: AwareDatetime
+    contact_id: str | None = Field(default=None, description="The contact this visit is")
+    service_line: str | None = None
+    desk: str | None = None
+    appointment_id: str | None = Field(default=None, description="Set when the visitor had an appointment")
+
+
+class CounterVisit(CloudEvent):
+    """A queue ticket moved on: drawn at the entrance, called to a desk, served, or left unserved."""
+
+    type: Literal["nl.contactstad.counter.visit"] = "nl.contactstad.counter.visit"
+    data: CounterVisitData
+
+
+class CounterAppointmentData(Contract):
+    appointment_id: str
+    location: str
+    status: Literal["booked", "cancelled", "no_show", "served"]
+    scheduled_for: AwareDatetime
+    at: AwareDatetime
+    product: str | None = Field(default=None, description="What the appointment is for, e.g. paspoort")
+    contact_id: str | None = None
+
+
+class CounterAppointment(CloudEvent):
+    """An appointment in the counter planner was booked, cancelled, missed or served."""
+
+    type: Literal["nl.contactstad.counter.appointment"] = "nl.contactstad.counter.appointment"
+    data: CounterAppointmentData
 
 
 # --- kcc.callback.requested.v1 / kcc.callback.scheduled.v1 --------------------------------
