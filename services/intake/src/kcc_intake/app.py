@@ -12,7 +12,7 @@ from kcc_intake import api
 from kcc_intake.limits import add_request_limits
 from kcc_intake.mail import EmailIntake, start_smtp
 from kcc_intake.outbox import OutboxRelay
-from kcc_intake.repository import ContactRepository, OutboxRepository
+from kcc_intake.repository import ContactRepository, OutboxRepository, PendingStore
 from kcc_intake.service import IntakeService
 from kcc_intake.settings import IntakeSettings
 
@@ -21,9 +21,9 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS)
     contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
-    relay = OutboxRelay(outbox=outbox, contacts=contacts, broker=infra.broker, registry=infra.registry)
+    relay = OutboxRelay(store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry)
     intake = IntakeService(
-        contacts=contacts, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
+        contacts=contacts, outbox=outbox, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
         number_map=settings.number_map, timezone=settings.timezone,
     )
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)

@@ -1,19 +1,24 @@
-"""The outbox relay: the only path by which intake publishes.
+"""The outbox: the only path by which intake publishes.
 
-A channel request stores its event in the outbox (the store), wakes the relay and waits up to
-`accept_wait_s` for the broker's acknowledgement. When Kafka is down the request still gets
-its 202 (the event is safe in the store) and the relay publishes it once Kafka is back, in
-acceptance order. The relay never abandons a send it started: aiokafka keeps retrying it and
-it completes once, which is why a broker outage yields no duplicates. Only a crash between
-the broker's ack and `mark_published` republishes, with the same event id, which consumers
-de-duplicate.
+Every event is first written to the store with `published: false` (a contact in `contacts`,
+a channel life-cycle event in `outbox`), then handed to the relay in memory. The relay
+publishes in acceptance order, marks what the broker acknowledged, and wakes the requests
+waiting for it; a request answers 202 either way, because the event is safe in the store.
+
+While Kafka is down the relay's sends stay pending: aiokafka retries them and they complete
+once, so an outage costs neither an event nor a duplicate. After a restart the relay loads
+what is still unpublished from the store. Only a crash between the broker's ack and the
+`published` mark republishes an event, with the same id, which consumers de-duplicate.
+
+Store access is by `_id` on the hot path: FerretDB scans for anything else.
 """
 
 import asyncio
 import itertools
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -21,71 +26,73 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import CollectorRegistry, Gauge
 
-from kcc_shared.contracts import CONTACT_RECEIVED, CONTENT_TYPE, CloudEvent, ContactReceived, TopicSpec
+from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
 
-from kcc_intake.repository import ContactRepository, OutboxRepository
+from kcc_intake.repository import PendingStore
 
 log = logging.getLogger(__name__)
 
 _counter = itertools.count()
+RECOVERY_INTERVAL_S = 60.0
 
 
-def _next_seq() -> int:
-    """Strictly increasing within a process, roughly time-ordered across processes."""
-    return time.time_ns() // 1000 * 1000 + next(_counter) % 1000  # fits Mongo's int64
+def next_seq() -> int:
+    """Strictly increasing within a process, roughly time-ordered across processes (int64)."""
+    return time.time_ns() // 1000 * 1000 + next(_counter) % 1000
+
+
+def outbox_fields(event: CloudEvent, *, topic: TopicSpec) -> dict[str, Any]:
+    """What the store keeps so the event can be published (again) after a restart."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)  # the request's trace continues in the relay's publish
+    return {
+        "published": False,
+        "seq": next_seq(),
+        "topic": topic.name,
+        "key": getattr(event.data, topic.key) if topic.key else event.subject,
+        "payload": event.model_dump_json(),
+        "event_type": event.type,
+        "trace": carrier,
+    }
+
+
+@dataclass
+class Pending:
+    collection: str
+    doc_id: str
+    event_id: str
+    fields: dict[str, Any]
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class OutboxRelay:
-    def __init__(
-        self,
-        *,
-        outbox: OutboxRepository,
-        contacts: ContactRepository,
-        broker: KafkaBroker,
-        registry: CollectorRegistry,
-        batch_size: int = 200,
-    ) -> None:
-        self._outbox, self._contacts, self._broker = outbox, contacts, broker
-        self._batch_size = batch_size
+    def __init__(self, *, store: PendingStore, broker: KafkaBroker, registry: CollectorRegistry, batch_size: int = 200) -> None:
+        self._store, self._broker, self._batch_size = store, broker, batch_size
+        self._queue: deque[Pending] = deque()
+        self._queued: dict[str, Pending] = {}
         self._wake = asyncio.Event()
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._pending = Gauge("kcc_intake_outbox_pending", "Events accepted but not yet acknowledged by Kafka", registry=registry)
+        self._gauge = Gauge("kcc_intake_outbox_pending", "Events stored but not yet acknowledged by Kafka", registry=registry)
 
-    async def enqueue(self, event: CloudEvent, *, topic: TopicSpec) -> None:
-        """Persist the event for publishing; the current trace context goes with it."""
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        key = getattr(event.data, topic.key) if topic.key else event.subject
-        await self._outbox.add(
-            {
-                "_id": event.id,
-                "seq": _next_seq(),
-                "topic": topic.name,
-                "key": key,
-                "payload": event.model_dump_json(),
-                "headers": {"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
-                "trace": carrier,
-                "created_at": datetime.now(UTC),
-            }
-        )
-        self._wake.set()
+    def submit(self, *, collection: str, doc_id: str, event_id: str, fields: dict[str, Any]) -> Pending:
+        """Hand a stored, unpublished event to the relay (once per event id)."""
+        pending = self._queued.get(event_id)
+        if pending is None:
+            pending = self._queued[event_id] = Pending(collection, doc_id, event_id, fields)
+            self._queue.append(pending)
+            self._gauge.set(len(self._queued))
+            self._wake.set()
+        return pending
 
-    async def wait_published(self, event_id: str, *, timeout: float) -> bool:
+    async def wait(self, pending: Pending, *, timeout: float) -> bool:
+        """True once the broker acknowledged, False if that takes longer than `timeout`."""
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(event_id, []).append(waiter)
-        self._wake.set()
+        pending.waiters.append(waiter)
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            await asyncio.wait_for(waiter, timeout)
             return True
         except TimeoutError:
             return False
-        finally:
-            waiters = self._waiters.get(event_id, [])
-            if waiter in waiters:
-                waiters.remove(waiter)
-            if not waiters:
-                self._waiters.pop(event_id, None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
@@ -96,18 +103,16 @@ class OutboxRelay:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        last_repair = 0.0
+        last_recovery = -RECOVERY_INTERVAL_S
         while True:
             try:
-                if time.monotonic() - last_repair > 30:
-                    await self._repair()
-                    last_repair = time.monotonic()
-                published = await self.relay_once()
-                self._pending.set(await self._outbox.count_pending())
-                if not published:
+                if time.monotonic() - last_recovery >= RECOVERY_INTERVAL_S:
+                    await self.recover()
+                    last_recovery = time.monotonic()
+                if not await self.relay_once():
                     self._wake.clear()
                     try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                        await asyncio.wait_for(self._wake.wait(), timeout=5.0)
                     except TimeoutError:
                         pass
             except asyncio.CancelledError:
@@ -116,48 +121,55 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 await asyncio.sleep(1.0)
 
+    async def recover(self) -> int:
+        """Queue what the store holds unpublished and the relay does not know (after a restart)."""
+        found = 0
+        for collection, doc in await self._store.unpublished():
+            if doc["event_id"] not in self._queued:
+                self.submit(collection=collection, doc_id=doc["_id"], event_id=doc["event_id"], fields=doc)
+                found += 1
+        if found:
+            log.info("outbox recovered unpublished events", extra={"count": found})
+        return found
+
     async def relay_once(self) -> int:
-        """Publish one batch of pending events in order; returns how many were acknowledged."""
-        batch = await self._outbox.pending(limit=self._batch_size)
+        """Publish one batch in order; returns how many the broker acknowledged."""
+        batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
         if not batch:
             return 0
-        in_flight: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
-        failed: list[BaseException] = []
-        for entry in batch:
-            try:
-                in_flight.append((entry, await self._send(entry)))
-            except Exception as exc:  # noqa: BLE001 - not handed to the producer: stop here, keep the order
-                failed.append(exc)
-                break
+        in_flight: list[tuple[Pending, asyncio.Future[Any]]] = []
+        try:
+            for pending in batch:
+                in_flight.append((pending, await self._send(pending)))
+        except Exception as exc:  # noqa: BLE001 - not handed to the producer: retry from here, in order
+            log.warning("outbox publish failed", extra={"error": repr(exc)})
         results = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
-        done = [entry["_id"] for (entry, _), result in zip(in_flight, results) if not isinstance(result, BaseException)]
-        failed += [result for result in results if isinstance(result, BaseException)]
-        await self._outbox.mark_published(done)
-        for event_id in done:
-            for waiter in self._waiters.pop(event_id, []):
+        done = [p for (p, _), result in zip(in_flight, results) if not isinstance(result, BaseException)]
+        retry = [p for p in batch if p not in done]
+        await asyncio.gather(*(self._store.mark_published(p.collection, p.doc_id) for p in done))
+        for pending in done:
+            self._queued.pop(pending.event_id, None)
+            for waiter in pending.waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-        if failed:
-            log.warning("outbox publish failed", extra={"failed": len(failed), "error": repr(failed[0])})
+        self._queue.extendleft(reversed(retry))
+        self._gauge.set(len(self._queued))
+        if retry:
             await asyncio.sleep(0.5)
         return len(done)
 
-    async def _send(self, entry: dict[str, Any]) -> "asyncio.Future[Any]":
-        token = otel_context.attach(propagate.extract(entry.get("trace") or {}))
+    async def _send(self, pending: Pending) -> "asyncio.Future[Any]":
+        f = pending.fields
+        token = otel_context.attach(propagate.extract(f.get("trace") or {}))
         try:
             return await self._broker.publish(
-                entry["payload"].encode(),
-                topic=entry["topic"],
-                key=entry["key"].encode() if entry.get("key") else None,
-                headers=entry["headers"],
-                correlation_id=entry["_id"],
+                f["payload"].encode(),
+                topic=f["topic"],
+                key=f["key"].encode() if f.get("key") else None,
+                headers={"content-type": CONTENT_TYPE, "ce_type": f["event_type"], "ce_id": pending.event_id},
+                correlation_id=pending.event_id,
                 no_confirm=True,
             )
         finally:
             otel_context.detach(token)
 
-    async def _repair(self) -> None:
-        """Requeue contacts whose event a crash kept out of the outbox (same event id)."""
-        for stored in await self._contacts.not_outboxed(older_than=timedelta(seconds=10)):
-            await self.enqueue(ContactReceived.model_validate(stored["event"]), topic=CONTACT_RECEIVED)
-            await self._contacts.mark_outboxed(stored["_id"])

@@ -1,22 +1,37 @@
-"""Intake's store: the contact registry (contactmomenten) and the outbox of events to publish."""
+"""Intake's store: the contact registry (contactmomenten) and the outbox of life-cycle events.
 
-from datetime import UTC, datetime, timedelta
+A contact document carries its own outbox fields (`published`, `seq`, payload), so storing a
+contact and queueing its event is one atomic write."""
+
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
+CONTACTS, OUTBOX = "contacts", "outbox"
+
+
+async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """Insert; if `key` is taken, return the document that holds it."""
+    try:
+        await collection.insert_one({**doc, "stored_at": datetime.now(UTC)})
+        return None
+    except DuplicateKeyError:
+        return await collection.find_one({key: doc[key]})
 
 
 class ContactRepository:
     def __init__(self, db: AsyncDatabase) -> None:
-        self._contacts = db["contacts"]
+        self._contacts = db[CONTACTS]
+        self._acknowledgements = db["acknowledgements"]
 
     async def ensure_indexes(self) -> None:
         await self._contacts.create_index("dedup_key", unique=True, name="dedup_key")
-        await self._contacts.create_index([("outboxed", ASCENDING), ("stored_at", ASCENDING)], name="outboxed")
+        await self._contacts.create_index([("published", ASCENDING), ("seq", ASCENDING)], name="unpublished")
         for key in CITIZEN_KEYS:
             await self._contacts.create_index(
                 [(f"citizen.{key}", ASCENDING), ("received_at", DESCENDING)], name=f"citizen_{key}"
@@ -24,19 +39,7 @@ class ContactRepository:
 
     async def insert(self, contact: dict[str, Any]) -> dict[str, Any] | None:
         """Store a new contact; returns the earlier one if its dedup key was taken."""
-        try:
-            await self._contacts.insert_one({**contact, "outboxed": False, "stored_at": datetime.now(UTC)})
-            return None
-        except DuplicateKeyError:
-            return await self._contacts.find_one({"dedup_key": contact["dedup_key"]})
-
-    async def mark_outboxed(self, contact_id: str) -> None:
-        await self._contacts.update_one({"_id": contact_id}, {"$set": {"outboxed": True}})
-
-    async def not_outboxed(self, *, older_than: timedelta) -> list[dict[str, Any]]:
-        """Contacts stored but whose event never reached the outbox (a crash in between)."""
-        cutoff = datetime.now(UTC) - older_than
-        return await self._contacts.find({"outboxed": False, "stored_at": {"$lt": cutoff}}).to_list(500)
+        return await _insert_once(self._contacts, contact, "dedup_key")
 
     async def get(self, contact_id: str) -> dict[str, Any] | None:
         return await self._contacts.find_one({"_id": contact_id})
@@ -49,38 +52,46 @@ class ContactRepository:
         return await cursor.to_list(limit), total
 
     async def claim_acknowledgement(self, contact_id: str) -> bool:
-        """True for exactly one caller per contact: the one that may send the acknowledgement."""
-        claimed = await self._contacts.find_one_and_update(
-            {"_id": contact_id, "ack_state": {"$exists": False}},
-            {"$set": {"ack_state": "sending", "ack_claimed_at": datetime.now(UTC)}},
-        )
-        return claimed is not None
+        """True for exactly one caller per contact: the one that may send the acknowledgement.
+
+        A unique `_id` insert, not a conditional update: FerretDB 1.24 does not make a
+        conditional find-and-modify atomic under concurrency (two callers can both win)."""
+        return await _insert_once(self._acknowledgements, {"_id": contact_id, "state": "sending"}, "_id") is None
 
     async def acknowledgement_done(self, contact_id: str, *, state: str) -> None:
-        await self._contacts.update_one({"_id": contact_id}, {"$set": {"ack_state": state, "ack_at": datetime.now(UTC)}})
+        await self._acknowledgements.update_one({"_id": contact_id}, {"$set": {"state": state, "at": datetime.now(UTC)}})
 
 
 class OutboxRepository:
-    """Events waiting to be published, in the order they were accepted."""
+    """Channel life-cycle events (calls, counter) waiting to be published, keyed by event id."""
 
     def __init__(self, db: AsyncDatabase) -> None:
-        self._outbox = db["outbox"]
+        self._outbox = db[OUTBOX]
 
     async def ensure_indexes(self) -> None:
-        await self._outbox.create_index([("published", ASCENDING), ("seq", ASCENDING)], name="pending")
+        await self._outbox.create_index([("published", ASCENDING), ("seq", ASCENDING)], name="unpublished")
 
-    async def add(self, entry: dict[str, Any]) -> None:
-        """Idempotent on the event id: the same event is queued once."""
-        await self._outbox.update_one({"_id": entry["_id"]}, {"$setOnInsert": {**entry, "published": False}}, upsert=True)
+    async def insert(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        """Queue an event once; returns the earlier entry for a repeated event id."""
+        return await _insert_once(self._outbox, entry, "_id")
 
-    async def pending(self, *, limit: int) -> list[dict[str, Any]]:
-        return await self._outbox.find({"published": False}).sort("seq", ASCENDING).limit(limit).to_list(limit)
 
-    async def mark_published(self, event_ids: list[str]) -> None:
-        if event_ids:
-            await self._outbox.update_many(
-                {"_id": {"$in": event_ids}}, {"$set": {"published": True, "published_at": datetime.now(UTC)}}
-            )
+class PendingStore:
+    """What the outbox relay needs from both collections."""
 
-    async def count_pending(self) -> int:
-        return await self._outbox.count_documents({"published": False})
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._collections = {CONTACTS: db[CONTACTS], OUTBOX: db[OUTBOX]}
+
+    async def mark_published(self, collection: str, doc_id: str) -> None:
+        await self._collections[collection].update_one(
+            {"_id": doc_id}, {"$set": {"published": True, "published_at": datetime.now(UTC)}}
+        )
+
+    async def unpublished(self) -> list[tuple[str, dict[str, Any]]]:
+        """Everything stored but not acknowledged, oldest first (a scan: run it rarely)."""
+        found = [
+            (name, doc)
+            for name, collection in self._collections.items()
+            for doc in await collection.find({"published": False}).to_list(None)
+        ]
+        return sorted(found, key=lambda item: item[1]["seq"])

@@ -39,8 +39,8 @@ from kcc_shared.contracts import (
 from kcc_intake import models as m
 from kcc_intake.deadlines import letter_deadlines
 from kcc_intake.identifiers import normalise_phone
-from kcc_intake.outbox import OutboxRelay
-from kcc_intake.repository import ContactRepository
+from kcc_intake.outbox import OutboxRelay, outbox_fields
+from kcc_intake.repository import CONTACTS, OUTBOX, ContactRepository, OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,10 @@ def citizen_of(fields: m.CitizenFields) -> CitizenIdentifiers:
 
 class IntakeService:
     def __init__(
-        self, *, contacts: ContactRepository, relay: OutboxRelay, source: str, accept_wait_s: float,
-        number_map: dict[str, str], timezone: str,
+        self, *, contacts: ContactRepository, outbox: OutboxRepository, relay: OutboxRelay, source: str,
+        accept_wait_s: float, number_map: dict[str, str], timezone: str,
     ) -> None:
-        self._contacts, self._relay, self._source = contacts, relay, source
+        self._contacts, self._outbox, self._relay, self._source = contacts, outbox, relay, source
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
 
     async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
@@ -75,13 +75,13 @@ class IntakeService:
             "received_at": data.received_at,
             "citizen": data.citizen.model_dump(exclude_none=True),
             "event": event.model_dump(mode="json"),
+            "event_id": event.id,
+            **outbox_fields(event, topic=CONTACT_RECEIVED),
         }
         earlier = await self._contacts.insert(stored)
-        if earlier is not None:
-            event = ContactReceived.model_validate(earlier["event"])
-        await self._relay.enqueue(event, topic=CONTACT_RECEIVED)  # idempotent on the event id
-        await self._contacts.mark_outboxed(event.data.contact_id)
-        published = await self._relay.wait_published(event.id, timeout=self._accept_wait_s)
+        stored = earlier or stored
+        event = ContactReceived.model_validate(stored["event"])
+        published = await self._publish(CONTACTS, stored)
         if earlier is None:
             log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})
         return m.Accepted(
@@ -91,9 +91,15 @@ class IntakeService:
 
     async def record(self, event: CloudEvent, *, topic: TopicSpec, contact_id: str | None = None) -> m.Recorded:
         """Publish a channel life-cycle event through the outbox (ids are derived, so repeats are one)."""
-        await self._relay.enqueue(event, topic=topic)
-        published = await self._relay.wait_published(event.id, timeout=self._accept_wait_s)
-        return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
+        entry = {"_id": event.id, "event_id": event.id, **outbox_fields(event, topic=topic)}
+        entry = await self._outbox.insert(entry) or entry
+        return m.Recorded(event_id=event.id, contact_id=contact_id, published=await self._publish(OUTBOX, entry))
+
+    async def _publish(self, collection: str, stored: dict[str, Any]) -> bool:
+        if stored["published"]:
+            return True  # a repeat of something already on Kafka
+        pending = self._relay.submit(collection=collection, doc_id=stored["_id"], event_id=stored["event_id"], fields=stored)
+        return await self._relay.wait(pending, timeout=self._accept_wait_s)
 
     # --- channels -------------------------------------------------------------------------
 

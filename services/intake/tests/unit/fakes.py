@@ -1,32 +1,32 @@
 """Hand-written fakes of intake's store and outbox relay for unit tests."""
 
 
-class FakeContacts:
-    def __init__(self) -> None:
-        self.by_key: dict[str, dict] = {}
+class FakeCollection:
+    def __init__(self, key: str) -> None:
+        self.key, self.docs = key, {}
 
-    async def insert(self, contact):
-        if contact["dedup_key"] in self.by_key:
-            return self.by_key[contact["dedup_key"]]
-        self.by_key[contact["dedup_key"]] = {**contact, "outboxed": False}
+    async def insert(self, doc):
+        if doc[self.key] in self.docs:
+            return self.docs[doc[self.key]]
+        self.docs[doc[self.key]] = doc
         return None
 
-    async def mark_outboxed(self, contact_id):
-        for stored in self.by_key.values():
-            if stored["_id"] == contact_id:
-                stored["outboxed"] = True
-
-    async def get(self, contact_id):
-        return next((c for c in self.by_key.values() if c["_id"] == contact_id), None)
+    async def get(self, doc_id):
+        return next((d for d in self.docs.values() if d["_id"] == doc_id), None)
 
 
 class FakeRelay:
+    """Publishes instantly (or, with the broker down, never) and records what it was given."""
+
     def __init__(self, *, broker_up: bool = True) -> None:
-        self.queued: dict[str, tuple[str, object]] = {}
+        self.queued: dict[str, tuple[str, dict]] = {}
         self.broker_up = broker_up
 
-    async def enqueue(self, event, *, topic):
-        self.queued.setdefault(event.id, (topic.name, event))
+    def submit(self, *, collection, doc_id, event_id, fields):
+        self.queued.setdefault(event_id, (fields["topic"], fields))
+        if self.broker_up:
+            fields["published"] = True
+        return event_id
 
-    async def wait_published(self, event_id, *, timeout):
+    async def wait(self, pending, *, timeout):
         return self.broker_up
