@@ -111,7 +111,35 @@ class Infrastructure:
             checks["store"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["store"] = f"store unreachable: {type(exc).__name__}"
+        if self.broker.subscribers:
+            checks["consumers"] = await self._consumers_positioned()
         return checks
+
+    async def _consumers_positioned(self) -> str:
+        """"ok" once every subscriber has its partitions and knows where to read from."""
+        waiting = []
+        for subscriber in self.broker.subscribers:
+            consumer = getattr(subscriber, "consumer", None)
+            assignment = consumer.assignment() if consumer is not None else set()
+            if not assignment:
+                waiting.append(", ".join(getattr(subscriber, "topics", None) or ["?"]))
+                continue
+            try:
+                await asyncio.wait_for(asyncio.gather(*(consumer.position(tp) for tp in assignment)), PROBE_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - not positioned yet
+                waiting.append(", ".join(sorted({tp.topic for tp in assignment})))
+        return "ok" if not waiting else f"waiting for partitions of {'; '.join(waiting)}"
+
+    async def wait_until_ready(self, timeout: float = 60.0) -> None:
+        """Block until every readiness check is "ok" (tests use it before publishing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            checks = await self.readiness()
+            if all(v == "ok" for v in checks.values()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {checks}")
+            await asyncio.sleep(0.2)
 
     async def wait_for_dependencies(self) -> None:
         """Block start-up until Kafka and the store answer, or fail after the configured time."""

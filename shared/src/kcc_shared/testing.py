@@ -72,6 +72,9 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
             f"{prefix}GROUP_ID": unique(f"test-{service}"),
             "KCC_CONSUMER_BACKOFF_INITIAL_S": "0.05",
             "KCC_CONSUMER_BACKOFF_MAX_S": "0.5",
+            # A fresh group reads from the end, not through every earlier run's events;
+            # `running` waits until the consumers are positioned, so nothing is missed.
+            "KCC_CONSUMER_AUTO_OFFSET_RESET": "latest",
             "KCC_KAFKA_PUBLISH_TIMEOUT_S": "5",
             f"{prefix}STARTUP_TIMEOUT_S": "30",
             # Listeners a service may open besides HTTP (intake's SMTP): any free port.
@@ -86,8 +89,10 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Run an app's lifespan (broker, store, topics) and talk to it over ASGI."""
+    """Run an app's lifespan (broker, store, topics), wait until it is ready (consumers
+    positioned), and talk to it over ASGI."""
     async with app.router.lifespan_context(app):
+        await app.state.infra.wait_until_ready()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
             yield client

@@ -52,6 +52,7 @@ async def probe(service_env):
     infra.subscribe(topic, handle)
     await infra.wait_for_dependencies()
     await infra.broker.start()
+    await infra.wait_until_ready()
     yield infra, topic, effects, attempts
     await infra.close()
 
