@@ -140,8 +140,11 @@ def create_service_app(
     description: str,
     routers: Iterable[APIRouter] = (),
     on_startup: Callable[[], Awaitable[None]] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """A FastAPI app that runs the service's broker and serves its API and probes."""
+    """A FastAPI app that runs the service's broker and serves its API and probes.
+
+    `on_shutdown` runs before the broker and store close (e.g. to stop a background loop)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -154,7 +157,11 @@ def create_service_app(
         try:
             yield
         finally:
-            await infra.close()
+            try:
+                if on_shutdown is not None:
+                    await on_shutdown()
+            finally:
+                await infra.close()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.infra = infra

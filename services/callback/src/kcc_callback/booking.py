@@ -1,0 +1,74 @@
+"""Booking a call-back into the earliest slot that fits the citizen's windows and the deadline."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from kcc_shared.contracts import TimeWindow
+
+from kcc_callback.calendar import Slot, WorkingCalendar
+from kcc_callback.settings import DepartmentCapacity
+
+
+class SlotStore(Protocol):
+    async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]: ...
+    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Booking:
+    slot: Slot
+    at_risk: bool  # the slot misses the citizen's windows or ends after the deadline
+
+
+class NoSlotLeft(Exception):
+    """Every slot within the booking horizon is full."""
+
+
+def fits(slot: Slot, *, deadline: datetime, windows: list[TimeWindow]) -> bool:
+    within_window = not windows or any(w.start <= slot.start and slot.end <= w.end for w in windows)
+    return within_window and slot.end <= deadline
+
+
+class SlotBooker:
+    """Books slots against per-slot counters, so concurrent bookings never overbook a slot."""
+
+    def __init__(self, *, store: SlotStore, calendar: WorkingCalendar, horizon_days: int) -> None:
+        self._store, self._calendar, self._horizon_days = store, calendar, horizon_days
+
+    async def book(
+        self, *, department_id: str, capacity: DepartmentCapacity, after: datetime, deadline: datetime,
+        windows: list[TimeWindow],
+    ) -> Booking:
+        """The earliest free slot that fits; if none does, the earliest free slot, at risk."""
+        slot = await self._first_free(department_id, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows), until=deadline)
+        if slot is not None:
+            return Booking(slot=slot, at_risk=False)
+        slot = await self._first_free(department_id, capacity, after, lambda s: True, until=None)
+        if slot is None:
+            raise NoSlotLeft(f"no free call-back slot for {department_id} within {self._horizon_days} days")
+        return Booking(slot=slot, at_risk=True)
+
+    async def _first_free(self, department_id, capacity, after, wanted, *, until: datetime | None) -> Slot | None:
+        full: set[datetime] = set()
+        loaded_day = None
+        for slot in self._calendar.slots(capacity=capacity, after=after, horizon_days=self._horizon_days):
+            if until is not None and slot.start >= until:
+                return None
+            if not wanted(slot):
+                continue
+            day = slot.start.date()
+            if day != loaded_day:
+                # One read per day skips the slots already full instead of trying each.
+                start, end = self._calendar.day_bounds(slot.start)
+                full = await self._store.full_slots(department_id=department_id, start=start, end=end, capacity=capacity.per_slot)
+                loaded_day = day
+            if slot.start in full:
+                continue
+            if await self._store.book_slot(department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot):
+                return slot
+        return None
+
+
+def remind_at(slot: Slot, *, minutes_before: int) -> datetime:
+    return slot.start - timedelta(minutes=minutes_before)
