@@ -12,7 +12,7 @@ from kcc_callback.settings import DepartmentCapacity
 
 class SlotStore(Protocol):
     async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]: ...
-    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> bool: ...
+    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -31,25 +31,27 @@ def fits(slot: Slot, *, deadline: datetime, windows: list[TimeWindow]) -> bool:
 
 
 class SlotBooker:
-    """Books slots against per-slot counters, so concurrent bookings never overbook a slot."""
+    """Books places in slots; the store guarantees one booking per place, so no slot is overbooked."""
 
     def __init__(self, *, store: SlotStore, calendar: WorkingCalendar, horizon_days: int) -> None:
         self._store, self._calendar, self._horizon_days = store, calendar, horizon_days
 
     async def book(
-        self, *, department_id: str, capacity: DepartmentCapacity, after: datetime, deadline: datetime,
+        self, *, department_id: str, holder: str, capacity: DepartmentCapacity, after: datetime, deadline: datetime,
         windows: list[TimeWindow],
     ) -> Booking:
         """The earliest free slot that fits; if none does, the earliest free slot, at risk."""
-        slot = await self._first_free(department_id, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows), until=deadline)
+        slot = await self._first_free(
+            department_id, holder, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows), until=deadline
+        )
         if slot is not None:
             return Booking(slot=slot, at_risk=False)
-        slot = await self._first_free(department_id, capacity, after, lambda s: True, until=None)
+        slot = await self._first_free(department_id, holder, capacity, after, lambda s: True, until=None)
         if slot is None:
             raise NoSlotLeft(f"no free call-back slot for {department_id} within {self._horizon_days} days")
         return Booking(slot=slot, at_risk=True)
 
-    async def _first_free(self, department_id, capacity, after, wanted, *, until: datetime | None) -> Slot | None:
+    async def _first_free(self, department_id, holder, capacity, after, wanted, *, until: datetime | None) -> Slot | None:
         full: set[datetime] = set()
         loaded_day = None
         for slot in self._calendar.slots(capacity=capacity, after=after, horizon_days=self._horizon_days):
@@ -65,7 +67,9 @@ class SlotBooker:
                 loaded_day = day
             if slot.start in full:
                 continue
-            if await self._store.book_slot(department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot):
+            if await self._store.book_slot(
+                department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot, holder=holder
+            ):
                 return slot
         return None
 

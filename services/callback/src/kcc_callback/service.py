@@ -1,8 +1,9 @@
 """The call-back life cycle: request → scheduled → attempts → completed | failed | cancelled.
 
-Every transition is one optimistic, single-document update of the call-back that also queues
-its events in the document's outbox; the outbox is published right after, and again by the
-scheduler loop if that publish failed, so state and events never diverge.
+Every transition is logged with its events (one unique insert, so concurrent writers conflict
+instead of overwriting each other) and then applied; the logged events are the outbox,
+published right after, and again by the scheduler loop if that publish failed, so state and
+events never diverge.
 """
 
 import logging
@@ -73,13 +74,16 @@ class CallbackService:
         current = await self._load(data.callback_id)
         if current.status == "requested":
             after = max(data.requested_at, self._clock())
-            await self._book(current, after=after, windows=current.preferred_windows, rescheduled=False)
+            try:
+                await self._book(current, after=after, windows=current.preferred_windows, rescheduled=False)
+            except Conflict:
+                pass  # a concurrent delivery of the same request booked it; ours was given back
         await self.flush(callback_id=data.callback_id)
 
     async def _book(self, callback: Callback, *, after: datetime, windows: list[TimeWindow], rescheduled: bool) -> Callback:
         capacity = self._settings.capacity(callback.department_id)
         booking = await self._booker.book(
-            department_id=callback.department_id, capacity=capacity, after=after,
+            department_id=callback.department_id, holder=callback.callback_id, capacity=capacity, after=after,
             deadline=callback.deadline or after, windows=windows,
         )
         number = callback.booking + 1
@@ -107,7 +111,9 @@ class CallbackService:
             return await self._save(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
         except Conflict:
             # Someone else changed it meanwhile: give the place back, keep no double booking.
-            await self._repository.release_slot(department_id=callback.department_id, start=booking.slot.start)
+            await self._repository.release_slot(
+                department_id=callback.department_id, start=booking.slot.start, holder=callback.callback_id
+            )
             raise
 
     # --- the API's actions ------------------------------------------------------------------
@@ -189,7 +195,7 @@ class CallbackService:
         old_start = callback.slot_start
         rescheduled = await self._book(callback, after=after, windows=windows, rescheduled=True)
         if old_start is not None:
-            await self._repository.release_slot(department_id=callback.department_id, start=old_start)
+            await self._repository.release_slot(department_id=callback.department_id, start=old_start, holder=callback_id)
         await self.flush(callback_id=callback_id)
         return rescheduled
 
@@ -207,7 +213,9 @@ class CallbackService:
         changes = {"status": "cancelled", "closed_at": now, "closed_by": body.agent_id}
         cancelled = await self._commit(callback, changes, [(CALLBACK_CANCELLED, event)])
         if callback.slot_start is not None and callback.slot_start > now:
-            await self._repository.release_slot(department_id=callback.department_id, start=callback.slot_start)
+            await self._repository.release_slot(
+                department_id=callback.department_id, start=callback.slot_start, holder=callback_id
+            )
         return cancelled
 
     # --- persistence and the outbox ---------------------------------------------------------
@@ -219,11 +227,9 @@ class CallbackService:
         return callback
 
     async def _save(self, callback: Callback, changes: dict[str, Any], events: list[tuple[TopicSpec, CloudEvent]]) -> Callback:
-        outbox = [
-            {"seq": i, "topic": topic.name, "event": event.model_dump(mode="json")} for i, (topic, event) in enumerate(events)
-        ]
+        outbox = [{"topic": topic.name, "event": event.model_dump(mode="json")} for topic, event in events]
         saved = await self._repository.save(
-            callback_id=callback.callback_id, revision=callback.revision, changes=changes, events=outbox
+            callback_id=callback.callback_id, revision=callback.revision, changes=changes, events=outbox, at=self._clock()
         )
         if not saved:
             raise Conflict(f"call-back {callback.callback_id} changed meanwhile; read it again and retry")
@@ -234,24 +240,21 @@ class CallbackService:
         await self.flush(callback_id=callback.callback_id)
         return saved
 
-    async def flush(self, *, callback_id: str | None = None, raise_errors: bool = False) -> int:
-        """Publish queued events (in order per call-back), then drop them from the outbox.
+    async def flush(self, *, callback_id: str | None = None) -> int:
+        """Publish logged events in order per call-back, then mark their transition published.
 
-        A crash between the publish and the drop publishes the same event id again later:
+        A crash between the publish and the mark publishes the same event ids again later:
         at least once, which consumers de-duplicate on the id."""
         published = 0
-        for doc in await self._repository.with_outbox(callback_id=callback_id):
-            for entry in sorted(doc.get("outbox", {}).values(), key=lambda e: e["seq"]):
+        for transition in await self._repository.pending_events(callback_id=callback_id):
+            for entry in transition["events"]:
                 topic = _TOPICS_BY_NAME[entry["topic"]]
                 event = topic.adapter.validate_python(entry["event"])
                 try:
                     await self._publisher.publish(event, topic=topic)
-                except Exception:
-                    if raise_errors:
-                        raise
+                except Exception:  # noqa: BLE001 - the scheduler loop publishes it later
                     log.warning("event stays in the outbox for the next run", extra={"event_id": event.id}, exc_info=True)
                     return published
-                await self._repository.mark_published(callback_id=doc["_id"], event_id=event.id)
                 published += 1
+            await self._repository.mark_published(transition_id=transition["_id"])
         return published
-

@@ -17,39 +17,34 @@ AMS = ZoneInfo("Europe/Amsterdam")
 
 
 class FakeRepository:
-    """The repository's contract in memory: revisions, outbox, slot counters, timers."""
+    """The repository's contract in memory: transitions (the outbox), slot counters, timers."""
 
     def __init__(self) -> None:
-        self.callbacks, self.slots, self.timers = {}, {}, {}
+        self.callbacks, self.transitions, self.slots, self.timers = {}, {}, {}, {}
 
     async def create(self, callback):
         if callback["callback_id"] in self.callbacks:
             return False
-        self.callbacks[callback["callback_id"]] = {**copy.deepcopy(callback), "revision": 0, "outbox": {}}
+        self.callbacks[callback["callback_id"]] = {**copy.deepcopy(callback), "revision": 0}
         return True
 
     async def get(self, callback_id):
         doc = self.callbacks.get(callback_id)
-        return {k: copy.deepcopy(v) for k, v in doc.items() if k != "outbox"} if doc else None
+        return copy.deepcopy(doc) if doc else None
 
-    async def save(self, *, callback_id, revision, changes, events):
+    async def save(self, *, callback_id, revision, changes, events, at):
         doc = self.callbacks[callback_id]
-        if doc["revision"] != revision:
+        if f"{callback_id}|{revision + 1}" in self.transitions:
             return False
-        doc.update(copy.deepcopy(changes))
-        doc["revision"] += 1
-        doc["outbox"].update({e["event"]["id"]: e for e in events})
+        self.transitions[f"{callback_id}|{revision + 1}"] = {"_id": f"{callback_id}|{revision + 1}", "events": copy.deepcopy(events), "pending": bool(events)}
+        doc.update(copy.deepcopy(changes), revision=revision + 1)
         return True
 
-    async def with_outbox(self, *, callback_id=None, limit=100):
-        return [
-            {"_id": cid, "outbox": copy.deepcopy(doc["outbox"])}
-            for cid, doc in self.callbacks.items()
-            if doc["outbox"] and callback_id in (None, cid)
-        ]
+    async def pending_events(self, *, callback_id=None, limit=100):
+        return [copy.deepcopy(t) for tid, t in self.transitions.items() if t["pending"] and callback_id in (None, tid.split("|")[0])]
 
-    async def mark_published(self, *, callback_id, event_id):
-        self.callbacks[callback_id]["outbox"].pop(event_id, None)
+    async def mark_published(self, *, transition_id):
+        self.transitions[transition_id]["pending"] = False
 
     async def due_before(self, *, department_id, statuses, before):
         found = [d for d in self.callbacks.values() if d["department_id"] == department_id and d["status"] in statuses and d.get("slot_start") and d["slot_start"] < before]
@@ -58,13 +53,13 @@ class FakeRepository:
     async def full_slots(self, *, department_id, start, end, capacity):
         return {s for (d, s), n in self.slots.items() if d == department_id and start <= s < end and n >= capacity}
 
-    async def book_slot(self, *, department_id, start, end, capacity):
+    async def book_slot(self, *, department_id, start, end, capacity, holder):
         if self.slots.get((department_id, start), 0) >= capacity:
             return False
         self.slots[(department_id, start)] = self.slots.get((department_id, start), 0) + 1
         return True
 
-    async def release_slot(self, *, department_id, start):
+    async def release_slot(self, *, department_id, start, holder):
         key = next(k for k in self.slots if k[0] == department_id and k[1] == start)
         self.slots[key] -= 1
 
