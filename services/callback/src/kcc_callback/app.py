@@ -53,4 +53,5 @@ def create_app(
     api.add_error_handlers(app)
     app.state.callbacks = callbacks
     app.state.scheduler = scheduler
+    app.state.repository = repository
     return app
