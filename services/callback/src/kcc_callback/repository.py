@@ -82,11 +82,15 @@ class CallbackRepository:
             {"$set": {**transition["changes"], "revision": transition["revision"]}},
         )
 
-    async def pending_events(self, *, callback_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    async def pending_events(
+        self, *, callback_id: str | None = None, logged_before: datetime | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Transitions whose events are not yet published, oldest first per call-back."""
         query: dict[str, Any] = {"pending": True}
         if callback_id is not None:
             query["callback_id"] = callback_id
+        if logged_before is not None:
+            query["at"] = {"$lt": logged_before}
         cursor = self._transitions.find(query).sort([("callback_id", ASCENDING), ("revision", ASCENDING)]).limit(limit)
         return [doc async for doc in cursor]
 

@@ -35,6 +35,8 @@ from kcc_callback.settings import CallbackSettings
 
 log = logging.getLogger(__name__)
 
+OUTBOX_GRACE_S = 5.0
+
 
 class TimerScheduler:
     def __init__(
@@ -47,7 +49,9 @@ class TimerScheduler:
 
     async def run_once(self) -> int:
         """Publish pending outboxes and fire every due timer; returns the events published."""
-        published = await self._callbacks.flush()
+        # Leave fresh transitions to the request that made them (it publishes right away);
+        # publishing them here too would only send the same event ids twice.
+        published = await self._callbacks.flush(logged_before=self._clock() - timedelta(seconds=OUTBOX_GRACE_S))
         while True:
             now = self._clock()
             timer = await self._repository.claim_due_timer(

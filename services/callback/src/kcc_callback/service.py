@@ -240,13 +240,14 @@ class CallbackService:
         await self.flush(callback_id=callback.callback_id)
         return saved
 
-    async def flush(self, *, callback_id: str | None = None) -> int:
+    async def flush(self, *, callback_id: str | None = None, logged_before: datetime | None = None) -> int:
         """Publish logged events in order per call-back, then mark their transition published.
 
         A crash between the publish and the mark publishes the same event ids again later:
         at least once, which consumers de-duplicate on the id."""
         published = 0
-        for transition in await self._repository.pending_events(callback_id=callback_id):
+        pending = await self._repository.pending_events(callback_id=callback_id, logged_before=logged_before)
+        for transition in pending:
             for entry in transition["events"]:
                 topic = _TOPICS_BY_NAME[entry["topic"]]
                 event = topic.adapter.validate_python(entry["event"])

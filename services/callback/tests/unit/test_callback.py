@@ -40,7 +40,7 @@ class FakeRepository:
         doc.update(copy.deepcopy(changes), revision=revision + 1)
         return True
 
-    async def pending_events(self, *, callback_id=None, limit=100):
+    async def pending_events(self, *, callback_id=None, logged_before=None, limit=100):
         return [copy.deepcopy(t) for tid, t in self.transitions.items() if t["pending"] and callback_id in (None, tid.split("|")[0])]
 
     async def mark_published(self, *, transition_id):
