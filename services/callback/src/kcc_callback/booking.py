@@ -12,12 +12,13 @@ from kcc_callback.settings import DepartmentCapacity
 
 class SlotStore(Protocol):
     async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]: ...
-    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> bool: ...
+    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
 class Booking:
     slot: Slot
+    place: str  # the id of the place taken, to give it back
     at_risk: bool  # the slot misses the citizen's windows or ends after the deadline
 
 
@@ -41,17 +42,17 @@ class SlotBooker:
         windows: list[TimeWindow],
     ) -> Booking:
         """The earliest free slot that fits; if none does, the earliest free slot, at risk."""
-        slot = await self._first_free(
+        found = await self._first_free(
             department_id, holder, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows), until=deadline
         )
-        if slot is not None:
-            return Booking(slot=slot, at_risk=False)
-        slot = await self._first_free(department_id, holder, capacity, after, lambda s: True, until=None)
-        if slot is None:
+        if found is not None:
+            return Booking(slot=found[0], place=found[1], at_risk=False)
+        found = await self._first_free(department_id, holder, capacity, after, lambda s: True, until=None)
+        if found is None:
             raise NoSlotLeft(f"no free call-back slot for {department_id} within {self._horizon_days} days")
-        return Booking(slot=slot, at_risk=True)
+        return Booking(slot=found[0], place=found[1], at_risk=True)
 
-    async def _first_free(self, department_id, holder, capacity, after, wanted, *, until: datetime | None) -> Slot | None:
+    async def _first_free(self, department_id, holder, capacity, after, wanted, *, until: datetime | None) -> tuple[Slot, str] | None:
         full: set[datetime] = set()
         loaded_day = None
         for slot in self._calendar.slots(capacity=capacity, after=after, horizon_days=self._horizon_days):
@@ -67,10 +68,11 @@ class SlotBooker:
                 loaded_day = day
             if slot.start in full:
                 continue
-            if await self._store.book_slot(
+            place = await self._store.book_slot(
                 department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot, holder=holder
-            ):
-                return slot
+            )
+            if place is not None:
+                return slot, place
         return None
 
 

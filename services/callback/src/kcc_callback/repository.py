@@ -5,7 +5,8 @@ update atomic under concurrency (measured: 50 concurrent `$inc if booked < 5` al
 so everything that must not happen twice rests on the one thing both stores do enforce
 atomically: a unique `_id` on insert.
 - A slot with capacity n has places `<slot>|0 … <slot>|n-1`; booking inserts one place
-  document, and only one insert per place can succeed. No slot is ever overbooked.
+  document, and only one insert per place can succeed. No slot is ever overbooked. A place
+  is given back by its own id.
 - A transition of a call-back from revision r is the insert of `<callback>|r+1` into
   `transitions`; only one writer wins it, the others get a conflict. The callback document
   is then rolled forward to it (again by whoever reads it, after a crash in between), and the
@@ -111,21 +112,24 @@ class CallbackRepository:
         taken = Counter([doc["start"] async for doc in cursor])
         return {slot for slot, n in taken.items() if n >= capacity}
 
-    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> bool:
-        """Take one of the slot's places: the first whose insert succeeds (unique `_id`)."""
+    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> str | None:
+        """Take one of the slot's places: the first whose insert succeeds (unique `_id`).
+        Returns the place's id, or None when the slot is full."""
         slot_id = _slot_id(department_id, start)
         for place in range(capacity):
+            place_id = f"{slot_id}|{place}"
             try:
                 await self._places.insert_one(
-                    {"_id": f"{slot_id}|{place}", "department_id": department_id, "start": start, "end": end, "holder": holder}
+                    {"_id": place_id, "department_id": department_id, "start": start, "end": end, "holder": holder}
                 )
             except DuplicateKeyError:
                 continue
-            return True
-        return False
+            return place_id
+        return None
 
-    async def release_slot(self, *, department_id: str, start: datetime, holder: str) -> None:
-        await self._places.delete_one({"department_id": department_id, "start": start, "holder": holder})
+    async def release_place(self, *, place_id: str, holder: str) -> None:
+        """Give a place back (by its id: a delete by query is not isolated on FerretDB)."""
+        await self._places.delete_one({"_id": place_id, "holder": holder})
 
     async def slot_counts(self, *, department_id: str) -> dict[datetime, int]:
         return dict(Counter([doc["start"] async for doc in self._places.find({"department_id": department_id}, {"start": 1})]))

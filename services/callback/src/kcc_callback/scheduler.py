@@ -1,8 +1,10 @@
 """Timers that survive restarts: reminders before a slot, `overdue` when a deadline passes.
 
 Due times live in the store (`timers` collection, one document per timer with a
-deterministic id). A scheduler loop claims a due timer atomically (`find_one_and_update`
-from `pending` to `claimed`, with a lease), publishes its event, then marks it `done`.
+deterministic id). A scheduler loop claims a due timer (`find_one_and_update` from `pending`
+to `claimed`, with a lease), publishes its event, then marks it `done`. (On FerretDB's SQLite
+backend that claim is not isolated from a concurrent second scheduler; both would then
+publish the same event id, which the argument below already covers.)
 
 Why every consumer sees each reminder/overdue event exactly once:
 - The event id is derived from the timer id (`derived_id(timer_id, "fired")`), so however

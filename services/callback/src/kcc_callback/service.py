@@ -105,15 +105,13 @@ class CallbackService:
         )
         changes = {
             "status": "scheduled", "slot_start": booking.slot.start, "slot_end": booking.slot.end,
-            "at_risk": booking.at_risk, "booking": number, "preferred_windows": [w.model_dump() for w in windows],
+            "at_risk": booking.at_risk, "booking": number, "slot_place": booking.place, "preferred_windows": [w.model_dump() for w in windows],
         }
         try:
             return await self._save(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
         except Conflict:
             # Someone else changed it meanwhile: give the place back, keep no double booking.
-            await self._repository.release_slot(
-                department_id=callback.department_id, start=booking.slot.start, holder=callback.callback_id
-            )
+            await self._repository.release_place(place_id=booking.place, holder=callback.callback_id)
             raise
 
     # --- the API's actions ------------------------------------------------------------------
@@ -192,10 +190,9 @@ class CallbackService:
         callback.require("reschedule", ("scheduled", "attempted"))
         after = max(self._clock(), body.not_before or self._clock())
         windows = body.preferred_windows or callback.preferred_windows
-        old_start = callback.slot_start
         rescheduled = await self._book(callback, after=after, windows=windows, rescheduled=True)
-        if old_start is not None:
-            await self._repository.release_slot(department_id=callback.department_id, start=old_start, holder=callback_id)
+        if callback.slot_place is not None:
+            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
         await self.flush(callback_id=callback_id)
         return rescheduled
 
@@ -212,10 +209,8 @@ class CallbackService:
         )
         changes = {"status": "cancelled", "closed_at": now, "closed_by": body.agent_id}
         cancelled = await self._commit(callback, changes, [(CALLBACK_CANCELLED, event)])
-        if callback.slot_start is not None and callback.slot_start > now:
-            await self._repository.release_slot(
-                department_id=callback.department_id, start=callback.slot_start, holder=callback_id
-            )
+        if callback.slot_place is not None and callback.slot_start > now:
+            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
         return cancelled
 
     # --- persistence and the outbox ---------------------------------------------------------

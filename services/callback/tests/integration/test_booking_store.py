@@ -120,7 +120,7 @@ async def test_a_redelivered_request_creates_no_second_callback(db):
     requested_at = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
     service, repository, publisher = service_on(db, requested_at, sozawe=DepartmentCapacity(coordinator="co"))
     event = request("sozawe", requested_at)
-    await asyncio.gather(*(service.request(event) for _ in range(5)))
+    await asyncio.gather(*(service.request(event) for _ in range(20)))
     again = CallbackRequested.create(source="/tests", data=event.data)  # same call-back, new event id
     await service.request(again)
     assert await db["callbacks"].count_documents({}) == 1

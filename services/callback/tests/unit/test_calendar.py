@@ -26,9 +26,9 @@ class FakeSlots:
 
     async def book_slot(self, *, department_id, start, end, capacity, holder):
         if self.booked.get(start, 0) >= capacity:
-            return False
+            return None
         self.booked[start] = self.booked.get(start, 0) + 1
-        return True
+        return f"{start.isoformat()}|{self.booked[start]}"
 
 
 def test_dutch_holidays_and_weekends_are_not_working_days():

@@ -20,7 +20,7 @@ class FakeRepository:
     """The repository's contract in memory: transitions (the outbox), slot counters, timers."""
 
     def __init__(self) -> None:
-        self.callbacks, self.transitions, self.slots, self.timers = {}, {}, {}, {}
+        self.callbacks, self.transitions, self.slots, self.places, self.timers = {}, {}, {}, {}, {}
 
     async def create(self, callback):
         if callback["callback_id"] in self.callbacks:
@@ -55,13 +55,13 @@ class FakeRepository:
 
     async def book_slot(self, *, department_id, start, end, capacity, holder):
         if self.slots.get((department_id, start), 0) >= capacity:
-            return False
+            return None
         self.slots[(department_id, start)] = self.slots.get((department_id, start), 0) + 1
-        return True
+        self.places[f"{department_id}|{start.isoformat()}|{holder}"] = (department_id, start)
+        return f"{department_id}|{start.isoformat()}|{holder}"
 
-    async def release_slot(self, *, department_id, start, holder):
-        key = next(k for k in self.slots if k[0] == department_id and k[1] == start)
-        self.slots[key] -= 1
+    async def release_place(self, *, place_id, holder):
+        self.slots[self.places.pop(place_id)] -= 1
 
     async def add_timer(self, *, timer_id, callback_id, kind, booking, due_at):
         self.timers.setdefault(timer_id, {"_id": timer_id, "callback_id": callback_id, "kind": kind, "booking": booking, "due_at": due_at, "state": "pending"})
