@@ -1,5 +1,5 @@
 """A web-form contact travels intake → Kafka → routing → Kafka → metrics on the real stack,
-in one trace; the callback service consumes call-back requests."""
+in one trace; the callback service consumes call-back requests and books them."""
 
 import asyncio
 import json
@@ -103,11 +103,13 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
         )
         await apps["intake"].state.infra.publisher.publish(request, topic=CALLBACK_REQUESTED)
         callback = await _poll(
-            lambda: clients["callback"].get(f"/v1/callbacks/{callback_id}"), lambda r: r.status_code == 200
+            lambda: clients["callback"].get(f"/v1/callbacks/{callback_id}"),
+            lambda r: r.status_code == 200 and r.json()["status"] == "scheduled",
         )
         assert callback.status_code == 200
-        assert callback.json()["status"] == "requested"
+        assert callback.json()["status"] == "scheduled"
         assert callback.json()["gevraagde_handeling"] == "Terugbellen"
+        assert callback.json()["interne_taak_status"] == "te_verwerken"
         assert "phone" not in callback.json()
 
     # One trace: the HTTP request, the publish, each consume and the store writes.

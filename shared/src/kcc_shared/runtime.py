@@ -189,9 +189,11 @@ def create_service_app(
         try:
             yield
         finally:
-            if on_shutdown is not None:
-                await on_shutdown()
-            await infra.close()
+            try:
+                if on_shutdown is not None:
+                    await on_shutdown()
+            finally:
+                await infra.close()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.infra = infra

@@ -1,25 +1,58 @@
 """Composition root of the callback service."""
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_callback import api, subscribers
+from kcc_callback.calendar import Clock, WorkingCalendar, system_clock
 from kcc_callback.repository import CallbackRepository
+from kcc_callback.scheduler import TimerScheduler
 from kcc_callback.service import CallbackService
 from kcc_callback.settings import CallbackSettings
 
 
-def create_app(settings: CallbackSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
+def create_app(
+    settings: CallbackSettings, *, span_exporter: SpanExporter | None = None, clock: Clock = system_clock
+) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    callbacks = CallbackService(repository=CallbackRepository(infra.db["callbacks"]))
+    repository = CallbackRepository(infra.db)
+    callbacks = CallbackService(
+        repository=repository, publisher=infra.publisher, settings=settings,
+        calendar=WorkingCalendar(timezone=settings.timezone), clock=clock, source=infra.source,
+    )
+    scheduler = TimerScheduler(
+        repository=repository, callbacks=callbacks, publisher=infra.publisher, settings=settings,
+        clock=clock, source=infra.source,
+    )
     subscribers.register(infra, callbacks)
+    background: list[asyncio.Task] = []
+
+    async def start() -> None:
+        # After the broker started: the timers publish.
+        background.append(asyncio.create_task(scheduler.run_forever(), name="callback-timers"))
+
+    async def stop() -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     app = create_service_app(
         infra=infra,
         title="Contact.STAD callback",
         description="Call-back appointments as a bookable, tracked promise.",
         routers=[api.router],
+        on_startup=repository.ensure_indexes,
+        on_started=start,
+        on_shutdown=stop,
     )
+    api.add_error_handlers(app)
     app.state.callbacks = callbacks
+    app.state.scheduler = scheduler
+    app.state.repository = repository
     return app

@@ -1,22 +1,256 @@
-"""Call-back promises. Scheduling into slots and the life cycle come in the callback issue."""
+"""The call-back life cycle: request → scheduled → attempts → completed | failed | cancelled.
 
-from kcc_shared.contracts import CallbackRequested
+Every transition is logged with its events (one unique insert, so concurrent writers conflict
+instead of overwriting each other) and then applied; the logged events are the outbox,
+published right after, and again by the scheduler loop if that publish failed, so state and
+events never diverge.
+"""
 
-from kcc_callback.models import Callback
+import logging
+from datetime import datetime
+from typing import Any, Protocol
+
+from kcc_shared.contracts import (
+    CALLBACK_ASSIGNED, CALLBACK_ATTEMPTED, CALLBACK_CANCELLED, CALLBACK_COMPLETED, CALLBACK_FAILED,
+    CALLBACK_SCHEDULED, TOPICS, CallbackAssigned, CallbackAssignedData, CallbackAttempted,
+    CallbackAttemptedData, CallbackCancelled, CallbackCancelledData, CallbackCompleted,
+    CallbackCompletedData, CallbackFailed, CallbackFailedData, CallbackRequested, CallbackScheduled,
+    CallbackScheduledData, CloudEvent, TimeWindow, TopicSpec, derived_id,
+)
+
+from kcc_callback.booking import SlotBooker, remind_at
+from kcc_callback.calendar import Clock, WorkingCalendar
+from kcc_callback.models import (
+    OPEN, Attempt, AttemptBody, Callback, CancelBody, ClaimBody, CompleteBody, Conflict, RescheduleBody,
+)
 from kcc_callback.repository import CallbackRepository
+from kcc_callback.settings import CallbackSettings
+
+log = logging.getLogger(__name__)
+
+_TOPICS_BY_NAME = {spec.name: spec for spec in TOPICS}
+
+
+class Publisher(Protocol):
+    async def publish(self, event: CloudEvent, *, topic: TopicSpec) -> None: ...
+
+
+class NotFound(Exception):
+    """No call-back with this id (HTTP 404)."""
+
+
+def timer_id(callback_id: str, kind: str, booking: int) -> str:
+    return f"{callback_id}|{kind}|{booking}"
 
 
 class CallbackService:
-    def __init__(self, *, repository: CallbackRepository) -> None:
-        self._repository = repository
+    def __init__(
+        self, *, repository: CallbackRepository, publisher: Publisher, settings: CallbackSettings,
+        calendar: WorkingCalendar, clock: Clock, source: str = "/kcc/callback",
+    ) -> None:
+        self._repository, self._publisher, self._settings = repository, publisher, settings
+        self._calendar, self._clock, self._source = calendar, clock, source
+        self._booker = SlotBooker(store=repository, calendar=calendar, horizon_days=settings.booking_horizon_days)
+
+    # --- consuming requests -----------------------------------------------------------------
 
     async def request(self, event: CallbackRequested) -> None:
-        """Record a call-back request as a promise to keep."""
+        """Record a call-back request and book it; a redelivered request books nothing new."""
         data = event.data
-        callback = Callback(status="requested", **data.model_dump(exclude={"phone"}))
-        # The phone number stays in this service's store only, not in its API listing.
-        await self._repository.create({**callback.model_dump(mode="json"), "phone": data.phone})
+        capacity = self._settings.capacity(data.department_id)
+        deadline = self._calendar.deadline(
+            requested_at=data.requested_at, working_days=data.norm_working_days, capacity=capacity
+        )
+        callback = Callback(
+            status="requested", deadline=deadline, max_attempts=capacity.max_attempts,
+            **data.model_dump(exclude={"phone"}),
+        )
+        # The phone number stays in this service's store only, never in its API or events.
+        await self._repository.create({**callback.model_dump(exclude={"revision"}), "phone": data.phone})
+        await self._repository.add_timer(
+            timer_id=timer_id(data.callback_id, "overdue", 0), callback_id=data.callback_id, kind="overdue",
+            booking=0, due_at=deadline,
+        )
+        current = await self._load(data.callback_id)
+        if current.status == "requested":
+            after = max(data.requested_at, self._clock())
+            try:
+                await self._book(current, after=after, windows=current.preferred_windows, rescheduled=False)
+            except Conflict:
+                pass  # a concurrent delivery of the same request booked it; ours was given back
+        await self.flush(callback_id=data.callback_id)
+
+    async def _book(self, callback: Callback, *, after: datetime, windows: list[TimeWindow], rescheduled: bool) -> Callback:
+        capacity = self._settings.capacity(callback.department_id)
+        booking = await self._booker.book(
+            department_id=callback.department_id, holder=callback.callback_id, capacity=capacity, after=after,
+            deadline=callback.deadline or after, windows=windows,
+        )
+        number = callback.booking + 1
+        # The reminder timer goes in first: if we crash before saving, it finds no booking
+        # `number` when due and is skipped.
+        await self._repository.add_timer(
+            timer_id=timer_id(callback.callback_id, "reminder", number), callback_id=callback.callback_id,
+            kind="reminder", booking=number,
+            due_at=remind_at(booking.slot, minutes_before=self._settings.reminder_minutes_before),
+        )
+        scheduled = CallbackScheduled.create(
+            source=self._source, subject=callback.callback_id, time=self._clock(),
+            event_id=derived_id(callback.callback_id, f"scheduled/{number}"),
+            data=CallbackScheduledData(
+                callback_id=callback.callback_id, contact_id=callback.contact_id,
+                department_id=callback.department_id, slot_start=booking.slot.start, slot_end=booking.slot.end,
+                deadline=callback.deadline, at_risk=booking.at_risk, rescheduled=rescheduled,
+            ),
+        )
+        changes = {
+            "status": "scheduled", "slot_start": booking.slot.start, "slot_end": booking.slot.end,
+            "at_risk": booking.at_risk, "booking": number, "slot_place": booking.place, "preferred_windows": [w.model_dump() for w in windows],
+        }
+        try:
+            return await self._save(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
+        except Conflict:
+            # Someone else changed it meanwhile: give the place back, keep no double booking.
+            await self._repository.release_place(place_id=booking.place, holder=callback.callback_id)
+            raise
+
+    # --- the API's actions ------------------------------------------------------------------
 
     async def get(self, callback_id: str) -> Callback | None:
         stored = await self._repository.get(callback_id)
         return Callback.model_validate(stored) if stored else None
+
+    async def due_today(self, *, department_id: str) -> list[Callback]:
+        """Open call-backs of a department whose slot starts before the end of today (local)."""
+        _, end_of_today = self._calendar.day_bounds(self._clock())
+        stored = await self._repository.due_before(department_id=department_id, statuses=OPEN, before=end_of_today)
+        return [Callback.model_validate(doc) for doc in stored]
+
+    async def claim(self, callback_id: str, body: ClaimBody) -> Callback:
+        callback = await self._load(callback_id)
+        callback.require("claim", OPEN)
+        now, actor = self._clock(), body.actor()
+        event = CallbackAssigned.create(
+            source=self._source, subject=callback_id, time=now,
+            event_id=derived_id(callback_id, f"assigned/{callback.revision + 1}"),
+            data=CallbackAssignedData(callback_id=callback_id, department_id=callback.department_id, assigned_to=actor, assigned_at=now),
+        )
+        return await self._commit(callback, {"assigned_to": actor.model_dump()}, [(CALLBACK_ASSIGNED, event)])
+
+    async def attempt(self, callback_id: str, body: AttemptBody) -> Callback:
+        """Record an attempt; a wrong number, or the last allowed attempt failing, fails the call-back."""
+        callback = await self._load(callback_id)
+        callback.require("record an attempt", ("scheduled", "attempted"))
+        now, number = self._clock(), len(callback.attempts) + 1
+        attempt = Attempt(number=number, outcome=body.outcome, agent_id=body.agent_id, attempted_at=now, note=body.note)
+        events: list[tuple[TopicSpec, CloudEvent]] = [(CALLBACK_ATTEMPTED, CallbackAttempted.create(
+            source=self._source, subject=callback_id, time=now, event_id=derived_id(callback_id, f"attempted/{number}"),
+            data=CallbackAttemptedData(
+                callback_id=callback_id, department_id=callback.department_id, attempt=number,
+                max_attempts=callback.max_attempts, outcome=body.outcome, agent_id=body.agent_id,
+                attempted_at=now, note=body.note,
+            ),
+        ))]
+        changes: dict[str, Any] = {"attempts": [a.model_dump() for a in (*callback.attempts, attempt)]}
+        if body.outcome == "reached":
+            changes["status"] = "reached"
+        elif body.outcome == "wrong_number" or number >= callback.max_attempts:
+            changes.update(status="failed", closed_at=now, closed_by=body.agent_id)
+            events.append((CALLBACK_FAILED, CallbackFailed.create(
+                source=self._source, subject=callback_id, time=now, event_id=derived_id(callback_id, "failed"),
+                data=CallbackFailedData(
+                    callback_id=callback_id, contact_id=callback.contact_id, department_id=callback.department_id,
+                    failed_at=now, attempts=number,
+                    reason="wrong_number" if body.outcome == "wrong_number" else "max_attempts",
+                    escalate_to=self._settings.capacity(callback.department_id).coordinator,
+                ),
+            )))
+        else:
+            changes["status"] = "attempted"
+        return await self._commit(callback, changes, events)
+
+    async def complete(self, callback_id: str, body: CompleteBody) -> Callback:
+        callback = await self._load(callback_id)
+        callback.require("complete", ("scheduled", "attempted", "reached"))
+        now = self._clock()
+        event = CallbackCompleted.create(
+            source=self._source, subject=callback_id, time=now, event_id=derived_id(callback_id, "completed"),
+            data=CallbackCompletedData(
+                callback_id=callback_id, contact_id=callback.contact_id, department_id=callback.department_id,
+                completed_at=now, completed_by=body.agent_id, deadline=callback.deadline,
+                within_deadline=now <= callback.deadline, attempts=len(callback.attempts),
+            ),
+        )
+        changes = {"status": "completed", "closed_at": now, "closed_by": body.agent_id}
+        return await self._commit(callback, changes, [(CALLBACK_COMPLETED, event)])
+
+    async def reschedule(self, callback_id: str, body: RescheduleBody) -> Callback:
+        """Book a new slot (the deadline stays: it is the promise); the old place is freed."""
+        callback = await self._load(callback_id)
+        callback.require("reschedule", ("scheduled", "attempted"))
+        after = max(self._clock(), body.not_before or self._clock())
+        windows = body.preferred_windows or callback.preferred_windows
+        rescheduled = await self._book(callback, after=after, windows=windows, rescheduled=True)
+        if callback.slot_place is not None:
+            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
+        await self.flush(callback_id=callback_id)
+        return rescheduled
+
+    async def cancel(self, callback_id: str, body: CancelBody) -> Callback:
+        callback = await self._load(callback_id)
+        callback.require("cancel", OPEN)
+        now = self._clock()
+        event = CallbackCancelled.create(
+            source=self._source, subject=callback_id, time=now, event_id=derived_id(callback_id, "cancelled"),
+            data=CallbackCancelledData(
+                callback_id=callback_id, department_id=callback.department_id, cancelled_at=now,
+                cancelled_by=body.agent_id, reason=body.reason,
+            ),
+        )
+        changes = {"status": "cancelled", "closed_at": now, "closed_by": body.agent_id}
+        cancelled = await self._commit(callback, changes, [(CALLBACK_CANCELLED, event)])
+        if callback.slot_place is not None and callback.slot_start > now:
+            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
+        return cancelled
+
+    # --- persistence and the outbox ---------------------------------------------------------
+
+    async def _load(self, callback_id: str) -> Callback:
+        callback = await self.get(callback_id)
+        if callback is None:
+            raise NotFound(callback_id)
+        return callback
+
+    async def _save(self, callback: Callback, changes: dict[str, Any], events: list[tuple[TopicSpec, CloudEvent]]) -> Callback:
+        outbox = [{"topic": topic.name, "event": event.model_dump(mode="json")} for topic, event in events]
+        saved = await self._repository.save(
+            callback_id=callback.callback_id, revision=callback.revision, changes=changes, events=outbox, at=self._clock()
+        )
+        if not saved:
+            raise Conflict(f"call-back {callback.callback_id} changed meanwhile; read it again and retry")
+        return await self._load(callback.callback_id)
+
+    async def _commit(self, callback: Callback, changes: dict[str, Any], events: list[tuple[TopicSpec, CloudEvent]]) -> Callback:
+        saved = await self._save(callback, changes, events)
+        await self.flush(callback_id=callback.callback_id)
+        return saved
+
+    async def flush(self, *, callback_id: str | None = None, logged_before: datetime | None = None) -> int:
+        """Publish logged events in order per call-back, then mark their transition published.
+
+        A crash between the publish and the mark publishes the same event ids again later:
+        at least once, which consumers de-duplicate on the id."""
+        published = 0
+        pending = await self._repository.pending_events(callback_id=callback_id, logged_before=logged_before)
+        for transition in pending:
+            for entry in transition["events"]:
+                topic = _TOPICS_BY_NAME[entry["topic"]]
+                event = topic.adapter.validate_python(entry["event"])
+                try:
+                    await self._publisher.publish(event, topic=topic)
+                except Exception:  # noqa: BLE001 - the scheduler loop publishes it later
+                    log.warning("event stays in the outbox for the next run", extra={"event_id": event.id}, exc_info=True)
+                    return published
+                published += 1
+            await self._repository.mark_published(transition_id=transition["_id"])
+        return published

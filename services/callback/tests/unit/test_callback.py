@@ -1,33 +1,189 @@
-from datetime import UTC, datetime
+"""The call-back life cycle against an in-memory store and publisher (hand-written fakes)."""
 
-from kcc_callback.service import CallbackService
+import copy
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kcc_callback.calendar import WorkingCalendar
+from kcc_callback.models import AttemptBody, CancelBody, ClaimBody, CompleteBody, InterneTaak, InvalidTransition, RescheduleBody
+from kcc_callback.scheduler import TimerScheduler
+from kcc_callback.service import CallbackService, NotFound
+from kcc_callback.settings import CallbackSettings, DepartmentCapacity
 from kcc_shared.contracts import CallbackRequested, CallbackRequestedData
 
+AMS = ZoneInfo("Europe/Amsterdam")
 
-class FakeCallbacks:
+
+class FakeRepository:
+    """The repository's contract in memory: transitions (the outbox), slot counters, timers."""
+
     def __init__(self) -> None:
-        self.stored = {}
+        self.callbacks, self.transitions, self.slots, self.places, self.timers = {}, {}, {}, {}, {}
 
     async def create(self, callback):
-        self.stored.setdefault(callback["callback_id"], callback)
+        if callback["callback_id"] in self.callbacks:
+            return False
+        self.callbacks[callback["callback_id"]] = {**copy.deepcopy(callback), "revision": 0}
+        return True
 
     async def get(self, callback_id):
-        stored = self.stored.get(callback_id)
-        return {k: v for k, v in stored.items()} if stored else None
+        doc = self.callbacks.get(callback_id)
+        return copy.deepcopy(doc) if doc else None
+
+    async def save(self, *, callback_id, revision, changes, events, at):
+        doc = self.callbacks[callback_id]
+        if f"{callback_id}|{revision + 1}" in self.transitions:
+            return False
+        self.transitions[f"{callback_id}|{revision + 1}"] = {"_id": f"{callback_id}|{revision + 1}", "events": copy.deepcopy(events), "pending": bool(events)}
+        doc.update(copy.deepcopy(changes), revision=revision + 1)
+        return True
+
+    async def pending_events(self, *, callback_id=None, logged_before=None, limit=100):
+        return [copy.deepcopy(t) for tid, t in self.transitions.items() if t["pending"] and callback_id in (None, tid.split("|")[0])]
+
+    async def mark_published(self, *, transition_id):
+        self.transitions[transition_id]["pending"] = False
+
+    async def due_before(self, *, department_id, statuses, before):
+        found = [d for d in self.callbacks.values() if d["department_id"] == department_id and d["status"] in statuses and d.get("slot_start") and d["slot_start"] < before]
+        return [await self.get(d["callback_id"]) for d in sorted(found, key=lambda d: d["slot_start"])]
+
+    async def full_slots(self, *, department_id, start, end, capacity):
+        return {s for (d, s), n in self.slots.items() if d == department_id and start <= s < end and n >= capacity}
+
+    async def book_slot(self, *, department_id, start, end, capacity, holder):
+        if self.slots.get((department_id, start), 0) >= capacity:
+            return None
+        self.slots[(department_id, start)] = self.slots.get((department_id, start), 0) + 1
+        self.places[f"{department_id}|{start.isoformat()}|{holder}"] = (department_id, start)
+        return f"{department_id}|{start.isoformat()}|{holder}"
+
+    async def release_place(self, *, place_id, holder):
+        self.slots[self.places.pop(place_id)] -= 1
+
+    async def add_timer(self, *, timer_id, callback_id, kind, booking, due_at):
+        self.timers.setdefault(timer_id, {"_id": timer_id, "callback_id": callback_id, "kind": kind, "booking": booking, "due_at": due_at, "state": "pending"})
+
+    async def claim_due_timer(self, *, now, lease_until, owner):
+        due = sorted((t for t in self.timers.values() if (t["state"] == "pending" and t["due_at"] <= now) or (t["state"] == "claimed" and t["lease_until"] <= now)), key=lambda t: t["due_at"])
+        if not due:
+            return None
+        due[0].update(state="claimed", owner=owner, lease_until=lease_until)
+        return dict(due[0])
+
+    async def finish_timer(self, *, timer_id, owner, outcome, at):
+        timer = self.timers[timer_id]
+        if timer["state"] == "claimed" and timer["owner"] == owner:
+            timer.update(state="done", outcome=outcome)
+            return True
+        return False
 
 
-async def test_a_request_becomes_a_terugbellen_task_whose_phone_stays_in_the_store():
-    repository = FakeCallbacks()
-    callbacks = CallbackService(repository=repository)
-    data = CallbackRequestedData(
-        callback_id="cb-1", contact_id="c-1", department_id="sozawe", phone="+31612345678",
-        reason="Vraag over bijstand", requested_at=datetime(2026, 11, 23, 15, tzinfo=UTC),
+class FakePublisher:
+    def __init__(self) -> None:
+        self.events = []
+
+    async def publish(self, event, *, topic):
+        self.events.append((topic.name, event))
+
+    def types(self):
+        return [event.type.rsplit(".", 1)[1] for _, event in self.events]
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def build(now: datetime):
+    settings = CallbackSettings(
+        departments={
+            "kcc": DepartmentCapacity(coordinator="co-kcc"),
+            "sozawe": DepartmentCapacity(opens=time(9), closes=time(12), slot_minutes=30, per_slot=1, max_attempts=2, coordinator="co-sozawe"),
+        }
     )
-    event = CallbackRequested.create(source="/tests", data=data)
-    await callbacks.request(event)
-    await callbacks.request(event)
-    assert len(repository.stored) == 1
-    assert repository.stored["cb-1"]["phone"] == "+31612345678"
-    callback = await callbacks.get("cb-1")
-    assert (callback.status, callback.gevraagde_handeling, callback.department_id) == ("requested", "Terugbellen", "sozawe")
-    assert "phone" not in callback.model_dump()
+    repository, publisher, clock = FakeRepository(), FakePublisher(), FakeClock(now)
+    service = CallbackService(repository=repository, publisher=publisher, settings=settings, calendar=WorkingCalendar(), clock=clock)
+    scheduler = TimerScheduler(repository=repository, callbacks=service, publisher=publisher, settings=settings, clock=clock)
+    return service, scheduler, repository, publisher, clock
+
+
+def request(callback_id="cb-1", requested_at=datetime(2026, 11, 24, 8, 0, tzinfo=AMS)):
+    data = CallbackRequestedData(
+        callback_id=callback_id, contact_id="c-1", department_id="sozawe", phone="+31612345678",
+        reason="Vraag over bijstand", requested_at=requested_at,
+    )
+    return CallbackRequested.create(source="/tests", data=data)
+
+
+async def test_a_request_is_booked_once_and_its_phone_stays_in_the_store():
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    event = request()
+    await service.request(event)
+    await service.request(event)  # redelivered
+    assert len(repository.callbacks) == 1 and sum(repository.slots.values()) == 1
+    assert repository.callbacks["cb-1"]["phone"] == "+31612345678"
+    assert publisher.types() == ["scheduled"]
+    task = InterneTaak.of(await service.get("cb-1"))
+    assert (task.status, task.interne_taak_status, task.gevraagde_handeling) == ("scheduled", "te_verwerken", "Terugbellen")
+    assert task.slot_start == datetime(2026, 11, 24, 9, 0, tzinfo=AMS)
+    assert task.deadline == datetime(2026, 11, 25, 12, 0, tzinfo=AMS)
+    assert "phone" not in task.model_dump()
+
+
+async def test_two_failed_attempts_fail_the_callback_and_escalate_to_the_coordinator():
+    service, _, _, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    await service.request(request())
+    await service.claim("cb-1", ClaimBody(employee_id="mw-1"))
+    await service.attempt("cb-1", AttemptBody(agent_id="mw-1", outcome="no_answer"))
+    failed = await service.attempt("cb-1", AttemptBody(agent_id="mw-1", outcome="voicemail"))
+    assert failed.status == "failed" and len(failed.attempts) == 2
+    assert publisher.types() == ["scheduled", "assigned", "attempted", "attempted", "failed"]
+    assert publisher.events[-1][1].data.escalate_to == "co-sozawe"
+    task = InterneTaak.of(failed)
+    assert task.interne_taak_status == "verwerkt" and task.afgehandeld_op is not None
+    assert [a.id for a in task.toegewezen_aan_actoren] == ["sozawe", "mw-1"]
+    with pytest.raises(InvalidTransition):
+        await service.complete("cb-1", CompleteBody(agent_id="mw-1"))
+
+
+async def test_reschedule_moves_the_slot_and_frees_the_old_place():
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    await service.request(request())
+    later = datetime(2026, 11, 25, 10, 0, tzinfo=AMS)
+    moved = await service.reschedule("cb-1", RescheduleBody(agent_id="mw-1", not_before=later))
+    assert moved.slot_start == later and moved.booking == 2 and not moved.at_risk
+    assert repository.slots[("sozawe", datetime(2026, 11, 24, 9, 0, tzinfo=AMS))] == 0
+    assert publisher.events[-1][1].data.rescheduled is True
+    done = await service.complete("cb-1", CompleteBody(agent_id="mw-1"))
+    assert done.status == "completed"
+    assert publisher.events[-1][1].data.within_deadline is True
+
+
+async def test_timers_remind_before_the_slot_and_report_overdue_once():
+    service, scheduler, _, publisher, clock = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    await service.request(request())
+    clock.now = datetime(2026, 11, 24, 8, 50, tzinfo=AMS)  # 10 minutes before the 09:00 slot
+    assert await scheduler.run_once() == 1
+    assert publisher.types()[-1] == "reminder"
+    clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=AMS)  # the deadline
+    assert await scheduler.run_once() == 1
+    assert await scheduler.run_once() == 0
+    overdue = publisher.events[-1][1]
+    assert (overdue.type, overdue.data.escalate_to, overdue.data.status) == ("nl.contactstad.callback.overdue", "co-sozawe", "scheduled")
+
+
+async def test_completed_callbacks_are_not_overdue_and_unknown_ids_are_not_found():
+    service, scheduler, _, publisher, clock = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    await service.request(request())
+    await service.cancel("cb-1", CancelBody(agent_id="mw-1", reason="Burger is al geholpen"))
+    clock.now += timedelta(days=3)
+    assert await scheduler.run_once() == 0
+    assert publisher.types() == ["scheduled", "cancelled"]
+    with pytest.raises(NotFound):
+        await service.claim("cb-unknown", ClaimBody(team_id="team-a"))

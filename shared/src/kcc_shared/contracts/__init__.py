@@ -2,6 +2,13 @@
 
 from kcc_shared.contracts.catalogue import (
     CALL_EVENTS,
+    CALLBACK_ASSIGNED,
+    CALLBACK_ATTEMPTED,
+    CALLBACK_CANCELLED,
+    CALLBACK_COMPLETED,
+    CALLBACK_FAILED,
+    CALLBACK_OVERDUE,
+    CALLBACK_REMINDER,
     CALLBACK_REQUESTED,
     CALLBACK_SCHEDULED,
     CONTACT_RECEIVED,
@@ -19,6 +26,13 @@ from kcc_shared.contracts.events import *  # noqa: F403  (the models are the pub
 
 __all__ = [
     "CALL_EVENTS",
+    "CALLBACK_ASSIGNED",
+    "CALLBACK_ATTEMPTED",
+    "CALLBACK_CANCELLED",
+    "CALLBACK_COMPLETED",
+    "CALLBACK_FAILED",
+    "CALLBACK_OVERDUE",
+    "CALLBACK_REMINDER",
     "CALLBACK_REQUESTED",
     "CALLBACK_SCHEDULED",
     "CONTACT_RECEIVED",

@@ -105,6 +105,24 @@ CALLBACK_SCHEDULED = TopicSpec(
     events=(ev.CallbackScheduled,),
     key="callback_id",
 )
+
+def _callback_topic(event: str, description: str, model: type[CloudEvent]) -> TopicSpec:
+    return TopicSpec(name=f"kcc.callback.{event}.v1", description=description, events=(model,), key="callback_id")
+
+
+CALLBACK_ASSIGNED = _callback_topic("assigned", "A call-back claimed by or assigned to an employee or team.", ev.CallbackAssigned)
+CALLBACK_ATTEMPTED = _callback_topic("attempted", "Each attempt to call a citizen back, with its outcome.", ev.CallbackAttempted)
+CALLBACK_COMPLETED = _callback_topic(
+    "completed", "Call-backs done (interne taak verwerkt), and whether the deadline was kept.", ev.CallbackCompleted
+)
+CALLBACK_FAILED = _callback_topic(
+    "failed", "Call-backs given up after the last allowed attempt or a wrong number.", ev.CallbackFailed
+)
+CALLBACK_CANCELLED = _callback_topic("cancelled", "Call-backs no longer needed.", ev.CallbackCancelled)
+CALLBACK_REMINDER = _callback_topic("reminder", "Reminders shortly before a booked call-back slot.", ev.CallbackReminder)
+CALLBACK_OVERDUE = _callback_topic(
+    "overdue", "Call-backs whose deadline passed without completion, escalated to the coordinator.", ev.CallbackOverdue
+)
 DEAD_LETTER = TopicSpec(
     name="kcc.deadletter.v1",
     description=(
@@ -125,6 +143,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     COUNTER_EVENTS,
     CALLBACK_REQUESTED,
     CALLBACK_SCHEDULED,
+    CALLBACK_ASSIGNED,
+    CALLBACK_ATTEMPTED,
+    CALLBACK_COMPLETED,
+    CALLBACK_FAILED,
+    CALLBACK_CANCELLED,
+    CALLBACK_REMINDER,
+    CALLBACK_OVERDUE,
     DEAD_LETTER,
 )
 
