@@ -66,6 +66,7 @@ Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everyt
   routing   http://127.0.0.1:$(port_of routing)/docs     decisions:     GET  /v1/decisions/{contact_id}
   callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}
   metrics   http://127.0.0.1:$(port_of metrics)/docs     counts:        GET  /v1/counts/daily
+  e-mail    smtp://127.0.0.1:${KCC_INTAKE_SMTP__PORT:-2525}  (mail for info@, kcc@, belastingen@groningen.nl)
   probes    /healthz  /readyz  /metrics on every service
   Kafka     ${KCC_KAFKA_BOOTSTRAP:-127.0.0.1:9092}      store  mongodb://127.0.0.1:${KCC_MONGO_PORT:-27017}
   logs      $logs/
