@@ -1,6 +1,6 @@
 """Dutch-aware, typo- and OCR-tolerant text matching, shared by classification and search.
 
-Pipeline per word: lower-case and strip accents; undo common OCR confusions ("rn"/"m",
+Pipeline per word: lower-case and strip accents; undo common OCR confusions ("rn" and "ru" read as "m",
 "vv"/"w", digits inside words); a light Dutch stemmer (plural -en/-s, -e, doubled final
 consonant); then, against a known vocabulary, compound splitting ("afvalcontainer" →
 "afval" + "container") and edit-distance matching for typing and OCR errors ("gebmik" →
@@ -23,7 +23,7 @@ STOPWORDS = frozenset(
     wordt zal ze zelf zich zij zijn zo zou zonder heer dhr mvr beste m v t a b n w z""".split()
 )
 
-_OCR = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("5", "s"), ("ij", "y"))
+_OCR = (("rn", "m"), ("ru", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("5", "s"), ("ij", "y"))
 _SUFFIXES = ("heden", "ingen", "tjes", "jes", "en", "es", "s", "e")
 _WORD = re.compile(r"[a-z0-9]+")
 
