@@ -88,7 +88,7 @@ class ClassifyResponse(BaseModel):
 @router.post("/classify", tags=["classification"], summary="Ranked UPL products for a text, and the owning department")
 async def classify(body: ClassifyRequest, routing: Routing) -> ClassifyResponse:
     if not body.text.strip() and not body.service_line:
-        problem(status.HTTP_422_UNPROCESSABLE_ENTITY, "text", "give a text (or, for telephone, a service_line)")
+        problem(422, "text", "give a text (or, for telephone, a service_line)")
     found = await routing.classify(text=body.text, channel=body.channel, service_line=body.service_line, limit=body.limit)
     organisation = await routing.directory.current()
     return ClassifyResponse(
@@ -148,11 +148,11 @@ async def get_department(department_id: str, routing: Routing) -> dict[str, Any]
 @router.put("/organisation/departments/{department_id}", tags=["organisation"], summary="Add or replace a department (takes effect at once; its topic is created)")
 async def put_department(department_id: str, department: Department, routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
     if department.id != department_id:
-        problem(status.HTTP_422_UNPROCESSABLE_ENTITY, "id", f"body id {department.id!r} differs from the path {department_id!r}")
+        problem(422, "id", f"body id {department.id!r} differs from the path {department_id!r}")
     try:
         await routing.directory.put_department(department, now=routing.clock())
     except KeyError as exc:
-        problem(status.HTTP_422_UNPROCESSABLE_ENTITY, "products", str(exc.args[0]))
+        problem(422, "products", str(exc.args[0]))
     await outcomes.ensure_department_topic(department.id)
     return await get_department(department_id, routing)
 
@@ -175,7 +175,7 @@ async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str,
     try:
         routing.directory.reload()
     except ValueError as exc:  # a broken file keeps the previous configuration
-        problem(status.HTTP_422_UNPROCESSABLE_ENTITY, "organisation_file", str(exc)[:500])
+        problem(422, "organisation_file", str(exc)[:500])
     organisation = await routing.directory.current()
     for department_id in organisation.departments:
         await outcomes.ensure_department_topic(department_id)

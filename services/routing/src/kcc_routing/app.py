@@ -39,7 +39,9 @@ def create_app(
             return load_default_config()
         return parse_config(settings.organisation_file.read_text(encoding="utf-8"))
 
-    directory = Directory(load_config=load_config, taxonomy=load_taxonomy(), changes=changes)
+    directory = Directory(
+        load_config=load_config, taxonomy=load_taxonomy(), changes=changes, refresh_s=settings.organisation_refresh_s
+    )
     queues = WorkQueues(
         store=work, lease=timedelta(seconds=settings.lease_s), ageing_per_minute=settings.ageing_per_minute, source=infra.source
     )

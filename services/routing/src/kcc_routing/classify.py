@@ -7,14 +7,12 @@ of its match (exact, fuzzy, or as part of a compound), and a keyword phrase foun
 text adds a bonus, so "oud papier" beats "papier" alone.
 """
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 from kcc_routing.knowledge import KnowledgeItem, load_knowledge
-from kcc_routing.taxonomy import Product, Taxonomy, load_taxonomy
+from kcc_routing.taxonomy import Product, Taxonomy, load_keywords, load_taxonomy
 from kcc_routing.text import Vocabulary, idf, terms
 
 NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT = 3.0, 2.5, 1.0
@@ -91,13 +89,6 @@ class Classifier:
             Candidate(product=self.taxonomy.by_uri(uri), score=round(raw / (raw + 10.0), 3), raw=raw)  # type: ignore[arg-type]
             for raw, uri in ranked[:limit]
         ]
-
-
-@cache
-def load_keywords() -> dict[str, list[str]]:
-    path = resources.files("kcc_routing") / "data" / "keywords.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {name: phrases for name, phrases in data.items() if not name.startswith("_")}
 
 
 @cache

@@ -4,6 +4,7 @@ Changes live in the store, so every routing instance sees a department added thr
 on its next decision, without a restart; a reload re-reads the file.
 """
 
+import time
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Protocol
@@ -22,18 +23,31 @@ class Changes(Protocol):
 
 
 class Directory:
-    def __init__(self, *, load_config: Callable[[], OrganisationConfig], taxonomy: Taxonomy, changes: Changes) -> None:
+    def __init__(
+        self,
+        *,
+        load_config: Callable[[], OrganisationConfig],
+        taxonomy: Taxonomy,
+        changes: Changes,
+        refresh_s: float = 0.0,
+    ) -> None:
         self._load_config, self._taxonomy, self._changes = load_config, taxonomy, changes
         self._base = load_config()
         self._cache: tuple[tuple, Organisation] | None = None
+        # Changes made through another instance are seen within `refresh_s`; this instance's
+        # own changes at once.
+        self._refresh_s, self._checked_at = refresh_s, float("-inf")
 
     def reload(self) -> None:
         """Re-read the configuration file (runtime changes stay applied on top)."""
         self._base = self._load_config()
-        self._cache = None
+        self._cache, self._checked_at = None, float("-inf")
 
     async def current(self) -> Organisation:
+        if self._cache is not None and time.monotonic() - self._checked_at < self._refresh_s:
+            return self._cache[1]
         changes = await self._changes.all()
+        self._checked_at = time.monotonic()
         fingerprint = tuple((c["_id"], c["changed_at"]) for c in changes)
         if self._cache is None or self._cache[0] != fingerprint:
             config = self._base
@@ -47,6 +61,7 @@ class Directory:
         for name in department.products:
             self._taxonomy.resolve(name)  # KeyError names the unknown product
         await self._changes.put(department=department.model_dump(mode="json"), now=now)
+        self._checked_at = float("-inf")
         return department
 
     async def move_join_date(self, department_id: str, joins_kcc_on: date, *, now: datetime) -> Department:
@@ -55,4 +70,5 @@ class Directory:
             raise UnknownDepartment(department_id)
         moved = organisation.departments[department_id].model_copy(update={"joins_kcc_on": joins_kcc_on})
         await self._changes.put(department=moved.model_dump(mode="json"), now=now)
+        self._checked_at = float("-inf")
         return moved

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from kcc_routing.taxonomy import load_keywords, load_taxonomy
 from kcc_routing.text import Vocabulary, idf, terms
 
 
@@ -25,15 +26,18 @@ class Hit:
 
 
 class KnowledgeBase:
-    """Items indexed on their question (counted double), product name and answer."""
+    """Items indexed on their question and product name (weight 2), the words citizens use
+    for the product (1.5) and the answer (1)."""
 
-    def __init__(self, items: list[KnowledgeItem]) -> None:
+    def __init__(self, items: list[KnowledgeItem], *, synonyms: dict[str, list[str]] | None = None) -> None:
         self.items = items
         self._index: list[dict[str, float]] = []
         for item in items:
             weights: dict[str, float] = defaultdict(float)
             for term in terms(item.answer):
                 weights[term] = max(weights[term], 1.0)
+            for term in terms(" ".join((synonyms or {}).get(item.upl_uri, []))):
+                weights[term] = max(weights[term], 1.5)
             for term in terms(item.upl_name) + terms(item.question):
                 weights[term] = 2.0
             self._index.append(dict(weights))
@@ -56,24 +60,29 @@ class KnowledgeBase:
                 found[term] = max(found.get(term, 0.0), certainty)
         if not found:
             return []
-        best = sum(self._idf[t] * 2.0 for t in found) or 1.0
+        # Rare words weigh most (squared idf), and an item that covers more of the query's
+        # words ranks higher (coordination), so "ratten in de tuin" is about the rats.
+        best = sum(self._idf[t] ** 2 * 2.0 for t in found) or 1.0
         hits = []
         for item, weights in zip(self.items, self._index, strict=True):
             if upl_uri and item.upl_uri != upl_uri:
                 continue
-            raw = sum(c * weights[t] * self._idf[t] for t, c in found.items() if t in weights)
+            matched = [t for t in found if t in weights]
+            raw = sum(found[t] * weights[t] * self._idf[t] ** 2 for t in matched) * len(matched) / len(found)
             if raw > 0:
                 hits.append(Hit(item=item, score=round(min(raw / best, 1.0), 3)))
         hits.sort(key=lambda h: (-h.score, h.item.id))
         return hits[:limit]
 
 
-def parse_knowledge(data: dict) -> KnowledgeBase:
-    return KnowledgeBase([KnowledgeItem(**item) for item in data["items"]])
+def parse_knowledge(data: dict, *, synonyms: dict[str, list[str]] | None = None) -> KnowledgeBase:
+    return KnowledgeBase([KnowledgeItem(**item) for item in data["items"]], synonyms=synonyms)
 
 
 @cache
 def load_knowledge() -> KnowledgeBase:
-    """The default kennisbank shipped with the service."""
+    """The default kennisbank shipped with the service, with the products' synonyms."""
+    taxonomy = load_taxonomy()
+    synonyms = {taxonomy.resolve(name).uri: phrases for name, phrases in load_keywords().items()}
     path = resources.files("kcc_routing") / "data" / "knowledge.json"
-    return parse_knowledge(json.loads(path.read_text(encoding="utf-8")))
+    return parse_knowledge(json.loads(path.read_text(encoding="utf-8")), synonyms=synonyms)

@@ -120,7 +120,9 @@ class WorkQueues:
             raise NotFound(contact_id)
         if existing["status"] == "resolved":
             raise Conflict(f"contact {contact_id} is already resolved")
-        raise Conflict(f"contact {contact_id} is claimed by {existing['claimed_by']} until {existing['lease_until'].isoformat()}")
+        if existing.get("claimed_by") and existing.get("lease_until"):
+            raise Conflict(f"contact {contact_id} is claimed by {existing['claimed_by']} until {existing['lease_until'].isoformat()}")
+        raise Conflict(f"contact {contact_id} was just claimed by another agent")
 
     async def resolve(self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime) -> ContactResolved:
         """Close a claimed contact and return the event announcing it."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -50,8 +51,8 @@ class DecisionRepository:
 class WorkRepository:
     """Contacts waiting for a KCC agent, one document per contact."""
 
-    def __init__(self, collection: AsyncCollection) -> None:
-        self._work = collection
+    def __init__(self, collection: AsyncCollection, claims: AsyncCollection) -> None:
+        self._work, self._claims = collection, claims
 
     async def ensure_indexes(self) -> None:
         await self._work.create_index([("status", ASCENDING), ("channel", ASCENDING), ("skill", ASCENDING)], name="queue")
@@ -73,17 +74,33 @@ class WorkRepository:
         return [doc async for doc in self._work.find(query).limit(limit)]
 
     async def claim(self, *, contact_id: str, agent_id: str, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
-        """Atomically take an item for one agent; None when someone else holds it (or it is closed)."""
+        """Atomically take an item for one agent; None when someone else holds it (or it is closed).
+
+        Exclusivity rests on the one guarantee every MongoDB-compatible store gives under
+        concurrency, a unique `_id`: each claim generation of an item is one document in
+        `claims`, and only one insert of it can succeed. (FerretDB 1.x does not run the match
+        and the write of a findAndModify atomically, so a conditional update alone let two
+        agents win.) A claim whose lease ran out is superseded by the next generation.
+        """
+        item = await self._work.find_one({"_id": contact_id})
+        if item is None or item["status"] == "resolved":
+            return None
+        generation = item.get("generation", 0)
+        if item["status"] == "claimed":
+            if item["claimed_by"] == agent_id and item["lease_until"] >= now:
+                return await self._set_claim(contact_id, generation, agent_id, now, lease_until)  # renew own lease
+            if item["lease_until"] >= now:
+                return None
+        try:
+            await self._claims.insert_one({"_id": f"{contact_id}#{generation + 1}", "agent_id": agent_id, "claimed_at": now})
+        except DuplicateKeyError:
+            return None
+        return await self._set_claim(contact_id, generation + 1, agent_id, now, lease_until)
+
+    async def _set_claim(self, contact_id: str, generation: int, agent_id: str, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
         return await self._work.find_one_and_update(
-            {
-                "_id": contact_id,
-                "$or": [
-                    {"status": "waiting"},
-                    {"status": "claimed", "lease_until": {"$lt": now}},
-                    {"status": "claimed", "claimed_by": agent_id},
-                ],
-            },
-            {"$set": {"status": "claimed", "claimed_by": agent_id, "claimed_at": now, "lease_until": lease_until}},
+            {"_id": contact_id, "status": {"$ne": "resolved"}},
+            {"$set": {"status": "claimed", "claimed_by": agent_id, "claimed_at": now, "lease_until": lease_until, "generation": generation}},
             return_document=ReturnDocument.AFTER,
         )
 
@@ -91,16 +108,28 @@ class WorkRepository:
         """Close an item the agent holds with a live lease; None otherwise."""
         return await self._work.find_one_and_update(
             {"_id": contact_id, "status": "claimed", "claimed_by": agent_id, "lease_until": {"$gte": now}},
+            # Note: the match and the write are not atomic on FerretDB 1.x; a resolve racing a
+            # re-claim after expiry is the one window left, and the resolved event says who did it.
             {"$set": {"status": "resolved", "resolved_at": now, "outcome": outcome, "handle_time_s": handle_time_s}},
             return_document=ReturnDocument.AFTER,
         )
 
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None:
-        """Count one more transfer unless the limit is reached (atomic); None when refused."""
+        """Count one more transfer unless the limit is reached; None when refused.
+
+        Like a claim, the n-th transfer is a unique document, so two racing transfers cannot
+        both be the last one allowed.
+        """
+        item = await self._work.find_one({"_id": contact_id})
+        if item is None or item.get("transfers", 0) >= limit:
+            return None
+        number = item.get("transfers", 0) + 1
+        try:
+            await self._claims.insert_one({"_id": f"{contact_id}#transfer-{number}"})
+        except DuplicateKeyError:
+            return None
         return await self._work.find_one_and_update(
-            {"_id": contact_id, "transfers": {"$lt": limit}},
-            {"$inc": {"transfers": 1}},
-            return_document=ReturnDocument.AFTER,
+            {"_id": contact_id}, {"$max": {"transfers": number}}, return_document=ReturnDocument.AFTER
         )
 
 
@@ -144,7 +173,7 @@ class DepartmentChanges:
 def repositories(db: AsyncDatabase) -> tuple[DecisionRepository, WorkRepository, PresenceRepository, DepartmentChanges]:
     return (
         DecisionRepository(db["decisions"]),
-        WorkRepository(db["work"]),
+        WorkRepository(db["work"], db["claims"]),
         PresenceRepository(db["presence"]),
         DepartmentChanges(db["departments"]),
     )

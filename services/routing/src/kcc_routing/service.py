@@ -23,7 +23,7 @@ from kcc_shared.contracts import (
 )
 
 from kcc_routing.classify import Candidate, Classifier
-from kcc_routing.decision import Situation, decide
+from kcc_routing.decision import WRITTEN, Situation, decide
 from kcc_routing.directory import Directory
 from kcc_routing.organisation import Department, Organisation
 from kcc_routing.queues import WorkQueues, work_item
@@ -92,6 +92,7 @@ class RoutingService:
         text = " ".join(t for t in (contact.subject, contact.text) if t)
         found = await self.classify(text=text, channel=contact.channel, service_line=contact.service_line)
         organisation = await self.directory.current()
+        live = contact.channel not in WRITTEN  # only a live contact can be transferred warm
         situation = Situation(
             contact_id=contact.contact_id,
             channel=contact.channel,
@@ -99,7 +100,7 @@ class RoutingService:
             product=found.product,
             recognised=found.recognised,
             has_phone=contact.citizen.phone is not None,
-            present=await self._presence.available(found.department.id),
+            present=await self._presence.available(found.department.id) if live else 0,
         )
         decision = decide(situation, organisation=organisation, now=now)
         routed = await self._decisions.save(

@@ -20,3 +20,6 @@ class RoutingSettings(ServiceSettings):
     )
     lease_s: float = Field(default=300.0, gt=0, description="How long an agent's claim on a contact lasts")
     ageing_per_minute: float = Field(default=1.0, ge=0, description="Priority points a waiting contact gains per minute")
+    organisation_refresh_s: float = Field(
+        default=2.0, ge=0, description="How soon department changes made through another instance apply"
+    )

@@ -5,6 +5,7 @@ The CSV is the national list the repository carries (see data/upl/SOURCE.md); ro
 """
 
 import csv
+import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -63,3 +64,11 @@ def load_taxonomy() -> Taxonomy:
     path = resources.files("kcc_routing") / "data" / "upl" / "UPL-actueel.csv"
     with path.open(encoding="utf-8", newline="") as handle:
         return parse_upl(handle)
+
+
+@cache
+def load_keywords() -> dict[str, list[str]]:
+    """Words citizens use for products (data/keywords.json), by UPL name."""
+    path = resources.files("kcc_routing") / "data" / "keywords.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {name: phrases for name, phrases in data.items() if not name.startswith("_")}

@@ -42,9 +42,23 @@ def canon(word: str) -> str:
     return word
 
 
+_SEPARABLE = ("", "op", "af", "uit", "aan", "in", "mee", "terug", "door", "over", "weg", "na", "toe")
+
+
+def _participle(word: str) -> str:
+    """A past participle's stem: "opgehaald" → "ophaal", "gemeld" → "meld"."""
+    if len(word) >= 7 and word[-1] in "dt":
+        for prefix in _SEPARABLE:
+            if word.startswith(prefix + "ge") and len(word) - len(prefix) - 3 >= 4:
+                return prefix + word[len(prefix) + 2 : -1]
+    return word
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A light Dutch stemmer: enough to meet "paspoorten"/"paspoort", "aanvragen"/"aanvraag"."""
+    """A light Dutch stemmer: enough to meet "paspoorten"/"paspoort", "aanvragen"/"aanvraag",
+    "opgehaald"/"ophalen"."""
+    word = _participle(word)
     if word.endswith("heden") and len(word) > 7:
         return word[:-5] + "heid"
     for suffix in _SUFFIXES:
