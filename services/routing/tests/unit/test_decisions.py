@@ -148,3 +148,25 @@ async def test_a_redelivered_contact_yields_the_same_decision_event(harness):
     second = await h.routing.route(event)
     assert first == second
     assert first.routed.id != event.id and first.callback.id == second.callback.id
+
+
+async def test_queue_orders_by_channel_priority_with_ageing(harness):
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    h = harness(now)
+    old_letter = contact("c-letter", "Mijn paspoort is verlopen", channel=Channel.LETTER, at=now - timedelta(hours=3))
+    fresh_call = contact("c-call", "Mijn paspoort is verlopen", channel=Channel.TELEPHONE, at=now - timedelta(minutes=1))
+    fresh_mail = contact("c-mail", "Mijn paspoort is verlopen", channel=Channel.EMAIL, at=now)
+    for event in (fresh_mail, fresh_call, old_letter):
+        await h.routing.route(event)
+    entries = await h.queues.queue(now=now)
+    # 3 hours of ageing (180 points) lift the letter (base 20) above a call (base 100).
+    assert [e.contact_id for e in entries] == ["c-letter", "c-call", "c-mail"]
+    assert entries[0].priority == 200.0 and entries[1].priority == 101.0
+
+
+async def test_the_walking_skeletons_web_contact_is_answered_in_the_kcc(harness):
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    h = harness(now)
+    text = "Verhuizing doorgeven Wij verhuizen per 1 januari naar de Oosterstraat 12. Hoe geef ik dat door?"
+    data = (await h.routing.route(contact("c-1", text, channel=Channel.WEB, phone=None, at=now))).routed.data
+    assert (data.decision, data.department_id, data.upl_name) == ("answer_in_kcc", "burgerzaken", "verhuismelding")
