@@ -174,7 +174,7 @@ async def move_join_date(department_id: str, body: JoinDate, routing: Routing) -
 async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
     try:
         routing.directory.reload()
-    except ValueError as exc:  # a broken file keeps the previous configuration
+    except (ValueError, OSError) as exc:  # a broken or missing file keeps the previous configuration
         problem(422, "organisation_file", str(exc)[:500])
     organisation = await routing.directory.current()
     for department_id in organisation.departments:

@@ -58,6 +58,7 @@ class Outcome:
     routed: ContactRouted
     callback: CallbackRequested | None = None
     assigned: DepartmentContactAssigned | None = None
+    webhook_url: str | None = None  # the department's, for back-offices that do not read Kafka
 
 
 class RoutingService:
@@ -190,7 +191,7 @@ class RoutingService:
             event_id=derived_id(routed.id, "department"),
             time=d.routed_at,
         )
-        return Outcome(routed, callback, assigned)
+        return Outcome(routed, callback, assigned, organisation.departments[d.department_id].webhook_url)
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._decisions.get(contact_id)

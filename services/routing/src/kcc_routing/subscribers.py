@@ -1,6 +1,16 @@
 """Routing's Kafka handlers: thin, one service call and its publishes each."""
 
-from kcc_shared.contracts import CALLBACK_REQUESTED, CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED, ContactReceived, department_topic
+import httpx
+
+from kcc_shared.contracts import (
+    CALLBACK_REQUESTED,
+    CONTACT_RECEIVED,
+    CONTACT_RESOLVED,
+    CONTACT_ROUTED,
+    CONTENT_TYPE,
+    ContactReceived,
+    department_topic,
+)
 from kcc_shared.kafka import ensure_topics
 from kcc_shared.runtime import Infrastructure
 
@@ -8,11 +18,17 @@ from kcc_routing.service import Outcome, RoutingService
 
 
 class OutcomePublisher:
-    """Publishes a decision and what it causes; creates a department's topic the first time."""
+    """Publishes a decision and what it causes; creates a department's topic the first time.
 
-    def __init__(self, infra: Infrastructure) -> None:
+    A department with a webhook also gets its work POSTed there (the CloudEvent as JSON). A
+    failing webhook fails the handler, so the consumer's retries and dead-letter topic cover it:
+    at least once, with the event id to de-duplicate on (as Open Notificaties does).
+    """
+
+    def __init__(self, infra: Infrastructure, *, http: httpx.AsyncClient | None = None) -> None:
         self._infra = infra
         self._known: set[str] = set()
+        self._http = http  # injected in tests; otherwise one short-lived client per delivery
 
     async def ensure_department_topic(self, department_id: str) -> None:
         topic = department_topic(department_id)
@@ -29,6 +45,16 @@ class OutcomePublisher:
             department_id = outcome.assigned.data.department_id
             await self.ensure_department_topic(department_id)
             await publisher.publish(outcome.assigned, topic=department_topic(department_id))
+            if outcome.webhook_url:
+                await self._deliver(outcome.webhook_url, outcome.assigned.model_dump_json(), outcome.assigned.id)
+
+    async def _deliver(self, url: str, body: str, event_id: str) -> None:
+        headers = {"content-type": CONTENT_TYPE, "ce-id": event_id}
+        if self._http is not None:
+            (await self._http.post(url, content=body, headers=headers)).raise_for_status()
+            return
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            (await http.post(url, content=body, headers=headers)).raise_for_status()
 
 
 def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePublisher) -> None:

@@ -61,6 +61,28 @@ async def until_consuming(app, *, timeout: float = 60.0) -> None:
     raise AssertionError("routing did not start consuming")
 
 
+class Webhook:
+    """A tiny real HTTP endpoint that records what is POSTed to it."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = next(int(line.split(":")[1]) for line in head.split("\r\n") if line.lower().startswith("content-length"))
+        self.received.append(json.loads(await reader.readexactly(length)))
+        writer.write(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        self._server.close()
+
+
 def of(contact_id: str, **expected):
     """Records about one contact; `expected` picks ours where other routing processes on the
     shared broker (other branches' tests) decide about the same contact too."""
@@ -131,6 +153,8 @@ async def test_a_department_added_at_runtime_receives_its_next_contact_on_its_ow
     monkeypatch.setenv("KCC_CONSUMER_AUTO_OFFSET_RESET", "latest")
     app = create_app(RoutingSettings())
     department_id = unique("dept")
+    webhook = Webhook()
+    webhook_url = await webhook.start()
     async with running(app) as client:
         await until_consuming(app)
         routed_reader = await topic_reader(CONTACT_ROUTED.name)
@@ -142,6 +166,7 @@ async def test_a_department_added_at_runtime_receives_its_next_contact_on_its_ow
                 "joins_kcc_on": "2099-01-01",
                 "opening_hours": {"mon": [{"opens": "09:00", "closes": "12:00"}]},
                 "products": ["hondenbelasting"],
+                "webhook_url": webhook_url,
             },
         )
         assert added.status_code == 200, added.text
@@ -160,6 +185,12 @@ async def test_a_department_added_at_runtime_receives_its_next_contact_on_its_ow
         assert work["data"]["department_id"] == department_id
         assert work["data"]["decision"] == "forward_to_department"
         assert work["data"]["text"].startswith("Onze hond")
+        # The department's webhook got the same event (same id, to de-duplicate on).
+        for _ in range(50):
+            if any(hook["data"]["contact_id"] == event.data.contact_id for hook in webhook.received):
+                break
+            await asyncio.sleep(0.1)
+        assert [hook["id"] for hook in webhook.received if hook["data"]["contact_id"] == event.data.contact_id] == [work["id"]]
 
         routed = await routed_reader.read(count=1, match=of(event.data.contact_id, department_id=department_id), timeout=30)
         assert len(routed) == 1
@@ -176,6 +207,7 @@ async def test_a_department_added_at_runtime_receives_its_next_contact_on_its_ow
         routed = await routed_reader.read(count=1, match=of(follow_up.data.contact_id, department_id=department_id), timeout=60)
         assert len(routed) == 1
         assert json.loads(routed[0].value)["data"]["decision"] == "answer_in_kcc"
+    await webhook.stop()
 
 
 async def test_an_unreachable_department_gets_a_callback_request_on_the_broker(service_env, topic_reader):
