@@ -4,6 +4,7 @@ Every write is a single-document atomic update (FerretDB and MongoDB alike): a c
 `find_one_and_update` that only matches an unclaimed item or one whose lease has expired.
 """
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ class DecisionRepository:
                 "$setOnInsert": {
                     "contact_id": routed.data.contact_id,
                     "routed_at": routed.data.routed_at,
+                    "saved_ns": time.time_ns(),  # orders decisions made within the same moment
                     "event": routed.model_dump(mode="json"),
                 }
             },
@@ -42,7 +44,7 @@ class DecisionRepository:
 
     async def get(self, contact_id: str) -> ContactRoutedData | None:
         """The latest decision for a contact."""
-        cursor = self._decisions.find({"contact_id": contact_id}).sort("routed_at", DESCENDING).limit(1)
+        cursor = self._decisions.find({"contact_id": contact_id}).sort([("routed_at", DESCENDING), ("saved_ns", DESCENDING)]).limit(1)
         async for stored in cursor:
             return ContactRouted.model_validate(stored["event"]).data
         return None

@@ -258,3 +258,30 @@ async def test_classify_knowledge_and_presence_over_http(service_env):
         assert (await client.put("/v1/presence/nope", json={"agents": []})).status_code == 404
         unknown = await client.put("/v1/organisation/departments/x-y", json={"id": "x-y", "name": "X", "joins_kcc_on": "2013-01-01", "products": ["geen product"]})
         assert unknown.status_code == 422 and unknown.json()["detail"]["field"] == "products"
+
+
+async def test_agents_transfer_over_http_warm_while_reachable_and_never_a_third_time(service_env, topic_reader):
+    service_env("routing")
+    tuesday = datetime(2013, 2, 5, 9, 30, tzinfo=UTC)  # SOZAWE has joined and is open
+    app = create_app(RoutingSettings(), clock=Clock(tuesday))
+    async with running(app) as client:
+        sozawe = await topic_reader(department_topic("sozawe").name)
+        event = received("Mijn bijstandsuitkering is niet gestort", channel=Channel.TELEPHONE, phone="+31612345678", at=tuesday)
+        assert (await app.state.routing.route(event)).routed.data.decision == "answer_in_kcc"
+        contact_id = event.data.contact_id
+        assert (await client.put("/v1/presence/sozawe", json={"agents": ["sanne"]})).status_code == 200
+
+        decisions = []
+        for _ in range(3):
+            response = await client.post(f"/v1/contacts/{contact_id}/transfers", json={})
+            assert response.status_code == 200, response.text
+            decisions.append(response.json())
+        assert [d["decision"] for d in decisions] == ["warm_transfer", "warm_transfer", "callback"]
+        assert "transfer refused" in decisions[2]["reason"]
+        assert all(d["department_id"] == "sozawe" and d["upl_uri"].endswith("/bijstand") for d in decisions)
+        assert (await client.get(f"/v1/decisions/{contact_id}")).json()["decision"] == "callback"
+        assert len(await sozawe.read(count=3, match=of(contact_id))) == 3
+
+        assert (await client.post("/v1/contacts/nope/transfers", json={})).status_code == 404
+        unknown = await client.post(f"/v1/contacts/{contact_id}/transfers", json={"department_id": "nope-x"})
+        assert unknown.status_code == 404 and unknown.json()["detail"]["field"] == "department_id"
