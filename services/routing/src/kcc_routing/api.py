@@ -1,26 +1,271 @@
-"""Routing's HTTP API."""
+"""Routing's HTTP API: decisions, classification, kennisbank, organisation, presence, queues.
 
-from typing import Annotated
+Bad input answers 4xx with the field and the reason (`{"detail": {"field", "reason"}}`, or
+FastAPI's 422 list for malformed bodies); unknown things 404; a contact someone else holds 409.
+"""
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from datetime import date
+from typing import Annotated, Any, NoReturn
 
-from kcc_shared.contracts import ContactRoutedData
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
 
+from kcc_shared.contracts import CONTACT_RESOLVED, Channel, ContactRoutedData
+from kcc_shared.runtime import Infrastructure
+
+from kcc_routing.directory import UnknownDepartment
+from kcc_routing.knowledge import KnowledgeBase
+from kcc_routing.organisation import DEPARTMENT_ID, Department, Organisation
+from kcc_routing.queues import Conflict, NotFound, Outcome
 from kcc_routing.service import RoutingService
+from kcc_routing.subscribers import OutcomePublisher
 
 
-def _service(request: Request) -> RoutingService:
+def _routing(request: Request) -> RoutingService:
     return request.app.state.routing
 
 
-Routing = Annotated[RoutingService, Depends(_service)]
+def _outcomes(request: Request) -> OutcomePublisher:
+    return request.app.state.outcomes
+
+
+def _knowledge(request: Request) -> KnowledgeBase:
+    return request.app.state.knowledge
+
+
+def _infra(request: Request) -> Infrastructure:
+    return request.app.state.infra
+
+
+Routing = Annotated[RoutingService, Depends(_routing)]
+Outcomes = Annotated[OutcomePublisher, Depends(_outcomes)]
+Knowledge = Annotated[KnowledgeBase, Depends(_knowledge)]
+Infra = Annotated[Infrastructure, Depends(_infra)]
 
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/decisions/{contact_id}", tags=["routing"], summary="The routing decision for a contact")
+def problem(code: int, field: str, reason: str) -> NoReturn:
+    raise HTTPException(code, {"field": field, "reason": reason})
+
+
+@router.get("/decisions/{contact_id}", tags=["routing"], summary="The latest routing decision for a contact")
 async def get_decision(contact_id: str, routing: Routing) -> ContactRoutedData:
     decision = await routing.decision_for(contact_id)
     if decision is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for contact {contact_id}")
+        problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no decision for contact {contact_id}")
     return decision
+
+
+# --- classification and kennisbank -----------------------------------------------------------
+
+
+class ClassifyRequest(BaseModel):
+    text: str = Field(default="", max_length=20_000)
+    channel: Channel = Channel.WEB
+    service_line: str | None = Field(default=None, description="Telephone: the IVR choice")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class RankedProduct(BaseModel):
+    name: str
+    uri: str
+    score: float
+    department_id: str
+
+
+class DepartmentRef(BaseModel):
+    id: str
+    name: str
+
+
+class ClassifyResponse(BaseModel):
+    recognised: bool
+    products: list[RankedProduct]
+    department: DepartmentRef
+
+
+@router.post("/classify", tags=["classification"], summary="Ranked UPL products for a text, and the owning department")
+async def classify(body: ClassifyRequest, routing: Routing) -> ClassifyResponse:
+    if not body.text.strip() and not body.service_line:
+        problem(422, "text", "give a text (or, for telephone, a service_line)")
+    found = await routing.classify(text=body.text, channel=body.channel, service_line=body.service_line, limit=body.limit)
+    organisation = await routing.directory.current()
+    return ClassifyResponse(
+        recognised=found.recognised,
+        products=[
+            RankedProduct(name=c.product.name, uri=c.product.uri, score=c.score, department_id=organisation.owner(c.product.uri).id)
+            for c in found.candidates
+        ],
+        department=DepartmentRef(id=found.department.id, name=found.department.name),
+    )
+
+
+@router.get("/knowledge/search", tags=["kennisbank"], summary="Kennisbank items (VAC's) for a question, typo-tolerant")
+async def search_knowledge(
+    knowledge: Knowledge,
+    q: Annotated[str, Query(min_length=2, max_length=500)],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    upl_uri: str | None = None,
+) -> dict[str, Any]:
+    hits = knowledge.search(q, limit=limit, upl_uri=upl_uri)
+    return {"query": q, "items": [{**hit.item.__dict__, "score": hit.score} for hit in hits]}
+
+
+# --- organisation -----------------------------------------------------------------------------
+
+
+def _department_view(organisation: Organisation, department: Department, today: date, *, products: bool) -> dict[str, Any]:
+    owned = organisation.products_of(department.id)
+    view = {
+        **department.model_dump(mode="json"),
+        "topic": department.topic,
+        "joined": department.has_joined(today),
+        "product_count": len(owned),
+    }
+    if products:
+        view["owned_products"] = [{"name": p.name, "uri": p.uri} for p in owned]
+    return view
+
+
+@router.get("/organisation", tags=["organisation"], summary="The current organisation configuration")
+async def get_organisation(routing: Routing) -> dict[str, Any]:
+    organisation = await routing.directory.current()
+    today = organisation.local(routing.clock()).date()
+    config = organisation.config.model_dump(mode="json", exclude={"departments"})
+    return {**config, "departments": [_department_view(organisation, d, today, products=False) for d in organisation.config.departments]}
+
+
+@router.get("/organisation/departments/{department_id}", tags=["organisation"], summary="One department and the products it owns")
+async def get_department(department_id: str, routing: Routing) -> dict[str, Any]:
+    organisation = await routing.directory.current()
+    department = organisation.departments.get(department_id)
+    if department is None:
+        problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {department_id}")
+    return _department_view(organisation, department, organisation.local(routing.clock()).date(), products=True)
+
+
+@router.put("/organisation/departments/{department_id}", tags=["organisation"], summary="Add or replace a department (takes effect at once; its topic is created)")
+async def put_department(department_id: str, department: Department, routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
+    if department.id != department_id:
+        problem(422, "id", f"body id {department.id!r} differs from the path {department_id!r}")
+    try:
+        await routing.directory.put_department(department, now=routing.clock())
+    except KeyError as exc:
+        problem(422, "products", str(exc.args[0]))
+    await outcomes.ensure_department_topic(department.id)
+    return await get_department(department_id, routing)
+
+
+class JoinDate(BaseModel):
+    joins_kcc_on: date
+
+
+@router.put("/organisation/departments/{department_id}/join-date", tags=["organisation"], summary="Move the day a department joins the KCC")
+async def move_join_date(department_id: str, body: JoinDate, routing: Routing) -> dict[str, Any]:
+    try:
+        await routing.directory.move_join_date(department_id, body.joins_kcc_on, now=routing.clock())
+    except UnknownDepartment:
+        problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {department_id}")
+    return await get_department(department_id, routing)
+
+
+@router.post("/organisation/reload", tags=["organisation"], summary="Re-read the organisation file (runtime changes stay)")
+async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
+    try:
+        routing.directory.reload()
+    except (ValueError, OSError) as exc:  # a broken or missing file keeps the previous configuration
+        problem(422, "organisation_file", str(exc)[:500])
+    organisation = await routing.directory.current()
+    for department_id in organisation.departments:
+        await outcomes.ensure_department_topic(department_id)
+    return await get_organisation(routing)
+
+
+# --- back-office presence ---------------------------------------------------------------------
+
+
+class PresenceReport(BaseModel):
+    agents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(description="Who is available now")
+
+
+@router.put("/presence/{department_id}", tags=["presence"], summary="A department reports who is available in its back-office")
+async def report_presence(department_id: str, body: PresenceReport, routing: Routing, request: Request) -> dict[str, Any]:
+    organisation = await routing.directory.current()
+    if department_id not in organisation.departments:
+        problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {department_id}")
+    doc = await request.app.state.presence.report(department_id=department_id, agents=body.agents, now=routing.clock())
+    return {"department_id": department_id, "agents": doc["agents"], "reported_at": doc["reported_at"]}
+
+
+@router.get("/presence/{department_id}", tags=["presence"], summary="Who the department last reported available")
+async def get_presence(department_id: str, request: Request) -> dict[str, Any]:
+    doc = await request.app.state.presence.get(department_id)
+    if doc is None:
+        return {"department_id": department_id, "agents": [], "reported_at": None}
+    return {"department_id": department_id, "agents": doc["agents"], "reported_at": doc["reported_at"]}
+
+
+# --- agent work queues --------------------------------------------------------------------------
+
+
+class ClaimRequest(BaseModel):
+    agent_id: str = Field(min_length=1, max_length=100)
+
+
+class ResolveRequest(BaseModel):
+    agent_id: str = Field(min_length=1, max_length=100)
+    outcome: Outcome
+    handle_time_s: float = Field(ge=0, le=86_400)
+
+
+class TransferRequest(BaseModel):
+    department_id: str | None = Field(default=None, pattern=DEPARTMENT_ID, description="Default: the product's owner")
+
+
+@router.get("/queues", tags=["queues"], summary="Contacts waiting for a KCC agent, highest priority (with ageing) first")
+async def get_queue(
+    routing: Routing,
+    channel: Channel | None = None,
+    skill: Annotated[str | None, Query(pattern=DEPARTMENT_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    entries = await routing.queues.queue(now=routing.clock(), channel=channel, skill=skill, limit=limit)
+    return {"channel": channel, "skill": skill, "items": [e.__dict__ for e in entries]}
+
+
+@router.post("/queues/items/{contact_id}/claim", tags=["queues"], summary="Claim a contact exclusively, with a lease")
+async def claim(contact_id: str, body: ClaimRequest, routing: Routing) -> dict[str, Any]:
+    try:
+        item = await routing.queues.claim(contact_id=contact_id, agent_id=body.agent_id, now=routing.clock())
+    except NotFound:
+        problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
+    except Conflict as exc:
+        problem(status.HTTP_409_CONFLICT, "contact_id", str(exc))
+    return {"contact_id": contact_id, "claimed_by": item["claimed_by"], "lease_until": item["lease_until"]}
+
+
+@router.post("/queues/items/{contact_id}/resolve", tags=["queues"], summary="Close a claimed contact with its outcome (publishes kcc.contact.resolved.v1)")
+async def resolve(contact_id: str, body: ResolveRequest, routing: Routing, infra: Infra) -> dict[str, Any]:
+    try:
+        resolved = await routing.queues.resolve(
+            contact_id=contact_id, agent_id=body.agent_id, outcome=body.outcome, handle_time_s=body.handle_time_s, now=routing.clock()
+        )
+    except NotFound:
+        problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
+    except Conflict as exc:
+        problem(status.HTTP_409_CONFLICT, "agent_id", str(exc))
+    await infra.publisher.publish(resolved, topic=CONTACT_RESOLVED)
+    return resolved.data.model_dump(mode="json")
+
+
+@router.post("/contacts/{contact_id}/transfers", tags=["queues"], summary="Hand a contact to a department: warm transfer, call-back or forward")
+async def transfer(contact_id: str, body: TransferRequest, routing: Routing, outcomes: Outcomes) -> ContactRoutedData:
+    try:
+        outcome = await routing.transfer(contact_id=contact_id, department_id=body.department_id)
+    except NotFound:
+        problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
+    except KeyError:
+        problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {body.department_id}")
+    await outcomes.publish(outcome)
+    return outcome.routed.data

@@ -1,25 +1,77 @@
 """Composition root of the routing service."""
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from kcc_shared.contracts import department_topic
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_routing import api, subscribers
-from kcc_routing.repository import DecisionRepository
+from kcc_routing.classify import default_classifier
+from kcc_routing.directory import Directory
+from kcc_routing.knowledge import load_knowledge
+from kcc_routing.organisation import OrganisationConfig, load_default_config, parse_config
+from kcc_routing.queues import WorkQueues
+from kcc_routing.repository import repositories
 from kcc_routing.service import RoutingService
 from kcc_routing.settings import RoutingSettings
+from kcc_routing.taxonomy import load_taxonomy
 
 
-def create_app(settings: RoutingSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: RoutingSettings,
+    *,
+    span_exporter: SpanExporter | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    routing = RoutingService(repository=DecisionRepository(infra.db["decisions"]), source=infra.source)
-    subscribers.register(infra, routing)
+    decisions, work, presence, changes = repositories(infra.db)
+
+    def load_config() -> OrganisationConfig:
+        if settings.organisation_file is None:
+            return load_default_config()
+        return parse_config(settings.organisation_file.read_text(encoding="utf-8"))
+
+    directory = Directory(
+        load_config=load_config, taxonomy=load_taxonomy(), changes=changes, refresh_s=settings.organisation_refresh_s
+    )
+    queues = WorkQueues(
+        store=work, lease=timedelta(seconds=settings.lease_s), ageing_per_minute=settings.ageing_per_minute, source=infra.source
+    )
+    routing = RoutingService(
+        decisions=decisions,
+        queues=queues,
+        presence=presence,
+        directory=directory,
+        classifier=default_classifier(),
+        source=infra.source,
+        clock=clock,
+    )
+    outcomes = subscribers.OutcomePublisher(infra)
+    subscribers.register(infra, routing, outcomes)
+    # The configured departments' topics are created at start-up with the others.
+    infra.produces(*(department_topic(d.id) for d in load_config().departments))
+
+    async def on_startup() -> None:
+        await decisions.ensure_indexes()
+        await work.ensure_indexes()
+
     app = create_service_app(
         infra=infra,
         title="Contact.STAD routing",
         description="Answer in the KCC first time right, hand over warm, or book a call-back.",
         routers=[api.router],
+        on_startup=on_startup,
     )
     app.state.routing = routing
+    app.state.outcomes = outcomes
+    app.state.knowledge = load_knowledge()
+    app.state.presence = presence
     return app

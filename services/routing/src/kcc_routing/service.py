@@ -1,47 +1,197 @@
-"""Decides per contact who answers it. For now every contact is answered in the KCC first;
-classification, departments and call-backs replace `decide` in the routing issue."""
+"""Routing per contact: classify, decide, store, and say what must be published.
+
+No transport code here: the subscriber and the API publish what these functions return.
+"""
 
 import logging
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
 
-from kcc_shared.contracts import ContactReceived, ContactReceivedData, ContactRouted, ContactRoutedData, derived_id
+from kcc_shared.contracts import (
+    CallbackRequested,
+    CallbackRequestedData,
+    Channel,
+    ContactReceived,
+    ContactRouted,
+    ContactRoutedData,
+    DepartmentContactAssigned,
+    DepartmentContactAssignedData,
+    derived_id,
+)
 
-from kcc_routing.repository import DecisionRepository
+from kcc_routing.classify import Candidate, Classifier
+from kcc_routing.decision import WRITTEN, Situation, decide
+from kcc_routing.directory import Directory
+from kcc_routing.organisation import Department, Organisation
+from kcc_routing.queues import WorkQueues, work_item
+from kcc_routing.taxonomy import Product
 
 log = logging.getLogger(__name__)
 
+Clock = Callable[[], datetime]
 
-def decide(contact: ContactReceivedData, *, now: datetime) -> ContactRoutedData:
-    """The routing decision for one contact."""
-    return ContactRoutedData(
-        contact_id=contact.contact_id,
-        channel=contact.channel,
-        decision="answer_in_kcc",
-        reason="The KCC answers first: no department has joined with this subject yet",
-        routed_at=now,
-    )
+
+class Decisions(Protocol):
+    async def save(self, routed: ContactRouted) -> ContactRouted: ...
+    async def get(self, contact_id: str) -> ContactRoutedData | None: ...
+
+
+class Presence(Protocol):
+    async def available(self, department_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class Classification:
+    candidates: list[Candidate]
+    product: Product  # the best candidate, or the UPL catch-all when nothing is recognised
+    recognised: bool
+    department: Department
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision and the events it causes, in publishing order."""
+
+    routed: ContactRouted
+    callback: CallbackRequested | None = None
+    assigned: DepartmentContactAssigned | None = None
+    webhook_url: str | None = None  # the department's, for back-offices that do not read Kafka
 
 
 class RoutingService:
-    def __init__(self, *, repository: DecisionRepository, source: str) -> None:
-        self._repository, self._source = repository, source
+    def __init__(
+        self,
+        *,
+        decisions: Decisions,
+        queues: WorkQueues,
+        presence: Presence,
+        directory: Directory,
+        classifier: Classifier,
+        source: str,
+        clock: Clock,
+    ) -> None:
+        self._decisions, self.queues, self._presence = decisions, queues, presence
+        self.directory, self.classifier, self._source, self.clock = directory, classifier, source, clock
 
-    async def route(self, received: ContactReceived) -> ContactRouted:
-        """Decide, store the decision, and return the event announcing it."""
-        decision = decide(received.data, now=datetime.now(UTC))
-        routed = ContactRouted.create(
-            data=decision,
+    async def classify(self, *, text: str | None, channel: Channel, service_line: str | None = None, limit: int = 5) -> Classification:
+        """Ranked products for a text; on the telephone the IVR choice comes first."""
+        organisation = await self.directory.current()
+        candidates = self.classifier.rank(text or "", limit=limit) if text else []
+        ivr = organisation.ivr_product(service_line) if channel == Channel.TELEPHONE else None
+        if ivr is not None:
+            candidates = [Candidate(product=ivr, score=1.0, raw=float("inf"))] + [c for c in candidates if c.product != ivr]
+        product = candidates[0].product if candidates else self.classifier.taxonomy.catch_all
+        return Classification(candidates[:limit], product, bool(candidates), organisation.owner(product.uri))
+
+    async def route(self, received: ContactReceived) -> Outcome:
+        """Decide for a new contact, store the decision, queue KCC work; a redelivery repeats the same outcome."""
+        contact = received.data
+        now = self.clock()
+        text = " ".join(t for t in (contact.subject, contact.text) if t)
+        found = await self.classify(text=text, channel=contact.channel, service_line=contact.service_line)
+        organisation = await self.directory.current()
+        live = contact.channel not in WRITTEN  # only a live contact can be transferred warm
+        situation = Situation(
+            contact_id=contact.contact_id,
+            channel=contact.channel,
+            received_at=contact.received_at,
+            product=found.product,
+            recognised=found.recognised,
+            has_phone=contact.citizen.phone is not None,
+            present=await self._presence.available(found.department.id) if live else 0,
+        )
+        decision = decide(situation, organisation=organisation, now=now)
+        routed = await self._decisions.save(
+            ContactRouted.create(
+                data=decision,
+                source=self._source,
+                subject=contact.contact_id,
+                event_id=derived_id(received.id, "routed"),  # same input, same decision event
+                time=now,
+            )
+        )
+        if routed.data.decision == "answer_in_kcc":
+            await self.queues.enqueue(
+                work_item(routed.data, subject=contact.subject, text=contact.text, phone=contact.citizen.phone, received_at=contact.received_at, now=now)
+            )
+        log.info("contact routed", extra={"contact_id": contact.contact_id, "decision": routed.data.decision, "event_id": routed.id})
+        return self._consequences(routed, subject=contact.subject, text=contact.text, phone=contact.citizen.phone, received_at=contact.received_at, organisation=organisation)
+
+    async def transfer(self, *, contact_id: str, department_id: str | None = None) -> Outcome:
+        """An agent hands a queued contact to a department: warm, call-back or forward (at most 2 transfers)."""
+        item = await self.queues.get(contact_id)
+        organisation = await self.directory.current()
+        if department_id is not None and department_id not in organisation.departments:
+            raise KeyError(department_id)
+        product = self.classifier.taxonomy.by_uri(item.get("upl_uri") or "") or self.classifier.taxonomy.catch_all
+        target = department_id or organisation.owner(product.uri).id
+        now = self.clock()
+        situation = Situation(
+            contact_id=contact_id,
+            channel=Channel(item["channel"]),
+            received_at=item["received_at"],
+            product=product,
+            recognised=product != self.classifier.taxonomy.catch_all,
+            has_phone=item.get("phone") is not None,
+            transfers_so_far=item.get("transfers", 0),
+            escalated=True,
+            department_id=target,
+            present=await self._presence.available(target),
+        )
+        decision = decide(situation, organisation=organisation, now=now)
+        if decision.decision == "warm_transfer" and not await self.queues.count_transfer(contact_id=contact_id, limit=organisation.config.max_transfers):
+            # Another transfer won the race for the last one allowed: decide again, as refused.
+            refused = replace(situation, transfers_so_far=organisation.config.max_transfers)
+            decision = decide(refused, organisation=organisation, now=now)
+        routed = await self._decisions.save(
+            ContactRouted.create(data=decision, source=self._source, subject=contact_id, event_id=str(uuid.uuid4()), time=now)
+        )
+        return self._consequences(routed, subject=item.get("subject"), text=item.get("text"), phone=item.get("phone"), received_at=item["received_at"], organisation=organisation)
+
+    def _consequences(self, routed: ContactRouted, *, subject: str | None, text: str | None, phone: str | None, received_at: datetime, organisation: Organisation) -> Outcome:
+        """The call-back request and the department's work item a decision implies (ids derived from it)."""
+        d = routed.data
+        if d.decision == "answer_in_kcc" or d.department_id is None:
+            return Outcome(routed)
+        callback = None
+        if d.decision == "callback" and phone:
+            callback = CallbackRequested.create(
+                data=CallbackRequestedData(
+                    callback_id=derived_id(routed.id, "callback"),
+                    contact_id=d.contact_id,
+                    department_id=d.department_id,
+                    phone=phone,
+                    upl_uri=d.upl_uri,
+                    reason=d.reason,
+                    norm_working_days=organisation.departments[d.department_id].callback_norm_working_days,
+                    requested_at=d.routed_at,
+                ),
+                source=self._source,
+                subject=derived_id(routed.id, "callback"),
+                event_id=derived_id(routed.id, "callback-requested"),
+                time=d.routed_at,
+            )
+        assigned = DepartmentContactAssigned.create(
+            data=DepartmentContactAssignedData(
+                contact_id=d.contact_id,
+                department_id=d.department_id,
+                channel=d.channel,
+                decision=d.decision,
+                received_at=received_at,
+                subject=subject,
+                text=text,
+                upl_uri=d.upl_uri,
+                due_at=d.due_at,
+            ),
             source=self._source,
-            subject=received.data.contact_id,
-            # The same input event always yields the same decision event id.
-            event_id=derived_id(received.id, "routed"),
+            subject=d.contact_id,
+            event_id=derived_id(routed.id, "department"),
+            time=d.routed_at,
         )
-        stored = await self._repository.save(routed)
-        log.info(
-            "contact routed",
-            extra={"contact_id": stored.data.contact_id, "decision": stored.data.decision, "event_id": stored.id},
-        )
-        return stored
+        return Outcome(routed, callback, assigned, organisation.departments[d.department_id].webhook_url)
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
-        return await self._repository.get(contact_id)
+        return await self._decisions.get(contact_id)

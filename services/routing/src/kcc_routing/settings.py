@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kcc_shared.settings import ServiceSettings
@@ -12,3 +15,11 @@ class RoutingSettings(ServiceSettings):
     port: int = 8002
     mongo_database: str = "kcc_routing"
     group_id: str = "kcc-routing"
+    organisation_file: Path | None = Field(
+        default=None, description="Organisation configuration (JSON); unset = the shipped Groningen 2012 default"
+    )
+    lease_s: float = Field(default=300.0, gt=0, description="How long an agent's claim on a contact lasts")
+    ageing_per_minute: float = Field(default=1.0, ge=0, description="Priority points a waiting contact gains per minute")
+    organisation_refresh_s: float = Field(
+        default=2.0, ge=0, description="How soon department changes made through another instance apply"
+    )

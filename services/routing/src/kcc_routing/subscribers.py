@@ -1,16 +1,66 @@
-"""Routing's Kafka handlers: thin, one service call and one publish each."""
+"""Routing's Kafka handlers: thin, one service call and its publishes each."""
 
-from kcc_shared.contracts import CONTACT_RECEIVED, CONTACT_ROUTED, ContactReceived
+import httpx
+
+from kcc_shared.contracts import (
+    CALLBACK_REQUESTED,
+    CONTACT_RECEIVED,
+    CONTACT_RESOLVED,
+    CONTACT_ROUTED,
+    CONTENT_TYPE,
+    ContactReceived,
+    department_topic,
+)
+from kcc_shared.kafka import ensure_topics
 from kcc_shared.runtime import Infrastructure
 
-from kcc_routing.service import RoutingService
+from kcc_routing.service import Outcome, RoutingService
 
 
-def register(infra: Infrastructure, routing: RoutingService) -> None:
-    infra.produces(CONTACT_ROUTED)
+class OutcomePublisher:
+    """Publishes a decision and what it causes; creates a department's topic the first time.
+
+    A department with a webhook also gets its work POSTed there (the CloudEvent as JSON). A
+    failing webhook fails the handler, so the consumer's retries and dead-letter topic cover it:
+    at least once, with the event id to de-duplicate on (as Open Notificaties does).
+    """
+
+    def __init__(self, infra: Infrastructure, *, http: httpx.AsyncClient | None = None) -> None:
+        self._infra = infra
+        self._known: set[str] = set()
+        self._http = http  # injected in tests; otherwise one short-lived client per delivery
+
+    async def ensure_department_topic(self, department_id: str) -> None:
+        topic = department_topic(department_id)
+        if topic.name not in self._known:
+            await ensure_topics(settings=self._infra.settings.kafka, topics=[topic])
+            self._known.add(topic.name)
+
+    async def publish(self, outcome: Outcome) -> None:
+        publisher = self._infra.publisher
+        await publisher.publish(outcome.routed, topic=CONTACT_ROUTED)
+        if outcome.callback is not None:
+            await publisher.publish(outcome.callback, topic=CALLBACK_REQUESTED)
+        if outcome.assigned is not None:
+            department_id = outcome.assigned.data.department_id
+            await self.ensure_department_topic(department_id)
+            await publisher.publish(outcome.assigned, topic=department_topic(department_id))
+            if outcome.webhook_url:
+                await self._deliver(outcome.webhook_url, outcome.assigned.model_dump_json(), outcome.assigned.id)
+
+    async def _deliver(self, url: str, body: str, event_id: str) -> None:
+        headers = {"content-type": CONTENT_TYPE, "ce-id": event_id}
+        if self._http is not None:
+            (await self._http.post(url, content=body, headers=headers)).raise_for_status()
+            return
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            (await http.post(url, content=body, headers=headers)).raise_for_status()
+
+
+def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePublisher) -> None:
+    infra.produces(CONTACT_ROUTED, CALLBACK_REQUESTED, CONTACT_RESOLVED)
 
     async def on_contact_received(event: ContactReceived) -> None:
-        routed = await routing.route(event)
-        await infra.publisher.publish(routed, topic=CONTACT_ROUTED)
+        await outcomes.publish(await routing.route(event))
 
     infra.subscribe(CONTACT_RECEIVED, on_contact_received)

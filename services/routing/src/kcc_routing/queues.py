@@ -1,0 +1,163 @@
+"""Agent work queues: contacts the KCC answers, per channel and skill, with priority and ageing.
+
+An item's priority is its channel's base priority plus points for every minute it waited, so
+an old e-mail eventually overtakes a fresh call. Claiming is exclusive and leased: a claim
+that is not resolved before its lease ends puts the item back in the queue.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from kcc_shared.contracts import Channel, ContactResolved, ContactResolvedData, ContactRoutedData, derived_id
+
+Outcome = Literal["answered_in_kcc", "transferred", "callback", "forwarded"]
+
+BASE_PRIORITY: dict[Channel, int] = {
+    Channel.TELEPHONE: 100,
+    Channel.COUNTER: 90,
+    Channel.SOCIAL: 50,
+    Channel.WEB: 40,
+    Channel.EMAIL: 40,
+    Channel.LETTER: 20,
+}
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(RuntimeError):
+    pass
+
+
+class WorkStore(Protocol):
+    async def enqueue(self, item: dict[str, Any]) -> None: ...
+    async def get(self, contact_id: str) -> dict[str, Any] | None: ...
+    async def available(self, *, now: datetime, channel: str | None, skill: str | None, limit: int) -> list[dict[str, Any]]: ...
+    async def claim(self, *, contact_id: str, agent_id: str, now: datetime, lease_until: datetime) -> dict[str, Any] | None: ...
+    async def resolve(self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float) -> dict[str, Any] | None: ...
+    async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    contact_id: str
+    channel: Channel
+    skill: str
+    upl_uri: str | None
+    upl_name: str | None
+    subject: str | None
+    received_at: datetime
+    waiting_s: float
+    base_priority: int
+    priority: float
+    due_at: datetime | None
+    claimed_by: str | None  # set when a lease expired: the previous holder
+
+
+def work_item(decision: ContactRoutedData, *, subject: str | None, text: str | None, phone: str | None, received_at: datetime, now: datetime) -> dict[str, Any]:
+    """The work item for a contact the KCC answers; the skill is the owning department's domain."""
+    return {
+        "_id": decision.contact_id,
+        "channel": decision.channel.value,
+        "skill": decision.department_id,
+        "upl_uri": decision.upl_uri,
+        "upl_name": decision.upl_name,
+        "subject": subject,
+        "text": text,
+        "phone": phone,  # personal data, kept only in routing's own store for a later call-back
+        "received_at": received_at,
+        "enqueued_at": now,
+        "due_at": decision.due_at,
+        "status": "waiting",
+        "claimed_by": None,
+        "lease_until": None,
+        "transfers": decision.transfers_so_far,
+    }
+
+
+class WorkQueues:
+    def __init__(self, *, store: WorkStore, lease: timedelta, ageing_per_minute: float, source: str) -> None:
+        self._store, self._lease, self._ageing, self._source = store, lease, ageing_per_minute, source
+
+    async def enqueue(self, item: dict[str, Any]) -> None:
+        await self._store.enqueue(item)
+
+    async def queue(self, *, now: datetime, channel: Channel | None = None, skill: str | None = None, limit: int = 50) -> list[QueueEntry]:
+        """Waiting contacts, highest priority (base + ageing) first."""
+        docs = await self._store.available(now=now, channel=channel.value if channel else None, skill=skill, limit=1000)
+        entries = [self._entry(doc, now) for doc in docs]
+        entries.sort(key=lambda e: (-e.priority, e.received_at, e.contact_id))
+        return entries[:limit]
+
+    def _entry(self, doc: dict[str, Any], now: datetime) -> QueueEntry:
+        channel = Channel(doc["channel"])
+        waiting_s = max((now - doc["received_at"]).total_seconds(), 0.0)
+        base = BASE_PRIORITY[channel]
+        return QueueEntry(
+            contact_id=doc["_id"],
+            channel=channel,
+            skill=doc["skill"],
+            upl_uri=doc.get("upl_uri"),
+            upl_name=doc.get("upl_name"),
+            subject=doc.get("subject"),
+            received_at=doc["received_at"],
+            waiting_s=round(waiting_s, 1),
+            base_priority=base,
+            priority=round(base + self._ageing * waiting_s / 60, 2),
+            due_at=doc.get("due_at"),
+            claimed_by=doc.get("claimed_by"),
+        )
+
+    async def claim(self, *, contact_id: str, agent_id: str, now: datetime) -> dict[str, Any]:
+        """Take a contact exclusively until the lease ends; Conflict if another agent holds it."""
+        claimed = await self._store.claim(contact_id=contact_id, agent_id=agent_id, now=now, lease_until=now + self._lease)
+        if claimed is not None:
+            return claimed
+        existing = await self._store.get(contact_id)
+        if existing is None:
+            raise NotFound(contact_id)
+        if existing["status"] == "resolved":
+            raise Conflict(f"contact {contact_id} is already resolved")
+        if existing.get("claimed_by") and existing.get("lease_until"):
+            raise Conflict(f"contact {contact_id} is claimed by {existing['claimed_by']} until {existing['lease_until'].isoformat()}")
+        raise Conflict(f"contact {contact_id} was just claimed by another agent")
+
+    async def resolve(self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime) -> ContactResolved:
+        """Close a claimed contact and return the event announcing it."""
+        done = await self._store.resolve(contact_id=contact_id, agent_id=agent_id, now=now, outcome=outcome, handle_time_s=handle_time_s)
+        if done is None:
+            existing = await self._store.get(contact_id)
+            if existing is None:
+                raise NotFound(contact_id)
+            if existing["status"] == "resolved":
+                raise Conflict(f"contact {contact_id} is already resolved")
+            if existing.get("claimed_by") != agent_id:
+                raise Conflict(f"contact {contact_id} is not claimed by {agent_id}")
+            raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
+        return ContactResolved.create(
+            data=ContactResolvedData(
+                contact_id=contact_id,
+                channel=Channel(done["channel"]),
+                outcome=outcome,
+                resolved_at=now,
+                resolved_by=agent_id,
+                handle_time_s=handle_time_s,
+                upl_uri=done.get("upl_uri"),
+                department_id=done.get("skill"),
+            ),
+            source=self._source,
+            subject=contact_id,
+            event_id=derived_id(contact_id, "resolved"),
+            time=now,
+        )
+
+    async def get(self, contact_id: str) -> dict[str, Any]:
+        item = await self._store.get(contact_id)
+        if item is None:
+            raise NotFound(contact_id)
+        return item
+
+    async def count_transfer(self, *, contact_id: str, limit: int) -> bool:
+        return await self._store.count_transfer(contact_id=contact_id, limit=limit) is not None
