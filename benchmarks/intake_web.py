@@ -93,6 +93,8 @@ def start_intake(port: int) -> subprocess.Popen:
         "KCC_INTAKE_SMTP__PORT": "0",
         "KCC_INTAKE_MONGO_DATABASE": f"bench_intake_{uuid.uuid4().hex[:8]}",
         "KCC_LOG_LEVEL": "WARNING",
+        # As deploy/local/platform.sh runs it against FerretDB (SQLite serialises writes).
+        "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
     }
     process = subprocess.Popen([sys.executable, "-m", "kcc_intake"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):

@@ -15,6 +15,9 @@ services=(intake routing callback metrics)
 declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004)
 pids=()
 stopping=0
+# FerretDB on SQLite serialises writes per database: two connections per service beat a
+# hundred contending ones (measured with benchmarks/intake_web.py; see the README).
+export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
 
 [ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
 mkdir -p "$logs"

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from kcc_shared.mongo import insert_once
+
 
 class Inbox:
     """Processed event ids per consumer, in the service's own database.
@@ -20,10 +22,9 @@ class Inbox:
         return await self._collection.find_one({"_id": f"{consumer}:{event_id}"}, {"_id": 1}) is not None
 
     async def record(self, *, consumer: str, event_id: str) -> None:
-        await self._collection.update_one(
-            {"_id": f"{consumer}:{event_id}"},
-            {"$setOnInsert": {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}},
-            upsert=True,
+        await insert_once(
+            self._collection,
+            {"_id": f"{consumer}:{event_id}", "consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)},
         )
 
     async def ensure_indexes(self) -> None:

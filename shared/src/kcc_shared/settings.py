@@ -25,6 +25,9 @@ class MongoSettings(BaseSettings):
 
     uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     server_selection_timeout_ms: int = Field(default=5_000, ge=100)
+    max_pool_size: int = Field(
+        default=100, ge=1, description="Connections per service; FerretDB on SQLite serialises writes, so fewer is faster there"
+    )
 
 
 class TelemetrySettings(BaseSettings):

@@ -76,6 +76,7 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
             # `running` waits until the consumers are positioned, so nothing is missed.
             "KCC_CONSUMER_AUTO_OFFSET_RESET": "latest",
             "KCC_KAFKA_PUBLISH_TIMEOUT_S": "5",
+            "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),  # as deploy/local runs it
             f"{prefix}STARTUP_TIMEOUT_S": "30",
             # Listeners a service may open besides HTTP (intake's SMTP): any free port.
             f"{prefix}SMTP__PORT": "0",

@@ -123,10 +123,9 @@ class EmailIntake:
                 ack, hostname=self._settings.relay_host, port=self._settings.relay_port,
                 username=self._settings.relay_username, password=password, timeout=10,
             )
-            await self._contacts.acknowledgement_done(accepted.contact_id, state="sent")
+            log.info("acknowledgement sent", extra={"contact_id": accepted.contact_id, "reference": accepted.reference})
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.error("acknowledgement not sent", extra={"contact_id": accepted.contact_id, "error": repr(exc)})
-            await self._contacts.acknowledgement_done(accepted.contact_id, state="failed")
 
 
 class SmtpHandler:

@@ -1,9 +1,11 @@
 """Intake's store: the contact registry (contactmomenten) and the outbox of life-cycle events.
 
-A contact document carries its own outbox fields (`published`, `seq`, payload), so storing a
-contact and queueing its event is one atomic write."""
+A contact document carries its own outbox fields (`seq`, payload), so storing a contact and
+queueing its event is one atomic write. What the broker acknowledged is recorded by inserting
+the event id into `published_events`: inserts and reads by `_id` only on the hot path, since
+FerretDB's SQLite backend scans the collection for an update, even one by `_id`."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -11,8 +13,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from kcc_shared.mongo import insert_once
+
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
-CONTACTS, OUTBOX = "contacts", "outbox"
+CONTACTS, OUTBOX, PUBLISHED = "contacts", "outbox", "published_events"
 
 
 async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -31,7 +35,7 @@ class ContactRepository:
 
     async def ensure_indexes(self) -> None:
         await self._contacts.create_index("dedup_key", unique=True, name="dedup_key")
-        await self._contacts.create_index([("published", ASCENDING), ("seq", ASCENDING)], name="unpublished")
+        await self._contacts.create_index([("stored_at", ASCENDING)], name="stored_at")
         for key in CITIZEN_KEYS:
             await self._contacts.create_index(
                 [(f"citizen.{key}", ASCENDING), ("received_at", DESCENDING)], name=f"citizen_{key}"
@@ -56,10 +60,7 @@ class ContactRepository:
 
         A unique `_id` insert, not a conditional update: FerretDB 1.24 does not make a
         conditional find-and-modify atomic under concurrency (two callers can both win)."""
-        return await _insert_once(self._acknowledgements, {"_id": contact_id, "state": "sending"}, "_id") is None
-
-    async def acknowledgement_done(self, contact_id: str, *, state: str) -> None:
-        await self._acknowledgements.update_one({"_id": contact_id}, {"$set": {"state": state, "at": datetime.now(UTC)}})
+        return await insert_once(self._acknowledgements, {"_id": contact_id, "claimed_at": datetime.now(UTC)})
 
 
 class OutboxRepository:
@@ -69,7 +70,7 @@ class OutboxRepository:
         self._outbox = db[OUTBOX]
 
     async def ensure_indexes(self) -> None:
-        await self._outbox.create_index([("published", ASCENDING), ("seq", ASCENDING)], name="unpublished")
+        await self._outbox.create_index([("stored_at", ASCENDING)], name="stored_at")
 
     async def insert(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Queue an event once; returns the earlier entry for a repeated event id."""
@@ -81,17 +82,22 @@ class PendingStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collections = {CONTACTS: db[CONTACTS], OUTBOX: db[OUTBOX]}
+        self._published = db[PUBLISHED]
 
-    async def mark_published(self, collection: str, doc_id: str) -> None:
-        await self._collections[collection].update_one(
-            {"_id": doc_id}, {"$set": {"published": True, "published_at": datetime.now(UTC)}}
-        )
+    async def mark_published(self, event_id: str) -> None:
+        await insert_once(self._published, {"_id": event_id, "at": datetime.now(UTC)})
 
-    async def unpublished(self) -> list[tuple[str, dict[str, Any]]]:
-        """Everything stored but not acknowledged, oldest first (a scan: run it rarely)."""
+    async def is_published(self, event_id: str) -> bool:
+        return await self._published.find_one({"_id": event_id}) is not None
+
+    async def unpublished(self, *, within: timedelta) -> list[tuple[str, dict[str, Any]]]:
+        """Events stored in the last `within` that were never acknowledged, oldest first.
+        (A scan: the relay runs it at start-up and rarely after.)"""
+        since = datetime.now(UTC) - within
         found = [
             (name, doc)
             for name, collection in self._collections.items()
-            for doc in await collection.find({"published": False}).to_list(None)
+            for doc in await collection.find({"stored_at": {"$gte": since}}).to_list(None)
+            if not await self.is_published(doc["event_id"])
         ]
         return sorted(found, key=lambda item: item[1]["seq"])

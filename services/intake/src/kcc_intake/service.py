@@ -81,7 +81,7 @@ class IntakeService:
         earlier = await self._contacts.insert(stored)
         stored = earlier or stored
         event = ContactReceived.model_validate(stored["event"])
-        published = await self._publish(CONTACTS, stored)
+        published = await self._publish(CONTACTS, stored, repeat=earlier is not None)
         if earlier is None:
             log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})
         return m.Accepted(
@@ -92,11 +92,12 @@ class IntakeService:
     async def record(self, event: CloudEvent, *, topic: TopicSpec, contact_id: str | None = None) -> m.Recorded:
         """Publish a channel life-cycle event through the outbox (ids are derived, so repeats are one)."""
         entry = {"_id": event.id, "event_id": event.id, **outbox_fields(event, topic=topic)}
-        entry = await self._outbox.insert(entry) or entry
-        return m.Recorded(event_id=event.id, contact_id=contact_id, published=await self._publish(OUTBOX, entry))
+        earlier = await self._outbox.insert(entry)
+        published = await self._publish(OUTBOX, earlier or entry, repeat=earlier is not None)
+        return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
 
-    async def _publish(self, collection: str, stored: dict[str, Any]) -> bool:
-        if stored["published"]:
+    async def _publish(self, collection: str, stored: dict[str, Any], *, repeat: bool) -> bool:
+        if repeat and await self._relay.is_published(stored["event_id"]):
             return True  # a repeat of something already on Kafka
         pending = self._relay.submit(collection=collection, doc_id=stored["_id"], event_id=stored["event_id"], fields=stored)
         return await self._relay.wait(pending, timeout=self._accept_wait_s)

@@ -5,6 +5,8 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from kcc_shared.mongo import insert_once
+
 
 class FactRepository:
     def __init__(self, collection: AsyncCollection) -> None:
@@ -15,7 +17,7 @@ class FactRepository:
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
         """Store a fact once; a redelivered event finds its fact already there."""
-        await self._facts.update_one({"_id": event_id}, {"$setOnInsert": fact}, upsert=True)
+        await insert_once(self._facts, {"_id": event_id, **fact})
 
     async def count_by(self, *, kind: str, day: date, field: str) -> dict[str, int]:
         pipeline = [
