@@ -50,7 +50,6 @@ async def test_full_life_cycle_on_the_real_broker_and_store(service_env, topic_r
     clock = FakeClock(datetime(2027, 3, 2, 8, 0, tzinfo=AMS))  # a Tuesday
     app = create_app(CallbackSettings(), clock=clock)
     department = unique("dept")  # no entry in the configuration: the default capacity
-    readers = {spec.name: await topic_reader(spec.name) for spec in TOPICS}
 
     def request(callback_id: str) -> CallbackRequested:
         return CallbackRequested.create(
@@ -62,6 +61,8 @@ async def test_full_life_cycle_on_the_real_broker_and_store(service_env, topic_r
         )
 
     async with running(app) as client:
+        # Opened once the service created its topics (on a fresh broker they do not exist before).
+        readers = {spec.name: await topic_reader(spec.name) for spec in TOPICS}
         publish = app.state.infra.publisher.publish
 
         async def requested(callback_id: str, *deliveries: CallbackRequested) -> dict:
