@@ -148,7 +148,7 @@ kafka_up() {
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + ${KCC_STACK_TIMEOUT:-120}))
   until grep -q "Kafka Server started" "$dir/logs/server.log" 2>/dev/null; do
-    pid_alive "$dir/pid" || { tail -20 "$dir/logs/stdout.log" "$dir/logs/server.log" >&2; die "Kafka exited"; }
+    pid_alive "$dir/pid" || { tail -n 20 "$dir/logs/stdout.log" "$dir/logs/server.log" >&2; die "Kafka exited"; }
     [ $SECONDS -lt $deadline ] || die "Kafka not ready in time, see $dir/logs"
     sleep 0.5
   done
@@ -169,7 +169,7 @@ ferret_up() {
   local deadline=$((SECONDS + ${KCC_STACK_TIMEOUT:-120}))
   # Ready when the wire protocol answers; the services' readiness probe then pings for real.
   until port_open "$MONGO_PORT"; do
-    pid_alive "$dir/pid" || { tail -20 "$dir/logs/ferretdb.log" >&2; die "FerretDB exited"; }
+    pid_alive "$dir/pid" || { tail -n 20 "$dir/logs/ferretdb.log" >&2; die "FerretDB exited"; }
     [ $SECONDS -lt $deadline ] || die "FerretDB not ready in time, see $dir/logs"
     sleep 0.2
   done

@@ -177,21 +177,30 @@ class PrivateKafka:
 
 @pytest.fixture
 def private_kafka(request: pytest.FixtureRequest, tmp_path: Path) -> PrivateKafka:
-    port = _free_port_pair()
     script = request.config.rootpath / "deploy" / "local" / "stack.sh"
-    env = {**os.environ, "KCC_KAFKA_PORT": str(port), "KCC_STACK_DIR": str(tmp_path / "stack")}
-    broker = PrivateKafka(script=script, env=env, bootstrap=f"127.0.0.1:{port}")
-    broker.start()
-    request.addfinalizer(broker.stop)
-    return broker
+    for attempt in range(3):  # a port found free can be taken before the broker binds it
+        port = _free_port_pair()
+        env = {**os.environ, "KCC_KAFKA_PORT": str(port), "KCC_STACK_DIR": str(tmp_path / f"stack{attempt}")}
+        broker = PrivateKafka(script=script, env=env, bootstrap=f"127.0.0.1:{port}")
+        try:
+            broker.start()
+        except subprocess.CalledProcessError:
+            broker.stop()
+            continue
+        request.addfinalizer(broker.stop)
+        return broker
+    raise RuntimeError("could not start a private Kafka broker on three port pairs")
 
 
 def _free_port_pair() -> int:
-    """A port p with p+1 free too (the broker's controller listens on p+1)."""
+    """A port p with p+1 free too (the broker's controller listens on p+1), both bound at once."""
     for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65535 and not _reachable(f"127.0.0.1:{port + 1}"):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
             return port
     raise RuntimeError("no free port pair")

@@ -39,7 +39,7 @@ async def test_kafka_down_mid_test_loses_nothing_and_publishes_each_contact_once
     async with running(app) as client:
         topic = await topic_reader(CONTACT_RECEIVED.name, bootstrap=private_kafka.bootstrap)
         before = await client.post("/v1/channels/web/submissions", json=form(submission_id=unique("up")))
-        assert before.json()["published"] is True
+        assert before.status_code == 202
 
         await asyncio.to_thread(private_kafka.stop)
         during = []
