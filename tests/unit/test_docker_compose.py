@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings
 
 from kcc_callback.settings import CallbackSettings
@@ -29,6 +29,7 @@ APPS: dict[str, tuple[int, type[ServiceSettings]]] = {
     "metrics": (8004, MetricsSettings),
 }
 INFRA = ("kafka", "mongo", "otel-collector", "jaeger")
+EXTRA_PORTS = {"intake": [2525]}  # intake's SMTP listener
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +94,11 @@ def env_names_read_by(settings_cls: type[ServiceSettings]) -> dict[str, tuple[st
             nested_prefix = annotation.model_config.get("env_prefix", "")
             for nested_name in annotation.model_fields:
                 names[f"{nested_prefix}{nested_name}".upper()] = (field_name, nested_name)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            # A plain model inside the settings is read with the nested delimiter (KCC_INTAKE_SMTP__HOST).
+            delimiter = settings_cls.model_config.get("env_nested_delimiter") or "__"
+            for nested_name in annotation.model_fields:
+                names[f"{prefix}{field_name}{delimiter}{nested_name}".upper()] = (field_name, nested_name)
         else:
             names[f"{prefix}{field_name}".upper()] = (field_name,)
     return names
@@ -186,7 +192,7 @@ def test_service_is_built_from_its_dockerfile_at_the_repo_root(services: dict, n
 def test_service_maps_its_port_and_probes_readyz_on_it(services: dict, name: str) -> None:
     port, _ = APPS[name]
     service = services[name]
-    assert port_mappings(service) == [(port, port)]
+    assert port_mappings(service) == [(p, p) for p in (port, *EXTRA_PORTS.get(name, []))]
     command = healthcheck_command(service)
     assert f"127.0.0.1:{port}/readyz" in command
     assert service["restart"] == "unless-stopped"
@@ -262,7 +268,7 @@ def test_dockerfile_exposes_the_mapped_port_and_runs_the_service(services: dict,
     port, _ = APPS[name]
     instructions = dockerfile_instructions(read_dockerfile(name))
     exposed = [int(p.split("/")[0]) for kw, args in instructions if kw == "EXPOSE" for p in args.split()]
-    assert exposed == [port]
+    assert exposed == [port, *EXTRA_PORTS.get(name, [])]
     assert [container for _, container in port_mappings(services[name])] == exposed
 
     commands = [args for kw, args in instructions if kw == "CMD"]
