@@ -66,8 +66,8 @@ cat <<EOF2
 Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everything.
 
   intake    http://127.0.0.1:$(port_of intake)/docs     post contacts: POST /v1/channels/web/submissions
-  routing   http://127.0.0.1:$(port_of routing)/docs     decisions:     GET  /v1/decisions/{contact_id}
-  callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}
+  routing   http://127.0.0.1:$(port_of routing)/docs     classify:      POST /v1/classify, queues: GET /v1/queues
+  callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}, due: GET /v1/departments/{id}/callbacks/due-today
   metrics   http://127.0.0.1:$(port_of metrics)/docs     counts:        GET  /v1/counts/daily
   e-mail    smtp://127.0.0.1:${KCC_INTAKE_SMTP__PORT:-2525}  (mail for info@, kcc@, belastingen@groningen.nl)
   probes    /healthz  /readyz  /metrics on every service
