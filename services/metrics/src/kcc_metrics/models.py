@@ -28,7 +28,7 @@ class Kpi(BaseModel):
     name: str
     channel: str
     value: float | None = Field(description="None when there is nothing to measure yet")
-    unit: Literal["share", "seconds", "per_call"]
+    unit: Literal["share", "seconds", "calls", "per_call"]
     norm: Norm | None = None
     met: bool | None = Field(default=None, description="None without a norm or without a value")
     counts: dict[str, float] = Field(default_factory=dict)

@@ -26,7 +26,7 @@ class NormSettings(BaseSettings):
 NORM_SOURCES = {
     "telephone": "VNG minimum norm (brief): 80% answered within 20-25 s; abandonment <= 5%; at most 2 transfers",
     "email": "Municipal charters (brief): answered within 2 working days, 85% target in some charters",
-    "letter": "Algemene wet bestuursrecht practice (brief): answer within 6 weeks",
+    "letter": "Brief (municipal charters): acknowledgement within 5 working days; answer within 6 weeks",
     "social": "Brief: social media answered within 24 h",
     "kcc": "Antwoord© target (brief): 80% of questions answered by the KCC",
 }

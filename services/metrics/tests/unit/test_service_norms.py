@@ -10,7 +10,7 @@ from kcc_metrics.kpis.written import deadline
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.service import MetricsService
 from kcc_metrics.workdays import end_of_working_days
-from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, ContactRouted, ContactRoutedData
 
 AMS = ZoneInfo("Europe/Amsterdam")
 AFTER_ALL_DEADLINES = datetime(2027, 3, 1, tzinfo=UTC)
@@ -60,7 +60,7 @@ async def test_every_kpi_of_the_christmas_week_equals_the_hand_computed_value(ch
     met = {(k.channel, k.name): k.met for k in report.kpis if k.met is not None}
     assert met == {**expected_met, ("telephone", "service_level_abandoned_short_excluded"): False}
     by_name = {(k.channel, k.name): k for k in report.kpis}
-    assert by_name[("telephone", "transfers_per_call")].counts["calls_over_limit"] == 1
+    assert by_name[("telephone", "max_transfers_per_call")].counts["calls_over_limit"] == 1
     assert by_name[("email", "answered_in_time")].counts == {"met": 1, "missed": 2, "pending": 0}
 
 
@@ -111,3 +111,20 @@ def test_norms_are_configurable_per_municipality(monkeypatch):
     assert deadline(fact, norms=norms, tz=AMS).date() == date(2026, 12, 30)
     social = {**fact, "channel": "social"}
     assert deadline(social, norms=norms, tz=AMS) == datetime(2026, 12, 24, 14, tzinfo=AMS)
+
+
+async def test_a_department_report_counts_only_the_contacts_routed_to_that_department(christmas_scenario):
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(metrics, christmas_scenario(2026, "u"))
+    for name, department in (("mail-1", "belastingen"), ("mail-2", "burgerzaken"), ("mail-3", "burgerzaken")):
+        await metrics.contact_routed(ContactRouted.create(source="/tests", data=ContactRoutedData(
+            contact_id=f"u-{name}", channel="email", decision="forward_to_department", reason="test",
+            department_id=department, routed_at=datetime(2026, 12, 24, 10, 1, tzinfo=AMS),
+        )))
+
+    report = await metrics.service_norms(first=date(2026, 12, 21), last=date(2026, 12, 24), department="burgerzaken")
+
+    by_name = {(k.channel, k.name): k for k in report.kpis}
+    assert not any(channel == "telephone" for channel, _ in by_name)  # calls carry no department
+    assert by_name[("email", "answered_in_time")].counts == {"met": 0, "missed": 2, "pending": 0}
+    assert by_name[("letter", "answered_in_time")].counts == {"met": 0, "missed": 0, "pending": 0}

@@ -44,7 +44,7 @@ def telephone_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings) -> l
     service_level = Norm(target=norms.telephone_service_level, comparison=">=", source=source)
     return [
         judged(
-            name="offered", channel=CHANNEL, value=float(offered), unit="per_call", norm=None, counts=base,
+            name="offered", channel=CHANNEL, value=float(offered), unit="calls", norm=None, counts=base,
             definition="Calls offered to the queue in the period (by local day of the offer).",
         ),
         judged(
@@ -79,12 +79,15 @@ def telephone_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings) -> l
             definition="Mean of talk + hold + wrap-up over answered calls that ended, in seconds.",
         ),
         judged(
-            name="transfers_per_call", channel=CHANNEL, unit="per_call",
+            name="transfers_per_call", channel=CHANNEL, unit="per_call", norm=None,
+            value=ratio(sum(transfers), answered), counts={"answered": answered, "transfers": sum(transfers)},
+            definition="Transfers / answered calls.",
+        ),
+        judged(
+            name="max_transfers_per_call", channel=CHANNEL, unit="per_call",
             norm=Norm(target=norms.telephone_transfers_max, comparison="<=", source=source),
             value=float(max(transfers)) if transfers else None,
-            counts={"answered": answered, "transfers": sum(transfers), "mean": ratio(sum(transfers), answered) or 0.0,
-                    "calls_over_limit": over_limit},
-            definition="Most transfers any answered call had (the norm is per call); counts give the mean "
-            "and how many calls exceeded the limit.",
+            counts={"answered": answered, "calls_over_limit": over_limit},
+            definition=f"Most transfers any answered call had (the norm holds per call: at most {norms.telephone_transfers_max}).",
         ),
     ]
