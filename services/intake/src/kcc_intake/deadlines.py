@@ -9,7 +9,9 @@ import holidays
 
 @lru_cache(maxsize=64)
 def _holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.Netherlands(years=year))
+    # The Algemene termijnenwet counts Bevrijdingsdag (5 May) every year; the library lists it
+    # only every fifth year.
+    return frozenset(holidays.Netherlands(years=year)) | {date(year, 5, 5)}
 
 
 def is_working_day(day: date) -> bool:

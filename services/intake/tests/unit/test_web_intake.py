@@ -118,3 +118,11 @@ async def test_bad_web_forms_get_a_422_naming_the_field(body, field, reason):
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["loc"][-1] == field and error["type"] == reason
+
+
+async def test_letter_deadlines_follow_the_algemene_termijnenwet_including_5_may():
+    intake, relay = service()
+    # Thursday 30 April 2026: King's Day was 27 April; 1 May (Fri), 4 May (Mon), 6, 7, 8 May count, 5 May does not.
+    await intake.letter(m.LetterIn(scan_reference="scan-2", received_on=date(2026, 4, 30), ocr_text="Bezwaarschrift"))
+    [(_, event)] = queued(relay)
+    assert event.data.acknowledge_due_at.date() == date(2026, 5, 8)

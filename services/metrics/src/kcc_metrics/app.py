@@ -14,7 +14,7 @@ from kcc_metrics.settings import MetricsSettings
 def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     repository = FactRepository(infra.db["facts"])
-    metrics = MetricsService(repository=repository, timezone=settings.timezone)
+    metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
     subscribers.register(infra, metrics)
     app = create_service_app(
         infra=infra,

@@ -1,4 +1,5 @@
-"""Facts the metrics service counts, one document per event id (so counting is idempotent)."""
+"""Facts the metrics service counts, one immutable document per event id (so counting is
+idempotent, and a replay of the topics into a fresh database yields the same facts)."""
 
 from datetime import date
 from typing import Any
@@ -14,6 +15,8 @@ class FactRepository:
 
     async def ensure_indexes(self) -> None:
         await self._facts.create_index([("kind", 1), ("day", 1)], name="kind_day")
+        await self._facts.create_index([("kind", 1), ("call_id", 1)], name="kind_call")
+        await self._facts.create_index([("kind", 1), ("contact_id", 1)], name="kind_contact")
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
         """Store a fact once; a redelivered event finds its fact already there."""
@@ -26,3 +29,14 @@ class FactRepository:
         ]
         cursor = await self._facts.aggregate(pipeline)
         return {row["_id"]: row["n"] async for row in cursor}
+
+    async def in_period(self, *, kind: str, first: date, last: date, **equal: Any) -> list[dict[str, Any]]:
+        """Facts of one kind whose local day lies in [first, last], optionally filtered on equal fields."""
+        query = {"kind": kind, "day": {"$gte": first.isoformat(), "$lte": last.isoformat()}, **equal}
+        return [fact async for fact in self._facts.find(query)]
+
+    async def where_in(self, *, kind: str, field: str, values: list[str]) -> list[dict[str, Any]]:
+        """Facts of one kind whose `field` is one of `values` (the query-time join)."""
+        if not values:
+            return []
+        return [fact async for fact in self._facts.find({"kind": kind, field: {"$in": values}})]

@@ -1,17 +1,46 @@
-"""Counts contacts per day, channel and routing decision."""
+"""Records one fact per event, and computes counts and service-norm KPIs from the facts."""
 
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from kcc_shared.contracts import ContactReceived, ContactRouted
+from kcc_shared.contracts import (
+    CallAbandoned,
+    CallAnswered,
+    CallCallbackRequested,
+    CallEnded,
+    CallOffered,
+    CallTransferred,
+    ContactReceived,
+    ContactResolved,
+    ContactRouted,
+)
 
-from kcc_metrics.models import DailyCounts
+from kcc_metrics.kpis.telephone import telephone_kpis
+from kcc_metrics.kpis.written import WRITTEN_CHANNELS, resolution_kpi, written_kpis
+from kcc_metrics.models import DailyCounts, ServiceNormsReport
+from kcc_metrics.norms import NormSettings
 from kcc_metrics.repository import FactRepository
+
+_CALL_EVENT_TIME = {
+    "offered": "offered_at", "answered": "answered_at", "abandoned": "abandoned_at",
+    "transferred": "transferred_at", "ended": "ended_at", "callback-requested": "requested_at",
+}
+CallEvent = CallOffered | CallAnswered | CallAbandoned | CallTransferred | CallEnded | CallCallbackRequested
 
 
 class MetricsService:
-    def __init__(self, *, repository: FactRepository, timezone: str) -> None:
+    def __init__(
+        self,
+        *,
+        repository: FactRepository,
+        timezone: str,
+        norms: NormSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._repository, self._tz = repository, ZoneInfo(timezone)
+        self._norms, self._clock = norms or NormSettings(), clock
 
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self._tz).date()
@@ -20,15 +49,42 @@ class MetricsService:
         data = event.data
         await self._repository.record(
             event_id=event.id,
-            fact={"kind": "received", "day": self.local_day(data.received_at).isoformat(), "channel": data.channel.value, "contact_id": data.contact_id},
+            fact={
+                "kind": "received", "day": self.local_day(data.received_at).isoformat(), "channel": data.channel.value,
+                "contact_id": data.contact_id, "received_at": data.received_at,
+                "acknowledge_due_at": data.acknowledge_due_at, "answer_due_at": data.answer_due_at,
+            },
         )
 
     async def contact_routed(self, event: ContactRouted) -> None:
         data = event.data
         await self._repository.record(
             event_id=event.id,
-            fact={"kind": "routed", "day": self.local_day(data.routed_at).isoformat(), "decision": data.decision, "contact_id": data.contact_id},
+            fact={
+                "kind": "routed", "day": self.local_day(data.routed_at).isoformat(), "decision": data.decision,
+                "contact_id": data.contact_id, "department_id": data.department_id, "upl_uri": data.upl_uri,
+            },
         )
+
+    async def contact_resolved(self, event: ContactResolved) -> None:
+        data = event.data
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "resolved", "day": self.local_day(data.resolved_at).isoformat(), "channel": data.channel.value,
+                "contact_id": data.contact_id, "outcome": data.outcome, "resolved_at": data.resolved_at,
+                "department_id": data.department_id, "upl_uri": data.upl_uri,
+            },
+        )
+
+    async def call_event(self, event: CallEvent) -> None:
+        """One fact per call event; a call's facts are joined by call id when a KPI is asked for."""
+        data = event.data
+        name = event.type.rsplit(".", 1)[1]
+        at = getattr(data, _CALL_EVENT_TIME[name])
+        fact: dict[str, Any] = {"kind": "call", "event": name, "call_id": data.call_id, "at": at, "day": self.local_day(at).isoformat()}
+        fact |= data.model_dump(include={"wait_s", "talk_s", "hold_s", "wrap_up_s", "service_line", "target"})
+        await self._repository.record(event_id=event.id, fact=fact)
 
     async def daily_counts(self, day: date) -> DailyCounts:
         return DailyCounts(
@@ -36,3 +92,38 @@ class MetricsService:
             received=await self._repository.count_by(kind="received", day=day, field="channel"),
             routed=await self._repository.count_by(kind="routed", day=day, field="decision"),
         )
+
+    async def service_norms(
+        self, *, first: date, last: date, channel: str | None = None, department: str | None = None
+    ) -> ServiceNormsReport:
+        """Every KPI over the local days [first, last], optionally for one channel or department."""
+        kpis = []
+        # Calls carry no department (the CTI knows none), so a department report has no telephone KPIs.
+        if channel in (None, "telephone") and department is None:
+            offered = await self._repository.in_period(kind="call", first=first, last=last, event="offered")
+            calls = await self._repository.where_in(kind="call", field="call_id", values=[f["call_id"] for f in offered])
+            kpis += telephone_kpis(calls, norms=self._norms)
+        if channel is None or channel in WRITTEN_CHANNELS:
+            received = await self._repository.in_period(kind="received", first=first, last=last)
+            received = [f for f in received if f["channel"] in WRITTEN_CHANNELS and channel in (None, f["channel"])]
+            received = await self._of_department(received, department)
+            ids = [f["contact_id"] for f in received]
+            resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
+            kpis += [
+                kpi for kpi in written_kpis(received, resolved, norms=self._norms, tz=self._tz, now=self._clock())
+                if channel in (None, kpi.channel)
+            ]
+        resolved = await self._repository.in_period(kind="resolved", first=first, last=last)
+        resolved = [
+            f for f in resolved if channel in (None, f["channel"]) and department in (None, f.get("department_id"))
+        ]
+        kpis.append(resolution_kpi(resolved, norms=self._norms, channel=channel or "all"))
+        return ServiceNormsReport(from_=first, to=last, channel=channel, department=department, kpis=kpis)
+
+    async def _of_department(self, received: list[dict[str, Any]], department: str | None) -> list[dict[str, Any]]:
+        """Only the contacts routing assigned to `department` (all of them without one)."""
+        if department is None:
+            return received
+        routed = await self._repository.where_in(kind="routed", field="contact_id", values=[f["contact_id"] for f in received])
+        theirs = {f["contact_id"] for f in routed if f.get("department_id") == department}
+        return [f for f in received if f["contact_id"] in theirs]

@@ -1,6 +1,9 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kcc_shared.settings import ServiceSettings
+
+from kcc_metrics.norms import NormSettings
 
 
 class MetricsSettings(ServiceSettings):
@@ -13,3 +16,4 @@ class MetricsSettings(ServiceSettings):
     mongo_database: str = "kcc_metrics"
     group_id: str = "kcc-metrics"
     timezone: str = "Europe/Amsterdam"
+    norms: NormSettings = Field(default_factory=NormSettings)

@@ -1,6 +1,6 @@
 """Metrics' Kafka handlers."""
 
-from kcc_shared.contracts import CONTACT_RECEIVED, CONTACT_ROUTED
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED
 from kcc_shared.runtime import Infrastructure
 
 from kcc_metrics.service import MetricsService
@@ -9,3 +9,5 @@ from kcc_metrics.service import MetricsService
 def register(infra: Infrastructure, metrics: MetricsService) -> None:
     infra.subscribe(CONTACT_RECEIVED, metrics.contact_received)
     infra.subscribe(CONTACT_ROUTED, metrics.contact_routed)
+    infra.subscribe(CONTACT_RESOLVED, metrics.contact_resolved)
+    infra.subscribe(CALL_EVENTS, metrics.call_event)

@@ -1,0 +1,1 @@
+"""KPI definitions: pure functions from facts to figures (no store, no transport)."""

@@ -1,0 +1,130 @@
+"""Service-norm KPIs from facts, with a hand-written fake store and hand-computed values."""
+
+import random
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from kcc_metrics.kpis.written import deadline
+from kcc_metrics.norms import NormSettings
+from kcc_metrics.service import MetricsService
+from kcc_metrics.workdays import end_of_working_days
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, ContactRouted, ContactRoutedData
+
+AMS = ZoneInfo("Europe/Amsterdam")
+AFTER_ALL_DEADLINES = datetime(2027, 3, 1, tzinfo=UTC)
+
+
+class FakeFacts:
+    """The repository's contract in memory: insert once per id, filter by day range and field."""
+
+    def __init__(self) -> None:
+        self.facts: dict[str, dict] = {}
+
+    async def record(self, *, event_id, fact):
+        self.facts.setdefault(event_id, dict(fact))
+
+    async def in_period(self, *, kind, first, last, **equal):
+        return [
+            f for f in self.facts.values()
+            if f["kind"] == kind and first.isoformat() <= f["day"] <= last.isoformat()
+            and all(f.get(k) == v for k, v in equal.items())
+        ]
+
+    async def where_in(self, *, kind, field, values):
+        return [f for f in self.facts.values() if f["kind"] == kind and f.get(field) in values]
+
+
+HANDLERS = {CALL_EVENTS.name: "call_event", CONTACT_RECEIVED.name: "contact_received", CONTACT_RESOLVED.name: "contact_resolved"}
+
+
+async def deliver(metrics: MetricsService, events) -> None:
+    for event, topic in events:
+        await getattr(metrics, HANDLERS[topic.name])(event)
+
+
+def figures(report) -> dict:
+    return {(k.channel, k.name): (k.value, k.met, k.counts) for k in report.kpis}
+
+
+async def test_every_kpi_of_the_christmas_week_equals_the_hand_computed_value(christmas_scenario, christmas_expected):
+    expected, expected_met = christmas_expected
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(metrics, christmas_scenario(2026, "u"))
+
+    report = await metrics.service_norms(first=date(2026, 12, 21), last=date(2026, 12, 24))
+
+    values = {(k.channel, k.name): k.value for k in report.kpis}
+    assert values == pytest.approx(expected)
+    met = {(k.channel, k.name): k.met for k in report.kpis if k.met is not None}
+    assert met == {**expected_met, ("telephone", "service_level_abandoned_short_excluded"): False}
+    by_name = {(k.channel, k.name): k for k in report.kpis}
+    assert by_name[("telephone", "max_transfers_per_call")].counts["calls_over_limit"] == 1
+    assert by_name[("email", "answered_in_time")].counts == {"met": 1, "missed": 2, "pending": 0}
+
+
+async def test_twice_delivered_shuffled_events_give_identical_figures(christmas_scenario):
+    events = christmas_scenario(2026, "u")
+    in_order = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(in_order, events)
+    shuffled = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    twice = events * 2
+    random.Random(6).shuffle(twice)
+    await deliver(shuffled, twice)
+
+    period = {"first": date(2026, 12, 21), "last": date(2026, 12, 24)}
+    assert figures(await shuffled.service_norms(**period)) == figures(await in_order.service_norms(**period))
+
+
+async def test_an_unanswered_email_is_pending_until_its_deadline_and_missed_after(christmas_scenario):
+    events = [(e, t) for e, t in christmas_scenario(2026, "u") if getattr(e.data, "contact_id", "").endswith("mail-3")]
+    period = {"first": date(2026, 12, 24), "last": date(2026, 12, 24), "channel": "email"}
+    before = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: datetime(2026, 12, 29, 22, 59, tzinfo=UTC))
+    after = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: datetime(2026, 12, 29, 23, 0, tzinfo=UTC))
+    await deliver(before, events)
+    await deliver(after, events)
+
+    (pending,) = [k for k in (await before.service_norms(**period)).kpis if k.name == "answered_in_time"]
+    (missed,) = [k for k in (await after.service_norms(**period)).kpis if k.name == "answered_in_time"]
+    assert (pending.value, pending.met, pending.counts["pending"]) == (None, None, 1)
+    assert (missed.value, missed.met, missed.counts["missed"]) == (0.0, False, 1)
+
+
+def test_two_working_days_skip_weekends_and_dutch_public_holidays():
+    # Thursday 24 Dec 2026: Christmas (Fri 25) and the weekend do not count -> Mon 28, Tue 29.
+    assert end_of_working_days(datetime(2026, 12, 24, 10, tzinfo=AMS), 2, tz=AMS).date() == date(2026, 12, 29)
+    # Friday 27 Nov 2026 -> Mon 30 Nov, Tue 1 Dec; 23:30 UTC on Friday is already Saturday in Amsterdam.
+    assert end_of_working_days(datetime(2026, 11, 27, 9, tzinfo=AMS), 2, tz=AMS).date() == date(2026, 12, 1)
+    assert end_of_working_days(datetime(2026, 11, 27, 23, 30, tzinfo=UTC), 2, tz=AMS).date() == date(2026, 12, 1)
+    # Wednesday 29 April 2026: Koningsdag was Monday 27 April, so Thu 30 Apr, Fri 1 May.
+    assert end_of_working_days(datetime(2026, 4, 29, 9, tzinfo=AMS), 2, tz=AMS).date() == date(2026, 5, 1)
+    # Monday 4 May 2026: Bevrijdingsdag (Tue 5 May) counts every year (Algemene termijnenwet) -> Wed 6, Thu 7.
+    assert end_of_working_days(datetime(2026, 5, 4, 9, tzinfo=AMS), 2, tz=AMS).date() == date(2026, 5, 7)
+
+
+def test_norms_are_configurable_per_municipality(monkeypatch):
+    monkeypatch.setenv("KCC_METRICS_NORM_EMAIL_WORKING_DAYS", "3")
+    monkeypatch.setenv("KCC_METRICS_NORM_SOCIAL_HOURS", "4")
+    norms = NormSettings()
+    fact = {"received_at": datetime(2026, 12, 24, 10, tzinfo=AMS), "channel": "email"}
+    assert deadline(fact, norms=norms, tz=AMS).date() == date(2026, 12, 30)
+    social = {**fact, "channel": "social"}
+    assert deadline(social, norms=norms, tz=AMS) == datetime(2026, 12, 24, 14, tzinfo=AMS)
+
+
+async def test_a_department_report_counts_only_the_contacts_routed_to_that_department(christmas_scenario):
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(metrics, christmas_scenario(2026, "u"))
+    for name, department in (("mail-1", "belastingen"), ("mail-2", "burgerzaken"), ("mail-3", "burgerzaken")):
+        await metrics.contact_routed(ContactRouted.create(source="/tests", data=ContactRoutedData(
+            contact_id=f"u-{name}", channel="email", decision="forward_to_department", reason="test",
+            department_id=department, routed_at=datetime(2026, 12, 24, 10, 1, tzinfo=AMS),
+        )))
+
+    report = await metrics.service_norms(first=date(2026, 12, 21), last=date(2026, 12, 24), department="burgerzaken")
+
+    by_name = {(k.channel, k.name): k for k in report.kpis}
+    assert not any(channel == "telephone" for channel, _ in by_name)  # calls carry no department
+    assert by_name[("email", "answered_in_time")].counts == {"met": 0, "missed": 2, "pending": 0}
+    assert by_name[("letter", "answered_in_time")].counts == {"met": 0, "missed": 0, "pending": 0}
