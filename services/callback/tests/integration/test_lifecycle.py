@@ -4,7 +4,7 @@ last attempt; others are completed, cancelled, or run overdue. Every step is an 
 
 import asyncio
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -1,0 +1,40 @@
+"""Building blocks several events share."""
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from kcc_shared.contracts.envelope import Contract
+
+
+class Channel(StrEnum):
+    """How the citizen reached the municipality (klantcontact.kanaal)."""
+
+    TELEPHONE = "telephone"
+    EMAIL = "email"
+    WEB = "web"
+    COUNTER = "counter"
+    LETTER = "letter"
+    SOCIAL = "social"
+
+
+class CitizenIdentifiers(Contract):
+    """How to recognise the citizen; personal data (AVG), normalised at intake."""
+
+    bsn: str | None = Field(default=None, pattern=r"^\d{9}$", description="BSN, 11-proef checked")
+    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
+    email: str | None = Field(default=None, description="Lower-cased e-mail address")
+    social_handle: str | None = Field(default=None, description="platform:handle on social media")
+
+
+class Attachment(Contract):
+    """What came with a message: described, not carried (the content stays with intake)."""
+
+    filename: str
+    content_type: str
+    size: int = Field(ge=0, description="Bytes")
+
+
+class TimeWindow(Contract):
+    start: AwareDatetime
+    end: AwareDatetime

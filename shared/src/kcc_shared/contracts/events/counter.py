@@ -1,0 +1,45 @@
+"""kcc.counter.events.v1: counter visits and appointments."""
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from kcc_shared.contracts.envelope import CloudEvent, Contract
+
+
+# --- kcc.counter.events.v1 (counter visits and appointments) ------------------------------
+
+
+class CounterVisitData(Contract):
+    ticket_id: str
+    location: str = Field(description="Which counter hall (balie)")
+    stage: Literal["drawn", "called", "served", "left"]
+    at: AwareDatetime
+    contact_id: str | None = Field(default=None, description="The contact this visit is")
+    service_line: str | None = None
+    desk: str | None = None
+    appointment_id: str | None = Field(default=None, description="Set when the visitor had an appointment")
+
+
+class CounterVisit(CloudEvent):
+    """A queue ticket moved on: drawn at the entrance, called to a desk, served, or left unserved."""
+
+    type: Literal["nl.contactstad.counter.visit"] = "nl.contactstad.counter.visit"
+    data: CounterVisitData
+
+
+class CounterAppointmentData(Contract):
+    appointment_id: str
+    location: str
+    status: Literal["booked", "cancelled", "no_show", "served"]
+    scheduled_for: AwareDatetime
+    at: AwareDatetime
+    product: str | None = Field(default=None, description="What the appointment is for, e.g. paspoort")
+    contact_id: str | None = None
+
+
+class CounterAppointment(CloudEvent):
+    """An appointment in the counter planner was booked, cancelled, missed or served."""
+
+    type: Literal["nl.contactstad.counter.appointment"] = "nl.contactstad.counter.appointment"
+    data: CounterAppointmentData
