@@ -1,0 +1,131 @@
+"""`python -m kcc_metrics.rebuild [--database NAME]`: replay the topics from their beginning into a
+fresh projection. Facts are one per event id and the KPIs are computed from facts, so the new
+database yields exactly the figures of the live one; after a change of metric definition,
+rebuild and point the service at the result (`KCC_METRICS_MONGO_DATABASE`)."""
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED
+
+from kcc_metrics.repository import FactRepository
+from kcc_metrics.service import MetricsService
+from kcc_metrics.settings import MetricsSettings
+
+TOPICS = (CONTACT_RECEIVED, CONTACT_ROUTED, CONTACT_RESOLVED, CALL_EVENTS)
+
+
+@dataclass
+class Rebuilt:
+    database: str
+    replayed: int = 0
+    skipped: int = 0
+
+
+async def rebuild(
+    *, settings: MetricsSettings, database: str, since: datetime | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Rebuilt:
+    """Replay every metrics topic into `database`, from the oldest retained event (or the first
+    one at or after `since`) to the newest."""
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo.uri.get_secret_value(), tz_aware=True)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, enable_auto_commit=False)
+    result = Rebuilt(database=database)
+    try:
+        db = client[database]
+        if await db["facts"].find_one({}) is not None:
+            raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
+        repository = FactRepository(db["facts"])
+        await repository.ensure_indexes()
+        metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
+        handlers = {
+            CONTACT_RECEIVED.name: metrics.contact_received,
+            CONTACT_ROUTED.name: metrics.contact_routed,
+            CONTACT_RESOLVED.name: metrics.contact_resolved,
+            CALL_EVENTS.name: metrics.call_event,
+        }
+        adapters = {spec.name: spec.adapter for spec in TOPICS}
+        await consumer.start()
+        partitions = await _partitions(settings, [t.name for t in TOPICS])
+        consumer.assign(partitions)
+        start = await consumer.beginning_offsets(partitions)
+        end = await consumer.end_offsets(partitions)
+        if since is not None:
+            found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
+            start = {tp: found[tp].offset if found[tp] is not None else end[tp] for tp in partitions}
+        for tp in partitions:
+            consumer.seek(tp, start[tp])
+        remaining = {tp for tp in partitions if end[tp] > start[tp]}
+        total = sum(end[tp] - start[tp] for tp in partitions)
+        last_report = time.monotonic()
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end[tp]:
+                        break
+                    try:
+                        event = adapters[tp.topic].validate_json(record.value)
+                    except ValidationError:
+                        result.skipped += 1  # what the live consumer dead-lettered
+                        continue
+                    await handlers[tp.topic](event)
+                    result.replayed += 1
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+            if time.monotonic() - last_report > 2:
+                progress(f"{result.replayed + result.skipped}/{total} events replayed")
+                last_report = time.monotonic()
+        progress(f"{result.replayed + result.skipped}/{total} events replayed")
+        return result
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+async def _partitions(settings: MetricsSettings, topics: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], partition["partition"])
+        for topic in described
+        if topic.get("error_code", 0) == 0
+        for partition in sorted(topic["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = MetricsSettings()
+    parser = argparse.ArgumentParser(prog="python -m kcc_metrics.rebuild", description=__doc__)
+    parser.add_argument("--database", default=f"{settings.mongo_database}_rebuild_{time.strftime('%Y%m%d%H%M%S')}")
+    parser.add_argument("--since", type=datetime.fromisoformat, help="replay only events from this time (ISO 8601)")
+    args = parser.parse_args(argv)
+    try:
+        result = asyncio.run(
+            rebuild(settings=settings, database=args.database, since=args.since, progress=lambda line: print(line, file=sys.stderr))
+        )
+    except ValueError as exc:
+        print(f"rebuild refused: {exc}", file=sys.stderr)
+        return 2
+    print(f"rebuilt {result.database}: {result.replayed} events replayed, {result.skipped} invalid ones skipped")
+    print(f"serve it with KCC_METRICS_MONGO_DATABASE={result.database}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
