@@ -21,6 +21,9 @@ class NormSettings(BaseSettings):
     social_hours: float = Field(default=24, gt=0)
     social_share: float = Field(default=1.0, ge=0, le=1)
     kcc_resolution_share: float = Field(default=0.80, ge=0, le=1)
+    counter_wait_minutes: float = Field(default=15, gt=0, description="Walk-in visitors")
+    counter_wait_appointment_minutes: float = Field(default=5, gt=0, description="Visitors with an appointment")
+    counter_share: float = Field(default=0.80, ge=0, le=1, description="Share to meet the wait limit (assumed)")
 
 
 NORM_SOURCES = {
@@ -29,4 +32,5 @@ NORM_SOURCES = {
     "letter": "Brief (municipal charters): acknowledgement within 5 working days; answer within 6 weeks",
     "social": "Brief: social media answered within 24 h",
     "kcc": "Antwoord© target (brief): 80% of questions answered by the KCC",
+    "counter": "Brief: waiting <= 15 min (<= 5 min with appointment); the 80% share is our assumption",
 }

@@ -15,8 +15,10 @@ from kcc_shared.contracts import (
     ContactReceived,
     ContactResolved,
     ContactRouted,
+    CounterVisit,
 )
 
+from kcc_metrics.kpis.counter import counter_kpis
 from kcc_metrics.kpis.telephone import telephone_kpis
 from kcc_metrics.kpis.written import WRITTEN_CHANNELS, resolution_kpi, written_kpis
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
@@ -86,6 +88,17 @@ class MetricsService:
         fact |= data.model_dump(include={"wait_s", "talk_s", "hold_s", "wrap_up_s", "service_line", "target"})
         await self._repository.record(event_id=event.id, fact=fact)
 
+    async def counter_visit(self, event: CounterVisit) -> None:
+        data = event.data
+        day = self.local_day(data.at).isoformat()
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "counter", "event": data.stage, "day": day, "at": data.at, "location": data.location,
+                "visit_key": f"{data.location}:{data.ticket_id}:{day}", "appointment_id": data.appointment_id,
+            },
+        )
+
     async def daily_counts(self, day: date) -> DailyCounts:
         return DailyCounts(
             day=day,
@@ -103,6 +116,10 @@ class MetricsService:
             offered = await self._repository.in_period(kind="call", first=first, last=last, event="offered")
             calls = await self._repository.where_in(kind="call", field="call_id", values=[f["call_id"] for f in offered])
             kpis += telephone_kpis(calls, norms=self._norms)
+        if channel in (None, "counter") and department is None:
+            drawn = await self._repository.in_period(kind="counter", first=first, last=last, event="drawn")
+            visits = await self._repository.where_in(kind="counter", field="visit_key", values=[f["visit_key"] for f in drawn])
+            kpis += counter_kpis(visits, norms=self._norms)
         if channel is None or channel in WRITTEN_CHANNELS:
             received = await self._repository.in_period(kind="received", first=first, last=last)
             received = [f for f in received if f["channel"] in WRITTEN_CHANNELS and channel in (None, f["channel"])]

@@ -1,6 +1,6 @@
 """Metrics' Kafka handlers."""
 
-from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED, COUNTER_EVENTS, CounterVisit
 from kcc_shared.runtime import Infrastructure
 
 from kcc_metrics.service import MetricsService
@@ -11,3 +11,4 @@ def register(infra: Infrastructure, metrics: MetricsService) -> None:
     infra.subscribe(CONTACT_ROUTED, metrics.contact_routed)
     infra.subscribe(CONTACT_RESOLVED, metrics.contact_resolved)
     infra.subscribe(CALL_EVENTS, metrics.call_event)
+    infra.subscribe(COUNTER_EVENTS, metrics.counter_visit, handles=(CounterVisit,))

@@ -128,3 +128,38 @@ async def test_a_department_report_counts_only_the_contacts_routed_to_that_depar
     assert not any(channel == "telephone" for channel, _ in by_name)  # calls carry no department
     assert by_name[("email", "answered_in_time")].counts == {"met": 0, "missed": 2, "pending": 0}
     assert by_name[("letter", "answered_in_time")].counts == {"met": 0, "missed": 0, "pending": 0}
+
+
+def visit(ticket: str, stage: str, minute: int, *, appointment: str | None = None):
+    from kcc_shared.contracts import CounterVisit, CounterVisitData
+
+    at = datetime(2026, 11, 24, 9, 0, tzinfo=AMS).replace(minute=0) + __import__("datetime").timedelta(minutes=minute)
+    data = CounterVisitData(ticket_id=ticket, location="stadsbalie", stage=stage, at=at, appointment_id=appointment)
+    return CounterVisit.create(source="/tests", data=data)
+
+
+async def test_counter_waiting_times_against_15_and_5_minutes():
+    # Walk-ins wait 3, 12 and 20 min; a fourth leaves uncalled after 25. With an appointment: 4 and 7 min.
+    events = [
+        visit("A1", "drawn", 0), visit("A1", "called", 3),
+        visit("A2", "drawn", 0), visit("A2", "called", 12),
+        visit("A3", "drawn", 0), visit("A3", "called", 20),
+        visit("A4", "drawn", 0), visit("A4", "left", 25),
+        visit("B1", "drawn", 10, appointment="ap-1"), visit("B1", "called", 14),
+        visit("B2", "drawn", 10, appointment="ap-2"), visit("B2", "called", 17),
+    ]
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    for event in reversed(events):  # out of order on purpose
+        await metrics.counter_visit(event)
+        await metrics.counter_visit(event)  # and twice
+    report = await metrics.service_norms(first=date(2026, 11, 24), last=date(2026, 11, 24), channel="counter")
+    kpis = {k.name: k for k in report.kpis if k.channel == "counter"}
+    walk_in, appointment = kpis["waiting_within_norm_walk_in"], kpis["waiting_within_norm_appointment"]
+    assert (walk_in.value, walk_in.met) == (0.5, False)  # 3 and 12 of (3 called + 1 left)
+    assert walk_in.counts == {"visits": 4, "called": 3, "left_uncalled": 1, "within": 2, "limit_min": 15}
+    assert (appointment.value, appointment.met) == (0.5, False)  # 4 of (4, 7)
+    # Waits of the called: 3, 12, 20, 4, 7 min -> p50 = 7 min, p90 = 20 min (nearest rank).
+    assert kpis["waiting_p50"].value == 7 * 60 and kpis["waiting_p90"].value == 20 * 60
+    assert {k: kpis["waiting_p50"].counts[k] for k in ("up_to_5_min", "up_to_15_min", "over_30_min")} == {
+        "up_to_5_min": 2, "up_to_15_min": 4, "over_30_min": 0,
+    }
