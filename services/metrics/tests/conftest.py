@@ -102,6 +102,7 @@ EXPECTED = {
     ("counter", "waiting_within_norm_appointment"): None,
     ("counter", "waiting_p50"): None,
     ("counter", "waiting_p90"): None,
+    ("callback", "promises_kept"): None,
 }
 EXPECTED_MET = {
     ("telephone", "service_level_abandoned_short_met"): False,

@@ -17,7 +17,7 @@ Metrics = Annotated[MetricsService, Depends(_service)]
 
 router = APIRouter(prefix="/v1")
 
-ChannelName = Literal["telephone", "email", "web", "counter", "letter", "social"]
+ChannelName = Literal["telephone", "email", "web", "counter", "letter", "social", "callback"]
 
 
 @router.get("/counts/daily", tags=["metrics"], summary="Contacts received and routed on one local day")

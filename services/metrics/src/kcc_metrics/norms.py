@@ -23,6 +23,7 @@ class NormSettings(BaseSettings):
     kcc_resolution_share: float = Field(default=0.80, ge=0, le=1)
     counter_wait_minutes: float = Field(default=15, gt=0, description="Walk-in visitors")
     counter_wait_appointment_minutes: float = Field(default=5, gt=0, description="Visitors with an appointment")
+    callback_share: float = Field(default=0.95, ge=0, le=1, description="Share of call-back promises kept (assumed)")
     counter_share: float = Field(default=0.80, ge=0, le=1, description="Share to meet the wait limit (assumed)")
 
 
@@ -32,5 +33,6 @@ NORM_SOURCES = {
     "letter": "Brief (municipal charters): acknowledgement within 5 working days; answer within 6 weeks",
     "social": "Brief: social media answered within 24 h",
     "kcc": "Antwoord© target (brief): 80% of questions answered by the KCC",
+    "callback": "Brief: call-back within 1 working day; the 95% share is our assumption",
     "counter": "Brief: waiting <= 15 min (<= 5 min with appointment); the 80% share is our assumption",
 }

@@ -14,10 +14,14 @@ from kcc_shared.contracts import (
     CallTransferred,
     ContactReceived,
     ContactResolved,
+    CallbackCompleted,
+    CallbackFailed,
+    CallbackScheduled,
     ContactRouted,
     CounterVisit,
 )
 
+from kcc_metrics.kpis.callback import callback_kpis
 from kcc_metrics.kpis.counter import counter_kpis
 from kcc_metrics.kpis.telephone import telephone_kpis
 from kcc_metrics.kpis.written import WRITTEN_CHANNELS, resolution_kpi, written_kpis
@@ -99,6 +103,21 @@ class MetricsService:
             },
         )
 
+    async def callback_event(self, event: CallbackScheduled | CallbackCompleted | CallbackFailed) -> None:
+        data = event.data
+        if isinstance(event, CallbackScheduled) and data.rescheduled:
+            return  # the promise dates from its first booking
+        kind = {CallbackScheduled: "scheduled", CallbackCompleted: "completed", CallbackFailed: "failed"}[type(event)]
+        fact = {
+            "kind": "callback", "event": kind, "callback_id": data.callback_id, "day": self.local_day(event.time).isoformat(),
+            "department_id": data.department_id,
+        }
+        if isinstance(event, CallbackScheduled | CallbackCompleted):
+            fact["deadline"] = data.deadline
+        if isinstance(event, CallbackCompleted):
+            fact["within_deadline"] = data.within_deadline
+        await self._repository.record(event_id=event.id, fact=fact)
+
     async def daily_counts(self, day: date) -> DailyCounts:
         return DailyCounts(
             day=day,
@@ -120,6 +139,11 @@ class MetricsService:
             drawn = await self._repository.in_period(kind="counter", first=first, last=last, event="drawn")
             visits = await self._repository.where_in(kind="counter", field="visit_key", values=[f["visit_key"] for f in drawn])
             kpis += counter_kpis(visits, norms=self._norms)
+        if channel in (None, "callback"):
+            booked = await self._repository.in_period(kind="callback", first=first, last=last, event="scheduled")
+            booked = [f for f in booked if department in (None, f["department_id"])]
+            facts = await self._repository.where_in(kind="callback", field="callback_id", values=[f["callback_id"] for f in booked])
+            kpis += callback_kpis(facts, norms=self._norms, now=self._clock())
         if channel is None or channel in WRITTEN_CHANNELS:
             received = await self._repository.in_period(kind="received", first=first, last=last)
             received = [f for f in received if f["channel"] in WRITTEN_CHANNELS and channel in (None, f["channel"])]
@@ -134,7 +158,8 @@ class MetricsService:
         resolved = [
             f for f in resolved if channel in (None, f["channel"]) and department in (None, f.get("department_id"))
         ]
-        kpis.append(resolution_kpi(resolved, norms=self._norms, channel=channel or "all"))
+        if channel != "callback":  # call-backs are not contacts: no resolution share of their own
+            kpis.append(resolution_kpi(resolved, norms=self._norms, channel=channel or "all"))
         return ServiceNormsReport(from_=first, to=last, channel=channel, department=department, kpis=kpis)
 
     async def _of_department(self, received: list[dict[str, Any]], department: str | None) -> list[dict[str, Any]]:

@@ -163,3 +163,45 @@ async def test_counter_waiting_times_against_15_and_5_minutes():
     assert {k: kpis["waiting_p50"].counts[k] for k in ("up_to_5_min", "up_to_15_min", "over_30_min")} == {
         "up_to_5_min": 2, "up_to_15_min": 4, "over_30_min": 0,
     }
+
+
+async def test_callback_promises_kept_by_the_day_of_the_first_booking():
+    from datetime import timedelta
+
+    from kcc_shared.contracts import (
+        CallbackCompleted, CallbackCompletedData, CallbackFailed, CallbackFailedData, CallbackScheduled, CallbackScheduledData,
+    )
+
+    booked = datetime(2026, 11, 23, 10, tzinfo=AMS)
+    deadline = booked + timedelta(days=1)
+
+    def scheduled(cb: str, *, rescheduled: bool = False, on=booked):
+        data = CallbackScheduledData(callback_id=cb, contact_id="c", department_id="sozawe", slot_start=on, slot_end=on,
+                                     deadline=deadline, rescheduled=rescheduled)
+        return CallbackScheduled.create(source="/tests", data=data, time=on)
+
+    def completed(cb: str, within: bool):
+        data = CallbackCompletedData(callback_id=cb, contact_id="c", department_id="sozawe", completed_at=deadline,
+                                     completed_by="m-1", deadline=deadline, within_deadline=within, attempts=1)
+        return CallbackCompleted.create(source="/tests", data=data, time=deadline)
+
+    failed = CallbackFailed.create(source="/tests", time=deadline, data=CallbackFailedData(
+        callback_id="cb-3", contact_id="c", department_id="sozawe", failed_at=deadline, reason="max_attempts", attempts=3))
+    events = [
+        scheduled("cb-1"), completed("cb-1", True),          # kept
+        scheduled("cb-2"), scheduled("cb-2", rescheduled=True, on=booked + timedelta(days=3)), completed("cb-2", False),  # late
+        scheduled("cb-3"), failed,                           # failed
+        scheduled("cb-4"),                                   # open, deadline passed at `now`
+        scheduled("cb-5"), completed("cb-5", True),          # kept
+    ]
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: deadline + timedelta(hours=1))
+    for event in events[::-1] + events:
+        await metrics.callback_event(event)
+    report = await metrics.service_norms(first=date(2026, 11, 23), last=date(2026, 11, 23), channel="callback")
+    [kpi] = [k for k in report.kpis if k.channel == "callback"]
+    assert (kpi.value, kpi.met) == (2 / 5, False)
+    assert kpi.counts == {"kept": 2, "broken": 3, "pending": 0}
+    early = MetricsService(repository=metrics._repository, timezone="Europe/Amsterdam", clock=lambda: booked)
+    [kpi] = [k for k in (await early.service_norms(first=date(2026, 11, 23), last=date(2026, 11, 23), channel="callback")).kpis
+             if k.channel == "callback"]
+    assert kpi.counts == {"kept": 2, "broken": 2, "pending": 1}  # cb-4 is not late yet
