@@ -140,7 +140,14 @@ class TopicReader:
         return found
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        try:
+            await self._consumer.stop()
+        except asyncio.CancelledError:
+            # aiokafka's fetcher re-raises the cancellation of its own fetch tasks when they were
+            # backing off after a broker outage; only a cancellation of *this* task must propagate.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
 
 
 @pytest.fixture
