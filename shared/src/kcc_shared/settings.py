@@ -3,6 +3,8 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kcc_shared.pseudonyms import PrivacySettings
+
 
 class KafkaSettings(BaseSettings):
     """Where the broker is and how topics are created (env `KCC_KAFKA_*`)."""
@@ -69,3 +71,4 @@ class ServiceSettings(BaseSettings):
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)

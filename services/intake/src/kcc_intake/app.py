@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, COUNTER_EVENTS
+from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_intake import api
@@ -25,6 +26,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     intake = IntakeService(
         contacts=contacts, outbox=outbox, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
         number_map=settings.number_map, timezone=settings.timezone,
+        pseudonyms=Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value()),
     )
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)
     smtp: list[asyncio.Server] = []

@@ -36,6 +36,8 @@ from kcc_shared.contracts import (
     derived_id,
 )
 
+from kcc_shared.pseudonyms import Pseudonymiser
+
 from kcc_intake import models as m
 from kcc_intake.deadlines import letter_deadlines
 from kcc_intake.identifiers import normalise_phone
@@ -58,15 +60,20 @@ def citizen_of(fields: m.CitizenFields) -> CitizenIdentifiers:
 class IntakeService:
     def __init__(
         self, *, contacts: ContactRepository, outbox: OutboxRepository, relay: OutboxRelay, source: str,
-        accept_wait_s: float, number_map: dict[str, str], timezone: str,
+        accept_wait_s: float, number_map: dict[str, str], timezone: str, pseudonyms: Pseudonymiser,
     ) -> None:
         self._contacts, self._outbox, self._relay, self._source = contacts, outbox, relay, source
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
+        self._pseudonyms = pseudonyms
 
     async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
         """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact."""
         contact_id = str(uuid.uuid4())
-        data = ContactReceivedData(contact_id=contact_id, channel=channel, reference=reference_for(contact_id), **fields)
+        citizen: CitizenIdentifiers = fields.get("citizen") or CitizenIdentifiers()
+        data = ContactReceivedData(
+            contact_id=contact_id, channel=channel, reference=reference_for(contact_id),
+            citizen_key=self._pseudonyms.citizen_key(citizen.model_dump()), **fields,
+        )
         event = ContactReceived.create(data=data, source=self._source, subject=contact_id)
         stored = {
             "_id": contact_id,

@@ -11,6 +11,7 @@ from kcc_intake.service import IntakeService, reference_for
 from kcc_intake.settings import DEFAULT_NUMBER_MAP, IntakeSettings
 
 from kcc_shared.contracts import TOPICS
+from kcc_shared.pseudonyms import Pseudonymiser
 
 from .fakes import FakeCollection, FakeRelay
 
@@ -22,6 +23,7 @@ def service(relay: FakeRelay | None = None) -> tuple[IntakeService, FakeRelay]:
     intake = IntakeService(
         contacts=FakeCollection("dedup_key"), outbox=FakeCollection("_id"), relay=relay, source="/kcc/intake",
         accept_wait_s=1.0, number_map=DEFAULT_NUMBER_MAP, timezone="Europe/Amsterdam",
+        pseudonyms=Pseudonymiser("test-secret"),
     )
     return intake, relay
 
@@ -91,6 +93,20 @@ async def test_a_letter_records_its_legal_deadlines_in_working_days():
     [(_, event)] = queued(relay)
     assert event.data.acknowledge_due_at.date() == date(2027, 1, 4)  # 28,29,30,31 Dec, (1 Jan), 4 Jan
     assert event.data.answer_due_at.date() == date(2027, 2, 4)
+
+
+async def test_one_citizen_has_one_pseudonymous_key_across_channels_and_none_when_anonymous():
+    intake, relay = service()
+    await intake.web_form(form(email="Piet@Voorbeeld.NL"), idempotency_key=None)
+    await intake.web_form(form(email="piet@voorbeeld.nl", phone="0612345678"), idempotency_key=None)
+    await intake.web_form(form(phone="+31 6 12345678"), idempotency_key=None)
+    await intake.web_form(form(), idempotency_key=None)
+    keys = [event.data.citizen_key for _, event in queued(relay)]
+    assert keys[0] == keys[1] == Pseudonymiser("test-secret").pseudonym("email", "piet@voorbeeld.nl")
+    assert keys[2] == Pseudonymiser("test-secret").pseudonym("phone", "+31612345678") != keys[0]
+    assert keys[3] is None
+    assert "piet" not in keys[0] and "612345678" not in keys[2]
+    assert Pseudonymiser("another-secret").pseudonym("email", "piet@voorbeeld.nl") != keys[0]
 
 
 async def test_a_social_message_identifies_the_citizen_by_platform_and_handle():

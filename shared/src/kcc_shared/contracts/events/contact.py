@@ -23,6 +23,11 @@ class ContactReceivedData(Contract):
         default=None, description="The channel's own id of the message, for de-duplication"
     )
     citizen: CitizenIdentifiers = Field(default_factory=CitizenIdentifiers)
+    citizen_key: str | None = Field(
+        default=None,
+        description="Keyed pseudonym of the citizen (HMAC of the strongest identifier: BSN, e-mail, phone, social handle); "
+        "the same citizen has the same key on every channel; None when anonymous",
+    )
     service_line: str | None = Field(default=None, description="Phone: line the IVR chose")
     reference: str | None = Field(default=None, description="Reference number given to the citizen")
     attachments: list[Attachment] = Field(default_factory=list)
