@@ -21,7 +21,7 @@ test: install
 
 ## unit: the unit tests only (no broker or store needed)
 unit: install
-	$(UV) run --frozen pytest -m "not integration and not e2e" shared/tests/unit services/*/tests/unit tests/unit
+	$(UV) run --frozen pytest -m "not integration and not e2e" shared/tests/unit services/*/tests/unit tools/*/tests/unit tests/unit
 
 install:
 	@$(UV) sync --frozen --quiet
