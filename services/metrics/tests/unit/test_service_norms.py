@@ -11,7 +11,7 @@ from kcc_metrics.norms import NormSettings
 from kcc_metrics.service import MetricsService
 from kcc_metrics.subscribers import SUBSCRIPTIONS
 from kcc_metrics.workdays import end_of_working_days
-from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, CONTACT_RESOLVED, ContactRouted, ContactRoutedData
+from kcc_shared.contracts import ContactRouted, ContactRoutedData
 
 AMS = ZoneInfo("Europe/Amsterdam")
 AFTER_ALL_DEADLINES = datetime(2027, 3, 1, tzinfo=UTC)
