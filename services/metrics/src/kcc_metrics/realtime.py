@@ -90,12 +90,13 @@ def snapshot(
             queues.waits(queue, drawn["at"])
     done = {f["contact_id"]: _aware(f["resolved_at"]) for f in sorted(resolved, key=lambda f: _aware(f["resolved_at"]))}
     for fact in routed:
-        if fact["channel"] in LIVE_CHANNELS or fact["decision"] not in ("answer_in_kcc", "forward_to_department"):
+        # Facts recorded before routed facts carried channel and time cannot be placed in a queue.
+        if fact.get("channel") in (None, *LIVE_CHANNELS) or fact["decision"] not in ("answer_in_kcc", "forward_to_department"):
             continue
         queue = f"kcc:{fact['channel']}" if fact["decision"] == "answer_in_kcc" else f"department:{fact['department_id']}"
         queues.seen(queue)
         if fact["contact_id"] not in done:
-            since = received.get(fact["contact_id"], {}).get("received_at") or fact["routed_at"]
+            since = received.get(fact["contact_id"], {}).get("received_at") or fact.get("routed_at") or now
             queues.waits(queue, since)
     due_today = overdue = 0
     for events in _grouped(callbacks, "callback_id").values():
