@@ -160,14 +160,14 @@ async def main() -> None:
     probe = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
     await producer.start()
     await probe.start()
-    rates: dict[str, list[float]] = {"metrics consumer (fact insert-once + commit)": [], "bare aiokafka consumer (json parse)": []}
+    rates: dict[str, list[float]] = {"metrics consumer (batch: facts insert_many + commit)": [], "bare aiokafka consumer (json parse)": []}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             await bench_service(client, producer, events_for(60))  # warm-up
             for _ in range(args.rounds):
                 events = events_for(args.events)
                 start = await offsets(probe)
-                rates["metrics consumer (fact insert-once + commit)"].append(args.events / await bench_service(client, producer, events))
+                rates["metrics consumer (batch: facts insert_many + commit)"].append(args.events / await bench_service(client, producer, events))
                 end = await offsets(probe)
                 rates["bare aiokafka consumer (json parse)"].append(args.events / await bench_bare(start, end))
     finally:

@@ -22,7 +22,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
     reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days)
     gauges = RealtimeGauges(infra.registry)
-    subscribers.register(infra, metrics)
+    subscribers.register(infra, metrics, collection=infra.db["facts"])
     tasks: list[asyncio.Task[None]] = []
 
     async def started() -> None:

@@ -56,6 +56,10 @@ class MetricsService:
         self._repository, self._tz = repository, ZoneInfo(timezone)
         self._norms, self._clock = norms or NormSettings(), clock
 
+    def with_repository(self, repository: Any) -> "MetricsService":
+        """The same service over another repository (the batch consumer's fact collector)."""
+        return MetricsService(repository=repository, timezone=self._tz.key, norms=self._norms, clock=self._clock)
+
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self._tz).date()
 

@@ -17,9 +17,9 @@ from kcc_shared.contracts import (
     TopicSpec,
 )
 from kcc_shared.consumer import DeadLetterSink, EventProcessor
-from kcc_shared.consumer import register as register_processor
 from kcc_shared.runtime import Infrastructure
 
+from kcc_metrics.batches import register_batches
 from kcc_metrics.service import MetricsService
 
 # (topic, MetricsService method, the event types it records; empty = all the topic carries)
@@ -51,8 +51,12 @@ class FactsAreTheInbox:
         return None
 
 
-def register(infra: Infrastructure, metrics: MetricsService) -> None:
-    """One consumer group per topic (`<group_id>.<topic>`), unlike `Infrastructure.subscribe`'s one
+def register(infra: Infrastructure, metrics: MetricsService, *, collection: object) -> None:
+    """Each topic is consumed in batches (`batches.py`): the fast path collects the facts the
+    ordinary handlers make and inserts them at once; the shared `EventProcessor` (retries,
+    dead letters) handles what the fast path cannot.
+
+    One consumer group per topic (`<group_id>.<topic>`), unlike `Infrastructure.subscribe`'s one
     group per service: with eleven topics in one group every member joining or leaving stops all
     eleven for a rebalance (about 3 s each, so ~35 s to start); per-topic groups rebalance alone
     and scale out per topic. Facts are idempotent per event id, so a new group re-reading is harmless."""
@@ -65,4 +69,8 @@ def register(infra: Infrastructure, metrics: MetricsService) -> None:
             dead_letters=DeadLetterSink(infra.broker, timeout_s=settings.kafka.publish_timeout_s),
             settings=settings.consumer, metrics=infra.consumer_metrics,
         )
-        register_processor(infra.broker, processor, auto_offset_reset=settings.consumer.auto_offset_reset)
+        register_batches(
+            infra.broker, processor, method=method, collection=collection,
+            make_service=metrics.with_repository,
+            auto_offset_reset=settings.consumer.auto_offset_reset,
+        )

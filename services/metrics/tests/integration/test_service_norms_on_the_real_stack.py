@@ -21,6 +21,7 @@ from kcc_shared.contracts import (
     CONTACT_RECEIVED,
     CONTACT_ROUTED,
     COUNTER_EVENTS,
+    DEAD_LETTER,
     CallAnswered,
     CallAnsweredData,
     CallbackCompleted,
@@ -241,3 +242,30 @@ async def test_bad_periods_are_refused_with_the_field_and_the_reason(service_env
     assert bad_format.status_code == 422
     assert bad_format.json()["detail"][0]["loc"] == ["query", "from"]
     assert counts.status_code == 200
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_rest_counted(service_env, topic_reader):
+    service_env("metrics")
+    app = create_app(MetricsSettings())
+    day = date(random.choice(YEARS), 6, 2)
+    at = datetime(day.year, day.month, day.day, 10, tzinfo=AMS)
+    dead_letters = await topic_reader(DEAD_LETTER.name)
+    async with running(app) as client:
+        broker, key = app.state.infra.broker, unique("poison")
+        good = [
+            ContactReceived.create(source="/tests", data=ContactReceivedData(contact_id=f"{key}-{n}", channel=Channel.WEB, received_at=at))
+            for n in range(5)
+        ]
+        # One key: the six land on one partition, in order, and are polled together.
+        for event in good[:2]:
+            await broker.publish(event.model_dump_json().encode(), topic=CONTACT_RECEIVED.name, key=key.encode())
+        await broker.publish(b'{"type": "nl.contactstad.contact.received", "data": {}}', topic=CONTACT_RECEIVED.name, key=key.encode())
+        for event in good[2:] + good[:1]:  # and one redelivery
+            await broker.publish(event.model_dump_json().encode(), topic=CONTACT_RECEIVED.name, key=key.encode())
+        [dead] = await dead_letters.read(count=1, match=lambda r: dict(r.headers).get("kcc-dlq-original-topic") == CONTACT_RECEIVED.name.encode())
+        headers = {k: v.decode() for k, v in dead.headers}
+        assert headers["kcc-dlq-error"].startswith("invalid event:") and headers["kcc-dlq-attempts"] == "1"
+        counts = await eventually(
+            lambda: client.get("/v1/counts/daily", params={"day": day.isoformat()}), lambda r: r.json()["received"].get("web") == 5
+        )
+        assert counts.json()["received"] == {"web": 5}  # the redelivered one counted once
