@@ -5,12 +5,19 @@ The fast path runs each event through the ordinary `MetricsService` handler with
 that collects the facts, then inserts them unordered; facts already there (redeliveries, also
 within one batch) are duplicate keys and ignored, so it stays idempotent on the event id.
 Anything else falls back to the shared `EventProcessor`, event by event, with its retries and
-its dead-letter topic: an unparseable event, or a batch the store refused."""
+its dead-letter topic: an unparseable event, or a batch the store refused.
+
+Tracing: each event is handled in a `<topic> process` span continuing the trace its headers
+carry (as FastStream does for a single message); the batch's one store write is traced in the
+first event's trace, linked to the others' (a span has one parent)."""
 
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind, Tracer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -55,9 +62,14 @@ def _delivery(record: Any) -> Delivery:
     )
 
 
+def _context(record: Any) -> Context:
+    """The trace context the producer put in the record's headers."""
+    return propagate.extract({key: value.decode(errors="replace") for key, value in record.headers or ()})
+
+
 def register_batches(
     broker: KafkaBroker, processor: EventProcessor, *, method: str, make_service: Callable[[FactBatch], MetricsService],
-    collection: Any, auto_offset_reset: str, max_records: int = 500,
+    collection: Any, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
 ) -> None:
     """Subscribe `processor.topic` in batches; `method` names the MetricsService handler."""
 
@@ -75,19 +87,27 @@ def register_batches(
         batch, slow = FactBatch(), []
         handler = getattr(make_service(batch), method)
         processed = ignored = 0
+        name = f"{processor.topic.name} process"
+        contexts = []
         for record in records:
-            try:
-                event = processor.topic.adapter.validate_json(record.value or b"")
-            except ValidationError:
-                slow.append(record)  # the processor dead-letters it with the reason
-                continue
-            if not isinstance(event, processor.handles):
-                ignored += 1
-                continue
-            await handler(event)
-            processed += 1
+            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER) as span:
+                contexts.append(span.get_span_context())
+                try:
+                    event = processor.topic.adapter.validate_json(record.value or b"")
+                except ValidationError:
+                    slow.append(record)  # the processor dead-letters it with the reason
+                    continue
+                if not isinstance(event, processor.handles):
+                    ignored += 1
+                    continue
+                await handler(event)
+                processed += 1
         try:
-            await insert_facts(collection, batch.facts)
+            if batch.facts:
+                first = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0]))
+                links = [Link(c) for c in contexts[1:]]
+                with tracer.start_as_current_span(f"{processor.topic.name} store", context=first, links=links):
+                    await insert_facts(collection, batch.facts)
         except PyMongoError as exc:
             log.warning("batch insert failed, processing one by one", extra={"topic": processor.topic.name, "error": repr(exc)})
             slow, processed, ignored = list(records), 0, 0
@@ -97,4 +117,5 @@ def register_batches(
         if ignored:
             counter.labels(processor.topic.name, processor.group, "ignored").inc(ignored)
         for record in sorted(slow, key=lambda r: (r.partition, r.offset)):
-            await processor.process(_delivery(record))
+            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER):
+                await processor.process(_delivery(record))

@@ -71,6 +71,6 @@ def register(infra: Infrastructure, metrics: MetricsService, *, collection: obje
         )
         register_batches(
             infra.broker, processor, method=method, collection=collection,
-            make_service=metrics.with_repository,
+            make_service=metrics.with_repository, tracer=infra.tracer_provider.get_tracer("kcc_metrics.batches"),
             auto_offset_reset=settings.consumer.auto_offset_reset,
         )
