@@ -5,7 +5,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.runtime import Infrastructure, create_service_app
 
-from kcc_metrics import api, subscribers
+from kcc_metrics import api, erasure, subscribers
 from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 from kcc_metrics.settings import MetricsSettings
@@ -16,6 +16,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     repository = FactRepository(infra.db["facts"])
     metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
     subscribers.register(infra, metrics)
+    erasure.register(infra, infra.db["facts"])
     app = create_service_app(
         infra=infra,
         title="Contact.STAD metrics",

@@ -9,7 +9,14 @@ from kcc_shared.contracts.events.common import (
     Attachment,
     Channel,
     CitizenIdentifiers,
+    CitizenPseudonyms,
     TimeWindow,
+)
+from kcc_shared.contracts.events.citizen import (
+    CitizenErasureCompleted,
+    CitizenErasureCompletedData,
+    CitizenErasureRequested,
+    CitizenErasureRequestedData,
 )
 from kcc_shared.contracts.events.contact import (
     ContactReceived,
@@ -99,7 +106,12 @@ __all__ = [
     "CallbackScheduled",
     "CallbackScheduledData",
     "Channel",
+    "CitizenErasureCompleted",
+    "CitizenErasureCompletedData",
+    "CitizenErasureRequested",
+    "CitizenErasureRequestedData",
     "CitizenIdentifiers",
+    "CitizenPseudonyms",
     "ContactReceived",
     "ContactReceivedData",
     "ContactResolved",
