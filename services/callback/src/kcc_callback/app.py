@@ -3,6 +3,8 @@
 import asyncio
 import contextlib
 
+import httpx
+
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -21,14 +23,19 @@ from kcc_callback.settings import CallbackSettings
 
 
 def create_app(
-    settings: CallbackSettings, *, span_exporter: SpanExporter | None = None, clock: Clock = system_clock
+    settings: CallbackSettings, *, span_exporter: SpanExporter | None = None, clock: Clock = system_clock,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
+    """`registry_transport` reaches intake's registry another way than `registry_url` (an
+    in-process intake app in tests)."""
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     repository = CallbackRepository(infra.db)
     callbacks = CallbackService(
         repository=repository, publisher=infra.publisher, settings=settings,
         calendar=WorkingCalendar(timezone=settings.timezone), clock=clock, source=infra.source,
-        registry=RegistryClient(RegistrySettings(url=settings.registry_url, token=settings.registry_token)),
+        registry=RegistryClient(
+            RegistrySettings(url=settings.registry_url, token=settings.registry_token), transport=registry_transport
+        ),
     )
     scheduler = TimerScheduler(
         repository=repository, callbacks=callbacks, publisher=infra.publisher, settings=settings,
