@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class PeriodicJob:
-    def __init__(self, name: str, run: Callable[[], Awaitable[Any]], *, interval_s: float, first_delay_s: float = 5.0) -> None:
+    def __init__(self, name: str, run: Callable[[], Awaitable[Any]], *, interval_s: float, first_delay_s: float = 60.0) -> None:
         self.name, self._run, self._interval_s, self._first_delay_s = name, run, interval_s, first_delay_s
         self._task: asyncio.Task[None] | None = None
 
