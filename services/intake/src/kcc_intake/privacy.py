@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 REGISTRY, ERASURES, ERASURE_RESULTS = "registry", "erasures", "erasure_results"
 # What retention strips from an old contact: its content and who sent it.
 PURGED_FIELDS = (
-    "citizen", "pseudonyms", "payload", "event.data.subject", "event.data.text", "event.data.attachments",
+    "citizen", "pseudonyms", "content", "payload", "event.data.subject", "event.data.text", "event.data.attachments",
     "event.data.citizen", "event.data.citizen_key", "event.data.thread_id",
 )
 MAX_LINK_ROUNDS = 3  # contact → its other identifiers → their contacts …

@@ -87,8 +87,9 @@ class IntakeService:
         # The event names the citizen by pseudonyms only, and its content has identifiers masked;
         # the clear values stay in this store (`citizen`) and the registry.
         pseudonyms = await self.pseudonymise(citizen.model_dump())
-        for field in ("subject", "text"):
-            fields[field] = redact(fields.get(field))
+        content = {field: fields.get(field) for field in ("subject", "text") if fields.get(field)}
+        for field in content:
+            fields[field] = redact(fields[field])
         data = ContactReceivedData(
             contact_id=contact_id, channel=channel, reference=reference_for(contact_id),
             citizen=CitizenPseudonyms(**pseudonyms),
@@ -102,6 +103,7 @@ class IntakeService:
             "received_at": data.received_at,
             "citizen": citizen.model_dump(exclude_none=True),
             "pseudonyms": pseudonyms,
+            "content": content,  # as the citizen wrote it, unmasked: only in this store
             "event": event.model_dump(mode="json"),
             "event_id": event.id,
             **outbox_fields(event, topic=CONTACT_RECEIVED),

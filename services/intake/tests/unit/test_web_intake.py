@@ -161,3 +161,5 @@ async def test_identifiers_written_in_the_message_are_masked_in_the_event():
     assert event.data.text == "Mijn BSN is [bsn], bel me op [telefoon] of mail [e-mail] over 2 containers."
     assert event.data.subject == "Vraag van [e-mail]"
     assert event.data.citizen.bsn == P.pseudonym("bsn", "111222333")
+    # Intake's own store keeps the message as written.
+    assert (await intake._contacts.get(event.data.contact_id))["content"]["text"] == text  # noqa: SLF001
