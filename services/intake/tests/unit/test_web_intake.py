@@ -163,3 +163,22 @@ async def test_identifiers_written_in_the_message_are_masked_in_the_event():
     assert event.data.citizen.bsn == P.pseudonym("bsn", "111222333")
     # Intake's own store keeps the message as written.
     assert (await intake._contacts.get(event.data.contact_id))["content"]["text"] == text  # noqa: SLF001
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"requested_by": "fg-1"}, None, "give at least one of bsn, phone, email"),
+        ({"bsn": "123456789", "requested_by": "fg-1"}, "bsn", "11-proef"),
+        ({"email": "a@b.nl"}, "requested_by", "Field required"),
+        ({"email": "a@b.nl", "requested_by": "fg-1", "name": "Jan"}, "name", "Extra inputs"),
+    ],
+)
+async def test_bad_erasure_requests_get_a_422_naming_the_field(body, field, reason):
+    app = create_app(IntakeSettings())  # no lifespan: validation answers before any I/O
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/v1/erasures", json=body)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert reason in error["msg"] and (field is None or error["loc"][-1] == field)
+
