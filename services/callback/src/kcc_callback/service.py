@@ -120,9 +120,9 @@ class CallbackService:
             await self._repository.release_place(place_id=booking.place, holder=callback.callback_id)
             raise
 
-    async def _resolve_phone(self, phone_key: str) -> str | None:
+    async def _resolve_phone(self, phone_key: str | None) -> str | None:
         """The number behind a pseudonym, or None when it cannot be had now (asked again when an agent needs it)."""
-        if self._registry is None or not self._registry.configured:
+        if phone_key is None or self._registry is None or not self._registry.configured:
             return None
         try:
             return (await self._registry.resolve(phone_key))["value"]

@@ -78,7 +78,11 @@ class CallEnded(CloudEvent):
 
 class CallCallbackRequestedData(Contract):
     call_id: str
-    phone_key: str = Field(pattern=PSEUDONYM, description="Pseudonym of the number to call back (intake's registry resolves it)")
+    phone_key: str | None = Field(
+        default=None, pattern=PSEUDONYM,
+        description="Pseudonym of the number to call back (intake's registry resolves it); "
+        "always set, except on events from before pseudonymisation",
+    )
     requested_at: AwareDatetime
 
 

@@ -14,8 +14,10 @@ class CallbackRequestedData(Contract):
     callback_id: str
     contact_id: str
     department_id: str
-    phone_key: str = Field(
-        pattern=PSEUDONYM, description="Pseudonym of the number to call; the callback service resolves it at intake's registry"
+    phone_key: str | None = Field(
+        default=None, pattern=PSEUDONYM,
+        description="Pseudonym of the number to call; the callback service resolves it at intake's registry. "
+        "Always set, except on events from before pseudonymisation (then no number is known)",
     )
     upl_uri: str | None = None
     reason: str | None = Field(default=None, description="interne taak toelichting")

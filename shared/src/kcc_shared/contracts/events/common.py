@@ -1,8 +1,10 @@
 """Building blocks several events share."""
 
+import re
 from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from kcc_shared.contracts.envelope import Contract
 
@@ -40,6 +42,15 @@ class CitizenPseudonyms(Contract):
     phone: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of the E.164 phone number")
     email: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of the e-mail address")
     social_handle: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of platform:handle")
+
+    @field_validator("bsn", "phone", "email", "social_handle", mode="before")
+    @classmethod
+    def _only_pseudonyms(cls, value: Any) -> Any:
+        """Events from before pseudonymisation carried clear values in these fields: read them as
+        absent, so a replay neither fails on them nor passes them on."""
+        if isinstance(value, str) and not re.match(PSEUDONYM, value):
+            return None
+        return value
 
 
 class Attachment(Contract):
