@@ -23,6 +23,8 @@ export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
 mkdir -p "$logs"
 
 port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }
+# The callback service asks intake's registry for the number behind a phone pseudonym.
+export KCC_CALLBACK_REGISTRY_URL="${KCC_CALLBACK_REGISTRY_URL:-http://127.0.0.1:$(port_of intake)}"
 
 stop_all() {
   trap - EXIT INT TERM

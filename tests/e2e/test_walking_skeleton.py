@@ -84,9 +84,11 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
         routed_fact = await facts.find_one({"contact_id": contact_id, "kind": "routed"})
         assert routed_fact["decision"] == "answer_in_kcc"
 
-        # The contact reads back from intake with the e-mail lower-cased.
+        # The contact reads back from intake naming the citizen by pseudonym; the registry gives
+        # the e-mail address, lower-cased.
         contact = (await clients["intake"].get(f"/v1/contacts/{contact_id}")).json()
-        assert contact["citizen"]["email"] == "j.jansen@example.nl"
+        registry = await clients["intake"].get(f"/v1/registry/pseudonyms/{contact['citizen']['email']}")
+        assert registry.json()["value"] == "j.jansen@example.nl"
 
         # The callback service consumes call-back requests.
         callback_id = unique("cb")
@@ -97,7 +99,7 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
                 callback_id=callback_id,
                 contact_id=contact_id,
                 department_id="sozawe",
-                phone="+31612345678",
+                phone_key="phone:" + "1" * 32,  # a pseudonym the registry does not know: no number stored
                 requested_at=datetime.now(UTC),
             ),
         )

@@ -35,6 +35,10 @@ class Pseudonymiser:
         digest = hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
         return f"{kind}:{digest[:32]}"
 
+    def of(self, identifiers: dict[str, str | None]) -> dict[str, str]:
+        """A pseudonym per identifier kind given, e.g. {"phone": "phone:…"}."""
+        return {kind: self.pseudonym(kind, value) for kind in IDENTIFIER_KINDS if (value := identifiers.get(kind))}
+
     def citizen_key(self, identifiers: dict[str, str | None]) -> str | None:
         """The pseudonym of the strongest identifier given; None for an anonymous contact."""
         for kind in IDENTIFIER_KINDS:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from kcc_callback.booking import NoSlotLeft
 from kcc_callback.models import (
@@ -38,6 +39,16 @@ async def get_callback(callback_id: CallbackId, callbacks: Callbacks) -> Interne
     if callback is None:
         raise NotFound(callback_id)
     return InterneTaak.of(callback)
+
+
+class PhoneNumber(BaseModel):
+    callback_id: str
+    phone: str | None = Field(description="E.164; None when intake's registry does not know it (erased) or cannot be reached")
+
+
+@router.get("/callbacks/{callback_id}/phone", summary="The number to call (personal data: only for whoever calls back)")
+async def get_phone(callback_id: CallbackId, callbacks: Callbacks) -> PhoneNumber:
+    return PhoneNumber(callback_id=callback_id, phone=await callbacks.phone(callback_id))
 
 
 @router.get("/departments/{department_id}/callbacks/due-today", summary="A department's open call-backs due today")

@@ -63,6 +63,12 @@ class CallbackRepository:
                 return doc
             await self._apply(logged)
 
+    async def get_phone(self, callback_id: str) -> dict[str, Any] | None:
+        return await self._callbacks.find_one({"_id": callback_id}, {"phone": 1, "phone_key": 1})
+
+    async def set_phone(self, callback_id: str, phone: str) -> None:
+        await self._callbacks.update_one({"_id": callback_id}, {"$set": {"phone": phone}})
+
     async def save(self, *, callback_id: str, revision: int, changes: dict[str, Any], events: list[dict[str, Any]], at: datetime) -> bool:
         """Log the transition from `revision` with its events, then apply it; False if another
         writer already made a transition from that revision (a conflict)."""

@@ -18,6 +18,8 @@ from kcc_shared.contracts import (
     CallbackScheduledData, CloudEvent, TimeWindow, TopicSpec, derived_id,
 )
 
+from kcc_shared.registry import RegistryClient, UnknownPseudonym
+
 from kcc_callback.booking import SlotBooker, remind_at
 from kcc_callback.calendar import Clock, WorkingCalendar
 from kcc_callback.models import (
@@ -46,10 +48,11 @@ def timer_id(callback_id: str, kind: str, booking: int) -> str:
 class CallbackService:
     def __init__(
         self, *, repository: CallbackRepository, publisher: Publisher, settings: CallbackSettings,
-        calendar: WorkingCalendar, clock: Clock, source: str = "/kcc/callback",
+        calendar: WorkingCalendar, clock: Clock, source: str = "/kcc/callback", registry: RegistryClient | None = None,
     ) -> None:
         self._repository, self._publisher, self._settings = repository, publisher, settings
         self._calendar, self._clock, self._source = calendar, clock, source
+        self._registry = registry
         self._booker = SlotBooker(store=repository, calendar=calendar, horizon_days=settings.booking_horizon_days)
 
     # --- consuming requests -----------------------------------------------------------------
@@ -63,10 +66,13 @@ class CallbackService:
         )
         callback = Callback(
             status="requested", deadline=deadline, max_attempts=capacity.max_attempts,
-            **data.model_dump(exclude={"phone"}),
+            **data.model_dump(exclude={"phone_key"}),
         )
-        # The phone number stays in this service's store only, never in its API or events.
-        await self._repository.create({**callback.model_dump(exclude={"revision"}), "phone": data.phone})
+        # The event names the number by its pseudonym; the number itself is asked from intake's
+        # registry and stays in this service's store only, never in its events.
+        known = await self._repository.get_phone(data.callback_id)  # a redelivery asks the registry no more
+        phone = (known or {}).get("phone") if known else await self._resolve_phone(data.phone_key)
+        await self._repository.create({**callback.model_dump(exclude={"revision"}), "phone_key": data.phone_key, "phone": phone})
         await self._repository.add_timer(
             timer_id=timer_id(data.callback_id, "overdue", 0), callback_id=data.callback_id, kind="overdue",
             booking=0, due_at=deadline,
@@ -114,6 +120,30 @@ class CallbackService:
             await self._repository.release_place(place_id=booking.place, holder=callback.callback_id)
             raise
 
+    async def _resolve_phone(self, phone_key: str | None) -> str | None:
+        """The number behind a pseudonym, or None when it cannot be had now (asked again when an agent needs it)."""
+        if phone_key is None or self._registry is None or not self._registry.configured:
+            return None
+        try:
+            return (await self._registry.resolve(phone_key))["value"]
+        except UnknownPseudonym:
+            log.warning("the registry does not know this number (erased?)", extra={"phone_key": phone_key})
+        except Exception as exc:  # noqa: BLE001 - the call-back is still booked; the number is fetched later
+            log.warning("registry unreachable; the number is fetched when an agent asks", extra={"error": repr(exc)})
+        return None
+
+    async def phone(self, callback_id: str) -> str | None:
+        """The number to call for a call-back (from the store, else from intake's registry, then kept)."""
+        stored = await self._repository.get_phone(callback_id)
+        if stored is None:
+            raise NotFound(callback_id)
+        if stored.get("phone"):
+            return stored["phone"]
+        phone = await self._resolve_phone(stored["phone_key"]) if stored.get("phone_key") else None
+        if phone is not None:
+            await self._repository.set_phone(callback_id, phone)
+        return phone
+
     # --- the API's actions ------------------------------------------------------------------
 
     async def get(self, callback_id: str) -> Callback | None:
@@ -148,7 +178,7 @@ class CallbackService:
             data=CallbackAttemptedData(
                 callback_id=callback_id, department_id=callback.department_id, attempt=number,
                 max_attempts=callback.max_attempts, outcome=body.outcome, agent_id=body.agent_id,
-                attempted_at=now, note=body.note,
+                attempted_at=now,  # the agent's note stays in this store: free text may name the citizen
             ),
         ))]
         changes: dict[str, Any] = {"attempts": [a.model_dump() for a in (*callback.attempts, attempt)]}

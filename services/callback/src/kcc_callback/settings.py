@@ -5,7 +5,7 @@ from datetime import time
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kcc_shared.settings import ServiceSettings
@@ -59,6 +59,12 @@ class CallbackSettings(ServiceSettings):
     scheduler_interval_s: float = Field(default=5.0, gt=0, description="How often due timers are looked for")
     timer_lease_s: float = Field(default=60.0, gt=0, description="After this, a claimed timer may be claimed again")
     booking_horizon_days: int = Field(default=60, ge=1, description="How far ahead slots are searched")
+    registry_url: str | None = Field(
+        default=None, description="Intake's base URL, whose registry resolves phone pseudonyms; unset = do not resolve"
+    )
+    registry_token: SecretStr | None = Field(default=None, description="This service's bearer token for the registry")
+    retention_months: int = Field(default=12, ge=1, description="Phone numbers and notes are purged after this")
+    retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")
 
     @model_validator(mode="after")
     def _load_departments_file(self) -> "CallbackSettings":

@@ -21,6 +21,8 @@ pytestmark = pytest.mark.integration
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
+PHONE_KEY = "phone:00000000000000000000000000000000"  # the pseudonym routing would send; the registry is not asked here
+
 
 class RecordingPublisher:
     def __init__(self) -> None:
@@ -54,7 +56,7 @@ def request(department_id: str, requested_at: datetime, *, norm: int = 1, callba
     return CallbackRequested.create(
         source="/tests", subject=callback_id,
         data=CallbackRequestedData(
-            callback_id=callback_id, contact_id=unique("c"), department_id=department_id, phone="+31612345678",
+            callback_id=callback_id, contact_id=unique("c"), department_id=department_id, phone_key=PHONE_KEY,
             requested_at=requested_at, norm_working_days=norm,
         ),
     )

@@ -12,8 +12,27 @@ from kcc_callback.scheduler import TimerScheduler
 from kcc_callback.service import CallbackService, NotFound
 from kcc_callback.settings import CallbackSettings, DepartmentCapacity
 from kcc_shared.contracts import CallbackRequested, CallbackRequestedData
+from kcc_shared.pseudonyms import Pseudonymiser
+from kcc_shared.registry import RegistryClient, RegistrySettings
+
+import httpx
 
 AMS = ZoneInfo("Europe/Amsterdam")
+PHONE = "+31612345678"
+PHONE_KEY = Pseudonymiser("test-secret").pseudonym("phone", PHONE)
+
+
+def fake_registry(values: dict[str, str], asked: list[httpx.Request]) -> RegistryClient:
+    """Intake's registry as a hand-written HTTP fake: knows `values`, records what it was asked."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        pseudonym = request.url.path.rsplit("/", 1)[-1]
+        if pseudonym not in values:
+            return httpx.Response(404, json={"detail": "unknown"})
+        return httpx.Response(200, json={"pseudonym": pseudonym, "kind": "phone", "value": values[pseudonym]})
+
+    return RegistryClient(RegistrySettings(token="callback-token"), transport=httpx.MockTransport(answer))
 
 
 class FakeRepository:
@@ -31,6 +50,13 @@ class FakeRepository:
     async def get(self, callback_id):
         doc = self.callbacks.get(callback_id)
         return copy.deepcopy(doc) if doc else None
+
+    async def get_phone(self, callback_id):
+        doc = self.callbacks.get(callback_id)
+        return {"phone": doc.get("phone"), "phone_key": doc.get("phone_key")} if doc else None
+
+    async def set_phone(self, callback_id, phone):
+        self.callbacks[callback_id]["phone"] = phone
 
     async def save(self, *, callback_id, revision, changes, events, at):
         doc = self.callbacks[callback_id]
@@ -100,7 +126,7 @@ class FakeClock:
         return self.now
 
 
-def build(now: datetime):
+def build(now: datetime, registry: RegistryClient | None = None):
     settings = CallbackSettings(
         departments={
             "kcc": DepartmentCapacity(coordinator="co-kcc"),
@@ -108,32 +134,62 @@ def build(now: datetime):
         }
     )
     repository, publisher, clock = FakeRepository(), FakePublisher(), FakeClock(now)
-    service = CallbackService(repository=repository, publisher=publisher, settings=settings, calendar=WorkingCalendar(), clock=clock)
+    service = CallbackService(
+        repository=repository, publisher=publisher, settings=settings, calendar=WorkingCalendar(), clock=clock,
+        registry=registry,
+    )
     scheduler = TimerScheduler(repository=repository, callbacks=service, publisher=publisher, settings=settings, clock=clock)
     return service, scheduler, repository, publisher, clock
 
 
 def request(callback_id="cb-1", requested_at=datetime(2026, 11, 24, 8, 0, tzinfo=AMS)):
     data = CallbackRequestedData(
-        callback_id=callback_id, contact_id="c-1", department_id="sozawe", phone="+31612345678",
+        callback_id=callback_id, contact_id="c-1", department_id="sozawe", phone_key=PHONE_KEY,
         reason="Vraag over bijstand", requested_at=requested_at,
     )
     return CallbackRequested.create(source="/tests", data=data)
 
 
 async def test_a_request_is_booked_once_and_its_phone_stays_in_the_store():
-    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    asked: list[httpx.Request] = []
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC), registry=fake_registry({PHONE_KEY: PHONE}, asked))
     event = request()
     await service.request(event)
     await service.request(event)  # redelivered
     assert len(repository.callbacks) == 1 and sum(repository.slots.values()) == 1
-    assert repository.callbacks["cb-1"]["phone"] == "+31612345678"
+    # The number came from intake's registry, asked once with this service's token.
+    assert repository.callbacks["cb-1"]["phone"] == PHONE and repository.callbacks["cb-1"]["phone_key"] == PHONE_KEY
+    assert [r.headers["authorization"] for r in asked] == ["Bearer callback-token"]
+    assert await service.phone("cb-1") == PHONE
     assert publisher.types() == ["scheduled"]
     task = InterneTaak.of(await service.get("cb-1"))
     assert (task.status, task.interne_taak_status, task.gevraagde_handeling) == ("scheduled", "te_verwerken", "Terugbellen")
     assert task.slot_start == datetime(2026, 11, 24, 9, 0, tzinfo=AMS)
     assert task.deadline == datetime(2026, 11, 25, 12, 0, tzinfo=AMS)
     assert "phone" not in task.model_dump()
+
+
+async def test_a_number_the_registry_cannot_give_yet_is_asked_again_when_an_agent_needs_it():
+    asked: list[httpx.Request] = []
+    known: dict[str, str] = {}  # the registry does not know the number when the request arrives
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC), registry=fake_registry(known, asked))
+    await service.request(request())
+    assert repository.callbacks["cb-1"]["phone"] is None and publisher.types() == ["scheduled"]
+    assert await service.phone("cb-1") is None
+    known[PHONE_KEY] = PHONE
+    assert await service.phone("cb-1") == PHONE
+    assert repository.callbacks["cb-1"]["phone"] == PHONE and len(asked) == 3
+    with pytest.raises(NotFound):
+        await service.phone("cb-unknown")
+
+
+async def test_an_attempt_note_stays_in_the_store_and_out_of_the_event():
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
+    await service.request(request())
+    await service.attempt("cb-1", AttemptBody(agent_id="mw-1", outcome="no_answer", note="Mevrouw belt terug op 06-11112222"))
+    attempted = publisher.events[-1][1]
+    assert attempted.type == "nl.contactstad.callback.attempted" and "note" not in attempted.data.model_dump()
+    assert repository.callbacks["cb-1"]["attempts"][0]["note"] == "Mevrouw belt terug op 06-11112222"
 
 
 async def test_two_failed_attempts_fail_the_callback_and_escalate_to_the_coordinator():

@@ -5,14 +5,19 @@ import asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from kcc_shared.contracts import CALL_EVENTS, CONTACT_ACKNOWLEDGED, CONTACT_RECEIVED, COUNTER_EVENTS
+from kcc_shared.contracts import (
+    CALL_EVENTS, CONTACT_ACKNOWLEDGED, CONTACT_RECEIVED, COUNTER_EVENTS, ERASURE_COMPLETED, ERASURE_REQUESTED,
+)
+from kcc_shared.erasure import take_part_in_erasure
+from kcc_shared.periodic import PeriodicJob
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
 
-from kcc_intake import api
+from kcc_intake import api, privacy_api
 from kcc_intake.limits import add_request_limits
 from kcc_intake.mail import EmailIntake, start_smtp
 from kcc_intake.outbox import OutboxRelay
+from kcc_intake.privacy import PrivacyRepository, PrivacyService
 from kcc_intake.repository import ContactRepository, OutboxRepository, PendingStore
 from kcc_intake.service import IntakeService
 from kcc_intake.settings import IntakeSettings
@@ -20,27 +25,39 @@ from kcc_intake.settings import IntakeSettings
 
 def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED)
+    infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED, ERASURE_REQUESTED)
     contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
     relay = OutboxRelay(store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry)
+    pseudonyms = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value())
+    privacy_store = PrivacyRepository(infra.db)
+    privacy = PrivacyService(
+        repository=privacy_store, pseudonyms=pseudonyms, retention_months=settings.retention_months,
+        erasure_services=settings.erasure_services, source=infra.source,
+        record=lambda event, *, topic: intake.record(event, topic=topic),  # erasure requests go through the outbox
+    )
     intake = IntakeService(
         contacts=contacts, outbox=outbox, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
-        number_map=settings.number_map, timezone=settings.timezone,
-        pseudonyms=Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value()),
+        number_map=settings.number_map, timezone=settings.timezone, pseudonyms=pseudonyms, register=privacy.register,
     )
+    take_part_in_erasure(infra, erase=privacy.erase)
+    infra.subscribe(ERASURE_COMPLETED, privacy.erasure_completed)
+    retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)
     smtp: list[asyncio.Server] = []
 
     async def prepare() -> None:
         await contacts.ensure_indexes()
         await outbox.ensure_indexes()
+        await privacy_store.ensure_indexes()
 
     async def started() -> None:
         relay.start()
+        retention.start()
         if settings.smtp.enabled:
             smtp.append(await start_smtp(mail, settings.smtp, max_bytes=settings.max_attachment_bytes))
 
     async def stopping() -> None:
+        await retention.stop()
         for server in smtp:
             server.close()
             await server.wait_closed()
@@ -50,12 +67,13 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         infra=infra,
         title="Contact.STAD intake",
         description="Channel adapters that turn every citizen contact into one ContactReceived event.",
-        routers=[api.router],
+        routers=[api.router, privacy_api.router],
         on_startup=prepare,
         on_started=started,
         on_shutdown=stopping,
     )
     add_request_limits(app, max_body_bytes=settings.max_body_bytes)
     app.state.intake, app.state.mail, app.state.smtp = intake, mail, smtp
+    app.state.privacy, app.state.retention = privacy, retention
     app.state.max_attachment_bytes = settings.max_attachment_bytes
     return app

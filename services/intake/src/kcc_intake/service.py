@@ -3,6 +3,7 @@ life-cycle events), stored before it is published, and de-duplicated on the chan
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from kcc_shared.contracts import (
     CallTransferredData,
     Channel,
     CitizenIdentifiers,
+    CitizenPseudonyms,
     CloudEvent,
     ContactAcknowledged,
     ContactAcknowledgedData,
@@ -45,9 +47,12 @@ from kcc_intake import models as m
 from kcc_intake.deadlines import letter_deadlines
 from kcc_intake.identifiers import normalise_phone
 from kcc_intake.outbox import OutboxRelay, outbox_fields
+from kcc_intake.redact import redact
 from kcc_intake.repository import CONTACTS, OUTBOX, ContactRepository, OutboxRepository
 
 log = logging.getLogger(__name__)
+
+Register = Callable[[dict[str, str | None]], Awaitable[dict[str, str]]]
 
 
 def reference_for(contact_id: str) -> str:
@@ -64,17 +69,33 @@ class IntakeService:
     def __init__(
         self, *, contacts: ContactRepository, outbox: OutboxRepository, relay: OutboxRelay, source: str,
         accept_wait_s: float, number_map: dict[str, str], timezone: str, pseudonyms: Pseudonymiser,
+        register: Register | None = None,
     ) -> None:
         self._contacts, self._outbox, self._relay, self._source = contacts, outbox, relay, source
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
         self._pseudonyms = pseudonyms
+        self._register = register
+
+    async def pseudonymise(self, identifiers: dict[str, str | None]) -> dict[str, str]:
+        """Pseudonyms per identifier kind; with a registry, also remember the values for it to resolve."""
+        if self._register is not None:
+            return await self._register(identifiers)
+        return self._pseudonyms.of(identifiers)
 
     async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
         """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact."""
         contact_id = str(uuid.uuid4())
-        citizen: CitizenIdentifiers = fields.get("citizen") or CitizenIdentifiers()
+        fields = dict(fields)
+        citizen: CitizenIdentifiers = fields.pop("citizen", None) or CitizenIdentifiers()
+        # The event names the citizen by pseudonyms only, and its content has identifiers masked;
+        # the clear values stay in this store (`citizen`) and the registry.
+        pseudonyms = await self.pseudonymise(citizen.model_dump())
+        content = {field: fields.get(field) for field in ("subject", "text") if fields.get(field)}
+        for field in content:
+            fields[field] = redact(fields[field])
         data = ContactReceivedData(
             contact_id=contact_id, channel=channel, reference=reference_for(contact_id),
+            citizen=CitizenPseudonyms(**pseudonyms),
             citizen_key=self._pseudonyms.citizen_key(citizen.model_dump()), **fields,
         )
         event = ContactReceived.create(data=data, source=self._source, subject=contact_id)
@@ -83,7 +104,9 @@ class IntakeService:
             "dedup_key": f"{channel.value}:{dedup_key}" if dedup_key else f"id:{contact_id}",
             "channel": channel.value,
             "received_at": data.received_at,
-            "citizen": data.citizen.model_dump(exclude_none=True),
+            "citizen": citizen.model_dump(exclude_none=True),
+            "pseudonyms": pseudonyms,
+            "content": content,  # as the citizen wrote it, unmasked: only in this store
             "event": event.model_dump(mode="json"),
             "event_id": event.id,
             **outbox_fields(event, topic=CONTACT_RECEIVED),
@@ -164,7 +187,8 @@ class IntakeService:
             )
             contact_id = accepted.contact_id
             data: Any = CallOfferedData(
-                call_id=call.call_id, dialled_number=call.dialled_number, caller_number=caller,
+                call_id=call.call_id, dialled_number=call.dialled_number,
+                caller_key=(await self.pseudonymise({"phone": caller})).get("phone"),
                 ivr_choice=call.ivr_choice, service_line=line, offered_at=call.at,
             )
             event: CloudEvent = self._derived(CallOffered, data, call.call_id, "offered")
@@ -186,7 +210,8 @@ class IntakeService:
             )
             event = self._derived(CallEnded, data, call.call_id, "ended")
         else:
-            data = CallCallbackRequestedData(call_id=call.call_id, phone=call.phone, requested_at=call.at)
+            phone_key = (await self.pseudonymise({"phone": call.phone}))["phone"]
+            data = CallCallbackRequestedData(call_id=call.call_id, phone_key=phone_key, requested_at=call.at)
             event = self._derived(CallCallbackRequested, data, call.call_id, "callback_requested")
         return await self.record(event, topic=CALL_EVENTS, contact_id=contact_id)
 

@@ -50,3 +50,9 @@ class IntakeSettings(ServiceSettings):
     max_attachment_bytes: int = Field(default=10_485_760, ge=1024)
     number_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NUMBER_MAP))
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    retention_months: int = Field(default=12, ge=1, description="Contacts' content and identifiers are purged after this")
+    retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")
+    erasure_services: list[str] = Field(
+        default=["intake", "routing", "callback", "metrics"],
+        description="Services that must report an erasure before it counts as completed",
+    )

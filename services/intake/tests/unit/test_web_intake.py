@@ -15,6 +15,7 @@ from kcc_shared.pseudonyms import Pseudonymiser
 
 from .fakes import FakeCollection, FakeRelay
 
+P = Pseudonymiser("test-secret")
 ADAPTERS = {spec.name: spec.adapter for spec in TOPICS if spec.events}
 
 
@@ -33,6 +34,10 @@ def queued(relay: FakeRelay) -> list[tuple[str, object]]:
     return [(topic, ADAPTERS[topic].validate_json(fields["payload"])) for topic, fields in relay.queued.values()]
 
 
+def fields_of(relay: FakeRelay) -> list[dict]:
+    return [fields for _, fields in relay.queued.values()]
+
+
 def form(**overrides) -> m.WebFormSubmission:
     fields = {"form_id": "contactformulier", "subject": "Kapvergunning", "message": "Mag ik mijn boom kappen?"}
     return m.WebFormSubmission(**{**fields, **overrides})
@@ -45,7 +50,10 @@ async def test_a_web_form_becomes_one_contact_received_event():
     assert topic == "kcc.contact.received.v1"
     assert event.id == accepted.event_id and event.subject == accepted.contact_id
     assert (event.data.channel, event.data.subject) == ("web", "Kapvergunning")
-    assert event.data.citizen.email == "piet@voorbeeld.nl" and event.data.citizen.phone == "+31612345678"
+    # The event names the citizen by pseudonyms; the values stay in intake's store.
+    assert event.data.citizen.email == P.pseudonym("email", "piet@voorbeeld.nl")
+    assert event.data.citizen.phone == P.pseudonym("phone", "+31612345678")
+    assert "voorbeeld" not in fields_of(relay)[0]["payload"] and "612345678" not in fields_of(relay)[0]["payload"]
     assert accepted.reference == reference_for(accepted.contact_id) == event.data.reference
     assert accepted.published and not accepted.duplicate
     assert (await intake.get_contact(accepted.contact_id)).text == "Mag ik mijn boom kappen?"
@@ -81,7 +89,8 @@ async def test_a_call_is_one_contact_and_its_life_cycle_events_are_derived_once(
         "nl.contactstad.contact.received", "nl.contactstad.call.offered", "nl.contactstad.call.answered"
     ]
     contact = events[0].data
-    assert (contact.channel, contact.service_line, contact.citizen.phone) == ("telephone", "belastingen", "+31501234567")
+    assert (contact.channel, contact.service_line, contact.citizen.phone) == ("telephone", "belastingen", P.pseudonym("phone", "+31501234567"))
+    assert events[1].data.caller_key == P.pseudonym("phone", "+31501234567")
     assert events[2].id == answered.event_id and events[2].data.wait_s == 17
 
 
@@ -113,7 +122,7 @@ async def test_a_social_message_identifies_the_citizen_by_platform_and_handle():
     intake, relay = service()
     await intake.social(m.SocialMessageIn(platform="Facebook", message_id="fb-1", handle="@JanJansen", text="Wanneer is de milieustraat open?"))
     [(_, event)] = queued(relay)
-    assert (event.data.platform, event.data.citizen.social_handle) == ("facebook", "facebook:@janjansen")
+    assert (event.data.platform, event.data.citizen.social_handle) == ("facebook", P.pseudonym("social_handle", "facebook:@janjansen"))
 
 
 @pytest.mark.parametrize(
@@ -142,3 +151,34 @@ async def test_letter_deadlines_follow_the_algemene_termijnenwet_including_5_may
     await intake.letter(m.LetterIn(scan_reference="scan-2", received_on=date(2026, 4, 30), ocr_text="Bezwaarschrift"))
     [(_, event)] = queued(relay)
     assert event.data.acknowledge_due_at.date() == date(2026, 5, 8)
+
+
+async def test_identifiers_written_in_the_message_are_masked_in_the_event():
+    intake, relay = service()
+    text = "Mijn BSN is 111222333, bel me op 06-23456789 of mail p.bakker@example.nl over 2 containers."
+    await intake.web_form(form(subject="Vraag van p.bakker@example.nl", message=text, bsn="111222333"), idempotency_key=None)
+    [(_, event)] = queued(relay)
+    assert event.data.text == "Mijn BSN is [bsn], bel me op [telefoon] of mail [e-mail] over 2 containers."
+    assert event.data.subject == "Vraag van [e-mail]"
+    assert event.data.citizen.bsn == P.pseudonym("bsn", "111222333")
+    # Intake's own store keeps the message as written.
+    assert (await intake._contacts.get(event.data.contact_id))["content"]["text"] == text  # noqa: SLF001
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"requested_by": "fg-1"}, None, "give at least one of bsn, phone, email"),
+        ({"bsn": "123456789", "requested_by": "fg-1"}, "bsn", "11-proef"),
+        ({"email": "a@b.nl"}, "requested_by", "Field required"),
+        ({"email": "a@b.nl", "requested_by": "fg-1", "name": "Jan"}, "name", "Extra inputs"),
+    ],
+)
+async def test_bad_erasure_requests_get_a_422_naming_the_field(body, field, reason):
+    app = create_app(IntakeSettings())  # no lifespan: validation answers before any I/O
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/v1/erasures", json=body)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert reason in error["msg"] and (field is None or error["loc"][-1] == field)
+

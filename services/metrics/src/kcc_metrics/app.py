@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.runtime import Infrastructure, create_service_app
 
-from kcc_metrics import api, subscribers
+from kcc_metrics import api, erasure, subscribers
 from kcc_metrics.realtime import RealtimeGauges, refresh_forever
 from kcc_metrics.reports import Reports
 from kcc_metrics.repository import FactRepository
@@ -23,6 +23,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days)
     gauges = RealtimeGauges(infra.registry)
     subscribers.register(infra, metrics, collection=infra.db["facts"])
+    erasure.register(infra, infra.db["facts"])
     tasks: list[asyncio.Task[None]] = []
 
     async def started() -> None:

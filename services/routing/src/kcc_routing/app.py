@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import department_topic
+from kcc_shared.erasure import take_part_in_erasure
+from kcc_shared.periodic import PeriodicJob
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_routing import api, subscribers
@@ -14,6 +16,7 @@ from kcc_routing.classify import default_classifier
 from kcc_routing.directory import Directory
 from kcc_routing.knowledge import load_knowledge
 from kcc_routing.organisation import OrganisationConfig, load_default_config, parse_config
+from kcc_routing.privacy import RoutingPrivacy
 from kcc_routing.queues import WorkQueues
 from kcc_routing.repository import repositories
 from kcc_routing.service import RoutingService
@@ -56,6 +59,9 @@ def create_app(
     )
     outcomes = subscribers.OutcomePublisher(infra)
     subscribers.register(infra, routing, outcomes)
+    privacy = RoutingPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
+    take_part_in_erasure(infra, erase=privacy.erase)
+    retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
     # The configured departments' topics are created at start-up with the others.
     infra.produces(*(department_topic(d.id) for d in load_config().departments))
 
@@ -69,8 +75,11 @@ def create_app(
         description="Answer in the KCC first time right, hand over warm, or book a call-back.",
         routers=[api.router],
         on_startup=on_startup,
+        on_started=retention.start_async,
+        on_shutdown=retention.stop,
     )
     app.state.routing = routing
+    app.state.privacy, app.state.retention = privacy, retention
     app.state.outcomes = outcomes
     app.state.knowledge = load_knowledge()
     app.state.presence = presence

@@ -56,7 +56,10 @@ class QueueEntry:
     claimed_by: str | None  # set when a lease expired: the previous holder
 
 
-def work_item(decision: ContactRoutedData, *, subject: str | None, text: str | None, phone: str | None, received_at: datetime, now: datetime) -> dict[str, Any]:
+def work_item(
+    decision: ContactRoutedData, *, subject: str | None, text: str | None, phone_key: str | None, received_at: datetime,
+    now: datetime, citizen: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The work item for a contact the KCC answers; the skill is the owning department's domain."""
     return {
         "_id": decision.contact_id,
@@ -66,7 +69,8 @@ def work_item(decision: ContactRoutedData, *, subject: str | None, text: str | N
         "upl_name": decision.upl_name,
         "subject": subject,
         "text": text,
-        "phone": phone,  # personal data, kept only in routing's own store for a later call-back
+        "phone_key": phone_key,  # pseudonym of the number, for a later call-back request
+        "citizen": citizen or {},  # pseudonyms only: routing never holds the clear identifiers
         "received_at": received_at,
         "enqueued_at": now,
         "due_at": decision.due_at,

@@ -14,6 +14,7 @@ from kcc_shared.contracts import (
     CallbackRequested,
     CallbackRequestedData,
     Channel,
+    CitizenPseudonyms,
     ContactReceived,
     ContactRouted,
     ContactRoutedData,
@@ -115,10 +116,10 @@ class RoutingService:
         )
         if routed.data.decision == "answer_in_kcc":
             await self.queues.enqueue(
-                work_item(routed.data, subject=contact.subject, text=contact.text, phone=contact.citizen.phone, received_at=contact.received_at, now=now)
+                work_item(routed.data, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, now=now, citizen=contact.citizen.model_dump(exclude_none=True))
             )
         log.info("contact routed", extra={"contact_id": contact.contact_id, "decision": routed.data.decision, "event_id": routed.id})
-        return self._consequences(routed, subject=contact.subject, text=contact.text, phone=contact.citizen.phone, received_at=contact.received_at, organisation=organisation)
+        return self._consequences(routed, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, organisation=organisation, citizen=contact.citizen)
 
     async def transfer(self, *, contact_id: str, department_id: str | None = None) -> Outcome:
         """An agent hands a queued contact to a department: warm, call-back or forward (at most 2 transfers)."""
@@ -135,7 +136,7 @@ class RoutingService:
             received_at=item["received_at"],
             product=product,
             recognised=product != self.classifier.taxonomy.catch_all,
-            has_phone=item.get("phone") is not None,
+            has_phone=item.get("phone_key") is not None,
             transfers_so_far=item.get("transfers", 0),
             escalated=True,
             department_id=target,
@@ -149,21 +150,27 @@ class RoutingService:
         routed = await self._decisions.save(
             ContactRouted.create(data=decision, source=self._source, subject=contact_id, event_id=str(uuid.uuid4()), time=now)
         )
-        return self._consequences(routed, subject=item.get("subject"), text=item.get("text"), phone=item.get("phone"), received_at=item["received_at"], organisation=organisation)
+        return self._consequences(
+            routed, subject=item.get("subject"), text=item.get("text"), phone_key=item.get("phone_key"),
+            received_at=item["received_at"], organisation=organisation, citizen=CitizenPseudonyms(**item.get("citizen", {})),
+        )
 
-    def _consequences(self, routed: ContactRouted, *, subject: str | None, text: str | None, phone: str | None, received_at: datetime, organisation: Organisation) -> Outcome:
+    def _consequences(
+        self, routed: ContactRouted, *, subject: str | None, text: str | None, phone_key: str | None, received_at: datetime,
+        organisation: Organisation, citizen: CitizenPseudonyms,
+    ) -> Outcome:
         """The call-back request and the department's work item a decision implies (ids derived from it)."""
         d = routed.data
         if d.decision == "answer_in_kcc" or d.department_id is None:
             return Outcome(routed)
         callback = None
-        if d.decision == "callback" and phone:
+        if d.decision == "callback" and phone_key:
             callback = CallbackRequested.create(
                 data=CallbackRequestedData(
                     callback_id=derived_id(routed.id, "callback"),
                     contact_id=d.contact_id,
                     department_id=d.department_id,
-                    phone=phone,
+                    phone_key=phone_key,  # the callback service resolves it at intake's registry
                     upl_uri=d.upl_uri,
                     reason=d.reason,
                     norm_working_days=organisation.departments[d.department_id].callback_norm_working_days,
@@ -185,6 +192,7 @@ class RoutingService:
                 text=text,
                 upl_uri=d.upl_uri,
                 due_at=d.due_at,
+                citizen=citizen,
             ),
             source=self._source,
             subject=d.contact_id,

@@ -23,3 +23,5 @@ class RoutingSettings(ServiceSettings):
     organisation_refresh_s: float = Field(
         default=2.0, ge=0, description="How soon department changes made through another instance apply"
     )
+    retention_months: int = Field(default=12, ge=1, description="Work items' content is purged after this")
+    retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")

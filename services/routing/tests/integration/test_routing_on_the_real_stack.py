@@ -14,12 +14,15 @@ from kcc_shared.contracts import (
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
     Channel,
-    CitizenIdentifiers,
+    CitizenPseudonyms,
     ContactReceived,
     ContactReceivedData,
     department_topic,
 )
+from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.testing import running, unique
+
+PSEUDONYMS = Pseudonymiser("test-secret")
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +42,7 @@ def received(text: str, *, channel: Channel, phone: str | None = None, at: datet
         subject=contact_id,
         time=at,
         data=ContactReceivedData(
-            contact_id=contact_id, channel=channel, received_at=at, text=text, citizen=CitizenIdentifiers(phone=phone)
+            contact_id=contact_id, channel=channel, received_at=at, text=text, citizen=CitizenPseudonyms(phone=PSEUDONYMS.pseudonym("phone", phone) if phone else None)
         ),
     )
 
@@ -222,7 +225,7 @@ async def test_an_unreachable_department_gets_a_callback_request_on_the_broker(s
         await app.state.outcomes.publish(outcome)
         [record] = await callbacks.read(count=1, match=of(event.data.contact_id, department_id="sozawe"))
         request = json.loads(record.value)["data"]
-        assert (request["department_id"], request["phone"]) == ("sozawe", "+31612345678")
+        assert (request["department_id"], request["phone_key"]) == ("sozawe", PSEUDONYMS.pseudonym("phone", "+31612345678"))
         assert "outside its opening hours" in request["reason"]
         assert len(await sozawe.read(count=1, match=of(event.data.contact_id, decision="callback"))) == 1
         decision = (await client.get(f"/v1/decisions/{event.data.contact_id}")).json()

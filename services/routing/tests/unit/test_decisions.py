@@ -3,7 +3,10 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from kcc_shared.contracts import Channel, CitizenIdentifiers, ContactReceived, ContactReceivedData
+from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, ContactReceivedData
+from kcc_shared.pseudonyms import Pseudonymiser
+
+PSEUDONYMS = Pseudonymiser("test-secret")
 
 AMS = ZoneInfo("Europe/Amsterdam")
 BIJSTAND = "Ik ben mijn baan kwijt en heb geen recht op WW. Hoe vraag ik een bijstandsuitkering aan?"
@@ -16,7 +19,7 @@ def contact(cid: str, text: str, *, channel=Channel.TELEPHONE, phone: str | None
         subject=cid,
         time=at,
         data=ContactReceivedData(
-            contact_id=cid, channel=channel, received_at=at, text=text, citizen=CitizenIdentifiers(phone=phone)
+            contact_id=cid, channel=channel, received_at=at, text=text, citizen=CitizenPseudonyms(phone=PSEUDONYMS.pseudonym("phone", phone) if phone else None)
         ),
     )
 
@@ -67,7 +70,10 @@ async def test_department_outside_opening_hours_gets_a_callback_request(harness)
     assert outcome.routed.data.decision == "callback"
     assert "outside its opening hours" in outcome.routed.data.reason
     request = outcome.callback.data
-    assert (request.contact_id, request.department_id, request.phone, request.upl_uri) == ("c-1", "sozawe", "+31612345678", BIJSTAND_URI)
+    assert (request.contact_id, request.department_id, request.upl_uri) == ("c-1", "sozawe", BIJSTAND_URI)
+    # The request names the number by its pseudonym only; the callback service resolves it.
+    assert request.phone_key == PSEUDONYMS.pseudonym("phone", "+31612345678")
+    assert "+31612345678" not in outcome.callback.model_dump_json()
     assert request.norm_working_days == 1
     # Due the next working day: Friday.
     assert outcome.routed.data.due_at.astimezone(AMS).date() == date(2012, 9, 28)

@@ -137,6 +137,20 @@ CALLBACK_REMINDER = _callback_topic("reminder", "Reminders shortly before a book
 CALLBACK_OVERDUE = _callback_topic(
     "overdue", "Call-backs whose deadline passed without completion, escalated to the coordinator.", ev.CallbackOverdue
 )
+ERASURE_REQUESTED = TopicSpec(
+    name="kcc.citizen.erasure-requested.v1",
+    description="A citizen's data must be erased from every store; pseudonyms and contact ids only.",
+    events=(ev.CitizenErasureRequested,),
+    key="erasure_id",
+    partitions=3,
+)
+ERASURE_COMPLETED = TopicSpec(
+    name="kcc.citizen.erasure-completed.v1",
+    description="One service erased its part of an erasure request: what it removed per collection.",
+    events=(ev.CitizenErasureCompleted,),
+    key="erasure_id",
+    partitions=3,
+)
 DEAD_LETTER = TopicSpec(
     name="kcc.deadletter.v1",
     description=(
@@ -166,6 +180,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     CALLBACK_REMINDER,
     CALLBACK_OVERDUE,
     SURVEY_ANSWERED,
+    ERASURE_REQUESTED,
+    ERASURE_COMPLETED,
     DEAD_LETTER,
 )
 

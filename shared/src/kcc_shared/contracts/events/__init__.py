@@ -9,7 +9,14 @@ from kcc_shared.contracts.events.common import (
     Attachment,
     Channel,
     CitizenIdentifiers,
+    CitizenPseudonyms,
     TimeWindow,
+)
+from kcc_shared.contracts.events.citizen import (
+    CitizenErasureCompleted,
+    CitizenErasureCompletedData,
+    CitizenErasureRequested,
+    CitizenErasureRequestedData,
 )
 from kcc_shared.contracts.events.contact import (
     ContactAcknowledged,
@@ -102,9 +109,14 @@ __all__ = [
     "CallbackScheduled",
     "CallbackScheduledData",
     "Channel",
+    "CitizenErasureCompleted",
+    "CitizenErasureCompletedData",
+    "CitizenErasureRequested",
+    "CitizenErasureRequestedData",
     "CitizenIdentifiers",
     "ContactAcknowledged",
     "ContactAcknowledgedData",
+    "CitizenPseudonyms",
     "ContactReceived",
     "ContactReceivedData",
     "ContactResolved",

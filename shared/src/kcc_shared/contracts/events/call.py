@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from kcc_shared.contracts.envelope import CloudEvent, Contract
+from kcc_shared.contracts.events.common import PSEUDONYM
 
 
 # --- kcc.call.events.v1 (one call's life cycle, keyed by call id) -------------------------
@@ -13,7 +14,9 @@ from kcc_shared.contracts.envelope import CloudEvent, Contract
 class CallOfferedData(Contract):
     call_id: str
     dialled_number: str
-    caller_number: str | None = Field(default=None, description="E.164, personal data")
+    caller_key: str | None = Field(
+        default=None, pattern=PSEUDONYM, description="Pseudonym of the caller's number (None when withheld)"
+    )
     ivr_choice: str | None = None
     service_line: str | None = None
     offered_at: AwareDatetime
@@ -75,7 +78,11 @@ class CallEnded(CloudEvent):
 
 class CallCallbackRequestedData(Contract):
     call_id: str
-    phone: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164 number to call back, personal data")
+    phone_key: str | None = Field(
+        default=None, pattern=PSEUDONYM,
+        description="Pseudonym of the number to call back (intake's registry resolves it); "
+        "always set, except on events from before pseudonymisation",
+    )
     requested_at: AwareDatetime
 
 

@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from kcc_shared.contracts.envelope import CloudEvent, Contract
-from kcc_shared.contracts.events.common import TimeWindow
+from kcc_shared.contracts.events.common import PSEUDONYM, TimeWindow
 
 
 # --- kcc.callback.requested.v1 / kcc.callback.scheduled.v1 --------------------------------
@@ -14,7 +14,11 @@ class CallbackRequestedData(Contract):
     callback_id: str
     contact_id: str
     department_id: str
-    phone: str = Field(pattern=r"^\+[1-9]\d{6,14}$", description="E.164, personal data")
+    phone_key: str | None = Field(
+        default=None, pattern=PSEUDONYM,
+        description="Pseudonym of the number to call; the callback service resolves it at intake's registry. "
+        "Always set, except on events from before pseudonymisation (then no number is known)",
+    )
     upl_uri: str | None = None
     reason: str | None = Field(default=None, description="interne taak toelichting")
     preferred_windows: list[TimeWindow] = Field(default_factory=list)
@@ -80,7 +84,6 @@ class CallbackAttemptedData(Contract):
     outcome: AttemptOutcome
     agent_id: str
     attempted_at: AwareDatetime
-    note: str | None = None
 
 
 class CallbackAttempted(CloudEvent):

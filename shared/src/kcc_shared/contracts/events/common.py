@@ -1,8 +1,10 @@
 """Building blocks several events share."""
 
+import re
 from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from kcc_shared.contracts.envelope import Contract
 
@@ -19,12 +21,36 @@ class Channel(StrEnum):
 
 
 class CitizenIdentifiers(Contract):
-    """How to recognise the citizen; personal data (AVG), normalised at intake."""
+    """How to recognise the citizen; personal data (AVG), normalised at intake. Never in an
+    event: intake keeps these in its own store and events carry `CitizenPseudonyms`."""
 
     bsn: str | None = Field(default=None, pattern=r"^\d{9}$", description="BSN, 11-proef checked")
     phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$", description="E.164")
     email: str | None = Field(default=None, description="Lower-cased e-mail address")
     social_handle: str | None = Field(default=None, description="platform:handle on social media")
+
+
+PSEUDONYM = r"^(bsn|email|phone|social_handle):[0-9a-f]{32}$"
+
+
+class CitizenPseudonyms(Contract):
+    """How events name the citizen: a keyed pseudonym per identifier the citizen gave (never the
+    value itself). Presence is the pseudonym being set (e.g. `phone` set = a call-back is possible);
+    a service that needs the clear value asks intake's registry with its token."""
+
+    bsn: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of the BSN")
+    phone: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of the E.164 phone number")
+    email: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of the e-mail address")
+    social_handle: str | None = Field(default=None, pattern=PSEUDONYM, description="Pseudonym of platform:handle")
+
+    @field_validator("bsn", "phone", "email", "social_handle", mode="before")
+    @classmethod
+    def _only_pseudonyms(cls, value: Any) -> Any:
+        """Events from before pseudonymisation carried clear values in these fields: read them as
+        absent, so a replay neither fails on them nor passes them on."""
+        if isinstance(value, str) and not re.match(PSEUDONYM, value):
+            return None
+        return value
 
 
 class Attachment(Contract):

@@ -5,7 +5,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from kcc_shared.contracts.envelope import CloudEvent, Contract
-from kcc_shared.contracts.events.common import Attachment, Channel, CitizenIdentifiers
+from kcc_shared.contracts.events.common import Attachment, Channel, CitizenPseudonyms
 
 
 # --- kcc.contact.received.v1 -------------------------------------------------------------
@@ -15,14 +15,21 @@ class ContactReceivedData(Contract):
     contact_id: str = Field(description="Our id of the contactmoment")
     channel: Channel = Field(description="klantcontact.kanaal")
     received_at: AwareDatetime = Field(description="klantcontact.plaatsgevondenOp")
-    subject: str | None = Field(default=None, description="klantcontact.onderwerp")
-    text: str | None = Field(default=None, description="klantcontact.inhoud")
+    subject: str | None = Field(
+        default=None, description="klantcontact.onderwerp; content: only on this topic and the owning department's"
+    )
+    text: str | None = Field(
+        default=None, description="klantcontact.inhoud; content: only on this topic and the owning department's"
+    )
     language: str = Field(default="nl", description="klantcontact.taal (ISO 639-1)")
     confidential: bool = Field(default=False, description="klantcontact.vertrouwelijk")
     channel_message_id: str | None = Field(
         default=None, description="The channel's own id of the message, for de-duplication"
     )
-    citizen: CitizenIdentifiers = Field(default_factory=CitizenIdentifiers)
+    citizen: CitizenPseudonyms = Field(
+        default_factory=CitizenPseudonyms,
+        description="A keyed pseudonym per identifier given (BSN, phone, e-mail, social handle), never the values",
+    )
     citizen_key: str | None = Field(
         default=None,
         description="Keyed pseudonym of the citizen (HMAC of the strongest identifier: BSN, e-mail, phone, social handle); "

@@ -2,10 +2,10 @@
 
 from typing import Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from kcc_shared.contracts.envelope import CloudEvent, Contract
-from kcc_shared.contracts.events.common import Channel
+from kcc_shared.contracts.events.common import Channel, CitizenPseudonyms
 from kcc_shared.contracts.events.contact import Decision
 
 
@@ -22,6 +22,9 @@ class DepartmentContactAssignedData(Contract):
     text: str | None = None
     upl_uri: str | None = None
     due_at: AwareDatetime | None = None
+    citizen: CitizenPseudonyms = Field(
+        default_factory=CitizenPseudonyms, description="Who asked, as pseudonyms; intake's registry resolves them"
+    )
 
 
 class DepartmentContactAssigned(CloudEvent):

@@ -1,0 +1,240 @@
+"""Intake's part of the privacy design: the citizen registry, erasure requests and retention.
+
+- **Registry.** Events name citizens by keyed pseudonyms only. Intake keeps, per pseudonym, the
+  clear value (`registry` collection, keyed by the pseudonym: inserts and reads by `_id` only),
+  and resolves it for services that must act on it (the callback service dialling a number).
+- **Erasure.** An erasure request names the citizen by BSN, phone or e-mail. Intake finds the
+  citizen's contacts (and, through them, the citizen's other identifiers), records the request
+  and publishes `CitizenErasureRequested` with pseudonyms and contact ids only; every service,
+  intake included, erases its part on that event and reports it (`CitizenErasureCompleted`),
+  which intake collects so `GET /v1/erasures/{id}` shows the result per service.
+- **Retention.** A daily job strips content and identifiers from contacts received before the
+  retention period (`KCC_INTAKE_RETENTION_MONTHS`, 12) and forgets registry values no recent
+  contact uses. It runs `update_many` once a day: FerretDB scans for an update, so the hot path
+  stays insert-only and this batch pays the scan once.
+"""
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from kcc_shared.contracts import (
+    ERASURE_REQUESTED,
+    CitizenErasureCompleted,
+    CitizenErasureRequested,
+    CitizenErasureRequestedData,
+)
+from kcc_shared.mongo import insert_once
+from kcc_shared.periodic import months_before
+from kcc_shared.pseudonyms import IDENTIFIER_KINDS, Pseudonymiser
+
+from kcc_intake.repository import CONTACTS
+
+log = logging.getLogger(__name__)
+
+REGISTRY, ERASURES, ERASURE_RESULTS = "registry", "erasures", "erasure_results"
+# What retention strips from an old contact: its content and who sent it.
+PURGED_FIELDS = (
+    "citizen", "pseudonyms", "content", "payload", "event.data.subject", "event.data.text", "event.data.attachments",
+    "event.data.citizen", "event.data.citizen_key", "event.data.thread_id",
+)
+MAX_LINK_ROUNDS = 3  # contact → its other identifiers → their contacts …
+
+
+class ResolvedPseudonym(BaseModel):
+    pseudonym: str
+    kind: str
+    value: str
+
+
+class ErasureAccepted(BaseModel):
+    erasure_id: str
+    contacts: int = Field(description="Contacts of the citizen found at intake")
+    identifiers: int = Field(description="Identifiers (as pseudonyms) the erasure covers")
+    published: bool
+
+
+class ServiceErasure(BaseModel):
+    removed: dict[str, int]
+    completed_at: datetime
+
+
+class ErasureStatus(BaseModel):
+    erasure_id: str
+    requested_by: str
+    requested_at: datetime
+    status: str = Field(description="`completed` once every service reported, else `in_progress`")
+    services: dict[str, ServiceErasure]
+    waiting_for: list[str]
+
+
+class PrivacyRepository:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+        self._registry, self._contacts = db[REGISTRY], db[CONTACTS]
+        self._erasures, self._results = db[ERASURES], db[ERASURE_RESULTS]
+
+    async def ensure_indexes(self) -> None:
+        await self._registry.create_index([("registered_at", ASCENDING)], name="registered_at")
+        await self._results.create_index([("erasure_id", ASCENDING)], name="erasure_id")
+
+    async def register(self, entries: list[dict[str, Any]]) -> None:
+        """Remember pseudonym → value; an entry that exists stays (one unordered insert)."""
+        if not entries:
+            return
+        try:
+            await self._registry.insert_many(entries, ordered=False)
+        except BulkWriteError as exc:
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
+
+    async def resolve(self, pseudonym: str) -> dict[str, Any] | None:
+        return await self._registry.find_one({"_id": pseudonym})
+
+    async def contacts_of(self, identifiers: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Contacts naming any of the (kind, value) identifiers, with their identifiers."""
+        query = {"$or": [{f"citizen.{kind}": value} for kind, value in identifiers]}
+        return await self._contacts.find(query, {"_id": 1, "citizen": 1}).to_list(None)
+
+    async def delete_by_ids(self, collection: str, ids: list[str]) -> int:
+        """Deletes one `_id` at a time: FerretDB is fast by `_id` and slow on `$in`."""
+        removed = 0
+        for doc_id in ids:
+            removed += (await self._db[collection].delete_one({"_id": doc_id})).deleted_count
+        return removed
+
+    async def save_erasure(self, erasure: dict[str, Any]) -> None:
+        await insert_once(self._erasures, erasure)
+
+    async def erasure(self, erasure_id: str) -> dict[str, Any] | None:
+        return await self._erasures.find_one({"_id": erasure_id})
+
+    async def save_result(self, result: dict[str, Any]) -> None:
+        await insert_once(self._results, result)
+
+    async def results(self, erasure_id: str) -> list[dict[str, Any]]:
+        return await self._results.find({"erasure_id": erasure_id}).to_list(None)
+
+    async def purge_contacts(self, *, before: datetime, now: datetime) -> int:
+        result = await self._contacts.update_many(
+            {"received_at": {"$lt": before}, "purged_at": {"$exists": False}},
+            {"$unset": {field: "" for field in PURGED_FIELDS}, "$set": {"purged_at": now}},
+        )
+        return result.modified_count
+
+    async def purge_registry(self, *, before: datetime) -> int:
+        """Forget values registered before `before` that no contact since then names."""
+        recent = await self._contacts.find({"received_at": {"$gte": before}}, {"pseudonyms": 1}).to_list(None)
+        in_use = {p for doc in recent for p in (doc.get("pseudonyms") or {}).values()}
+        old = await self._registry.find({"registered_at": {"$lt": before}}, {"_id": 1}).to_list(None)
+        return await self.delete_by_ids(REGISTRY, [doc["_id"] for doc in old if doc["_id"] not in in_use])
+
+
+class PrivacyService:
+    def __init__(
+        self, *, repository: PrivacyRepository, pseudonyms: Pseudonymiser, retention_months: int,
+        erasure_services: list[str], record: Callable[..., Any], source: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._repository, self._pseudonyms, self._retention_months = repository, pseudonyms, retention_months
+        self._erasure_services, self._record, self._source, self._clock = erasure_services, record, source, clock
+
+    # --- registry ---------------------------------------------------------------------------
+
+    async def register(self, identifiers: dict[str, str | None]) -> dict[str, str]:
+        """Pseudonymise the identifiers given and remember their values; returns kind → pseudonym."""
+        pseudonyms = self._pseudonyms.of(identifiers)
+        now = self._clock()
+        await self._repository.register([
+            {"_id": pseudonym, "kind": kind, "value": identifiers[kind], "registered_at": now}
+            for kind, pseudonym in pseudonyms.items()
+        ])
+        return pseudonyms
+
+    async def resolve(self, pseudonym: str) -> ResolvedPseudonym | None:
+        entry = await self._repository.resolve(pseudonym)
+        return ResolvedPseudonym(pseudonym=pseudonym, kind=entry["kind"], value=entry["value"]) if entry else None
+
+    # --- erasure ----------------------------------------------------------------------------
+
+    async def request_erasure(self, *, identifiers: dict[str, str], requested_by: str) -> ErasureAccepted:
+        """Find everything of the citizen at intake and publish the erasure request (pseudonyms only)."""
+        known = dict.fromkeys((kind, value) for kind, value in identifiers.items())
+        contacts: dict[str, dict[str, Any]] = {}
+        for _ in range(MAX_LINK_ROUNDS):
+            found = await self._repository.contacts_of(list(known))
+            new = [doc for doc in found if doc["_id"] not in contacts]
+            if not new:
+                break
+            for doc in new:
+                contacts[doc["_id"]] = doc
+                for kind in IDENTIFIER_KINDS:
+                    if value := (doc.get("citizen") or {}).get(kind):
+                        known.setdefault((kind, value))
+        pseudonyms = sorted({self._pseudonyms.pseudonym(kind, value) for kind, value in known})
+        erasure_id = str(uuid.uuid4())
+        now = self._clock()
+        data = CitizenErasureRequestedData(
+            erasure_id=erasure_id, pseudonyms=pseudonyms, contact_ids=sorted(contacts),
+            requested_by=requested_by, requested_at=now,
+        )
+        # The audit keeps who, when and how much; never the identifiers themselves.
+        await self._repository.save_erasure({
+            "_id": erasure_id, "requested_by": requested_by, "requested_at": now,
+            "contacts": len(contacts), "identifiers": len(pseudonyms), "services": list(self._erasure_services),
+        })
+        event = CitizenErasureRequested.create(data=data, source=self._source, subject=erasure_id, event_id=erasure_id)
+        recorded = await self._record(event, topic=ERASURE_REQUESTED)
+        log.info("erasure requested", extra={"erasure_id": erasure_id, "contacts": len(contacts)})
+        return ErasureAccepted(
+            erasure_id=erasure_id, contacts=len(contacts), identifiers=len(pseudonyms), published=recorded.published
+        )
+
+    async def erase(self, request: CitizenErasureRequestedData) -> dict[str, int]:
+        """Intake's own part: the citizen's contacts (content, identifiers, outbox copy), their
+        acknowledgement claims and the registry's values."""
+        return {
+            CONTACTS: await self._repository.delete_by_ids(CONTACTS, request.contact_ids),
+            "acknowledgements": await self._repository.delete_by_ids("acknowledgements", request.contact_ids),
+            REGISTRY: await self._repository.delete_by_ids(REGISTRY, request.pseudonyms),
+        }
+
+    async def erasure_completed(self, event: CitizenErasureCompleted) -> None:
+        d = event.data
+        await self._repository.save_result({
+            "_id": f"{d.erasure_id}|{d.service}", "erasure_id": d.erasure_id, "service": d.service,
+            "removed": d.removed, "completed_at": d.completed_at,
+        })
+
+    async def erasure_status(self, erasure_id: str) -> ErasureStatus | None:
+        erasure = await self._repository.erasure(erasure_id)
+        if erasure is None:
+            return None
+        services = {
+            r["service"]: ServiceErasure(removed=r["removed"], completed_at=r["completed_at"])
+            for r in await self._repository.results(erasure_id)
+        }
+        waiting = [name for name in erasure["services"] if name not in services]
+        return ErasureStatus(
+            erasure_id=erasure_id, requested_by=erasure["requested_by"], requested_at=erasure["requested_at"],
+            status="in_progress" if waiting else "completed", services=services, waiting_for=waiting,
+        )
+
+    # --- retention --------------------------------------------------------------------------
+
+    async def purge_expired(self) -> dict[str, int]:
+        """Strip content and identifiers from contacts older than the retention period."""
+        now = self._clock()
+        before = months_before(now, self._retention_months)
+        return {
+            CONTACTS: await self._repository.purge_contacts(before=before, now=now),
+            REGISTRY: await self._repository.purge_registry(before=before),
+        }
+
