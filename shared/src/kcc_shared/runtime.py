@@ -30,7 +30,7 @@ from kcc_shared.inbox import Inbox
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.settings import ServiceSettings
-from kcc_shared.telemetry import make_tracer_provider
+from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,8 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=infra.tracer_provider, excluded_urls="healthz,readyz,metrics"
+        app, tracer_provider=infra.tracer_provider, excluded_urls="healthz,readyz,metrics",
+        server_request_hook=scrub_server_span,
     )
     return app
 
