@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
 from kcc_shared.contracts import DEAD_LETTER, CloudEvent, TopicSpec
 from kcc_shared.inbox import Inbox
+from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.settings import ServiceSettings
@@ -51,6 +52,7 @@ class Infrastructure:
     inbox: Inbox
     consumer_metrics: ConsumerMetrics
     topics: list[TopicSpec] = field(default_factory=list)
+    lag: ConsumerLag | None = None
 
     @classmethod
     def build(cls, settings: ServiceSettings, *, span_exporter: SpanExporter | None = None) -> "Infrastructure":
@@ -71,6 +73,10 @@ class Infrastructure:
             inbox=Inbox(db["inbox"]),
             consumer_metrics=ConsumerMetrics(registry),
             topics=[DEAD_LETTER],
+            lag=ConsumerLag(
+                broker=broker, group=settings.group_id, kafka=settings.kafka, registry=registry,
+                interval_s=settings.consumer.lag_interval_s,
+            ),
         )
 
     @property
@@ -156,6 +162,8 @@ class Infrastructure:
                 await asyncio.sleep(1.0)
 
     async def close(self) -> None:
+        if self.lag is not None:
+            await self.lag.stop()
         await self.broker.stop()
         await self.mongo.close()
         self.tracer_provider.shutdown()
@@ -183,6 +191,8 @@ def create_service_app(
         if on_startup is not None:
             await on_startup()
         await infra.broker.start()
+        if infra.lag is not None and infra.broker.subscribers:
+            infra.lag.start()
         if on_started is not None:
             await on_started()
         log.info("service started", extra={"port": infra.settings.port})
