@@ -25,11 +25,12 @@ from pymongo.errors import PyMongoError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
-from kcc_shared.contracts import DEAD_LETTER, CloudEvent, TopicSpec
+from kcc_shared.contracts import DEAD_LETTER, DEAD_LETTER_REPLAYS, CloudEvent, TopicSpec
 from kcc_shared.inbox import Inbox
 from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
 from kcc_shared.mongo import make_mongo_client, ping
+from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
 from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
 
@@ -72,7 +73,7 @@ class Infrastructure:
             publisher=EventPublisher(broker, timeout_s=settings.kafka.publish_timeout_s),
             inbox=Inbox(db["inbox"]),
             consumer_metrics=ConsumerMetrics(registry),
-            topics=[DEAD_LETTER],
+            topics=[DEAD_LETTER, DEAD_LETTER_REPLAYS],
             lag=ConsumerLag(
                 broker=broker, group=settings.group_id, kafka=settings.kafka, registry=registry,
                 interval_s=settings.consumer.lag_interval_s,
@@ -210,6 +211,7 @@ def create_service_app(
     _add_probes(app, infra)
     _add_http_metrics(app, infra.registry)
     _add_unavailable_handlers(app)
+    app.include_router(dead_letter_router(infra.settings))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(
