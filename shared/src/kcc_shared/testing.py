@@ -215,7 +215,8 @@ def _free_port_pair() -> int:
 
 class WebhookReceiver:
     """A tiny real HTTP endpoint (a department's back-office) that records what is POSTed to
-    it, with the headers, and answers `status` (change it to make deliveries fail or succeed)."""
+    `/hook`, with the headers, and answers `status` (change it to make deliveries fail or
+    succeed); any other path is a 404, as for a misconfigured webhook URL."""
 
     def __init__(self, *, status: int = 204) -> None:
         self.status = status
@@ -232,7 +233,8 @@ class WebhookReceiver:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head.split("\r\n")[1:] if line)}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
-        status = self.status
+        path = head.split(" ", 2)[1] if head.count(" ") >= 2 else ""
+        status = self.status if path == "/hook" else 404
         if status < 300:
             self.received.append((headers, json.loads(body)))
         writer.write(f"HTTP/1.1 {status} Status\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
