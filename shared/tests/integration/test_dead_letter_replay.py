@@ -121,3 +121,27 @@ async def _value(counter) -> float:
 
 async def _json(response_awaitable):
     return (await response_awaitable).json()
+
+
+async def test_replay_all_sends_each_pending_dead_letter_of_the_group_once(service_env):
+    topic = TopicSpec(name=unique("kcc.test.routed") + ".v1", description="test", events=(ContactRouted,), key="contact_id", partitions=3)
+    service_env("probe")
+    departments: set[str] = set()
+    infra = probe(topic, departments)
+    async with running(create_service_app(infra=infra, title="probe", description="")) as api:
+        events = [routed("jeugdzorg"), routed("jeugdzorg"), routed("wijkteams")]
+        for event in events:
+            await infra.publisher.publish(event, topic=topic)
+        listed = await eventually(
+            lambda: _json(api.get("/v1/ops/dead-letters", params={"topic": topic.name})), lambda body: body["count"] >= 3
+        )
+        assert sorted(item["event_id"] for item in listed["items"]) == sorted(e.id for e in events)
+
+        departments.update({"jeugdzorg", "wijkteams"})
+        replayed = (await api.post("/v1/ops/dead-letters/replay", params={"topic": topic.name})).json()
+        assert replayed["count"] == 3
+        assert sorted(r["event_id"] for r in replayed["replayed"]) == sorted(e.id for e in events)
+        done = await eventually(lambda: infra.db["work"].count_documents({}), lambda n: n == 3)
+        assert done == 3
+        again = (await api.post("/v1/ops/dead-letters/replay", params={"topic": topic.name})).json()
+        assert again == {"count": 0, "replayed": []}
