@@ -171,9 +171,9 @@ class DeadLetters:
             bootstrap_servers=self._bootstrap, client_id=self._client_id, acks="all", enable_idempotence=True,
             request_timeout_ms=self._timeout_ms,
         )
-        await producer.start()
         receipts = []
         try:
+            await producer.start()
             for letter in letters:
                 now = datetime.now(UTC)
                 headers = {
@@ -210,8 +210,8 @@ class DeadLetters:
     async def _read_all(self, topic: str) -> list[ConsumerRecord]:
         """Every record on `topic` up to its end at the time of the call."""
         consumer = self._consumer()
-        await consumer.start()
         try:
+            await consumer.start()
             partitions = await _partitions(consumer, topic)
             if not partitions:
                 return []
@@ -239,8 +239,8 @@ class DeadLetters:
 
     async def _read_one(self, topic: str, partition: int, offset: int) -> ConsumerRecord | None:
         consumer = self._consumer()
-        await consumer.start()
         try:
+            await consumer.start()
             if partition not in await _partitions(consumer, topic):
                 return None
             tp = TopicPartition(topic, partition)

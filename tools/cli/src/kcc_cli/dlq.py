@@ -1,7 +1,8 @@
 """`kcc dlq list|show|replay`: inspect the dead-letter topic and replay dead letters after a fix.
 
 Talks to Kafka directly (`--bootstrap`, default `KCC_KAFKA_BOOTSTRAP`, else 127.0.0.1:9092).
-Exit codes: 0 done, 1 no such dead letter, 3 replay refused (replayed before; `--force`).
+Exit codes: 0 done, 1 no such dead letter, 2 wrong arguments, 3 replay refused (replayed
+before; `--force`), 4 Kafka unreachable.
 """
 
 import argparse
@@ -12,10 +13,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from aiokafka.errors import KafkaError
+
 from kcc_shared.deadletters import AlreadyReplayed, DeadLetter, DeadLetterNotFound, DeadLetters, Replay
 from kcc_shared.settings import KafkaSettings
 
-NOT_FOUND, REFUSED = 1, 3
+NOT_FOUND, REFUSED, UNAVAILABLE = 1, 3, 4
 REASON_WIDTH = 70
 
 
@@ -51,7 +54,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(coroutine: Any) -> int:
-    return asyncio.run(coroutine)
+    try:
+        return asyncio.run(coroutine)
+    except KafkaError as exc:
+        print(f"kcc dlq: Kafka did not answer: {exc!r}", file=sys.stderr)
+        return UNAVAILABLE
 
 
 def _store(args: argparse.Namespace) -> DeadLetters:

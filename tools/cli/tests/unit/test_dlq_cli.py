@@ -43,3 +43,8 @@ def test_replay_needs_ids_or_all(capsys):
     assert "give dead letter ids or --all" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args(["dlq", "frobnicate"])
+
+
+def test_an_unreachable_broker_is_a_message_and_exit_code_4(capsys):
+    assert main(["dlq", "list", "--bootstrap", "127.0.0.1:1"]) == 4
+    assert "kcc dlq: Kafka did not answer" in capsys.readouterr().err
