@@ -1,7 +1,8 @@
 """Consumer lag per group, topic and partition, as the Prometheus gauge `kcc_consumer_lag`.
 
 Lag is the partition's end offset minus the group's committed offset: the messages this
-service has yet to finish. Each instance reports the partitions assigned to it, so summing
+service has yet to finish. The group is each subscriber's own (a service may use one group per
+topic), else the service's. Each instance reports the partitions assigned to it, so summing
 over instances gives the group's lag without counting a partition twice. A partition the
 group never committed on counts from the consumer's position (where it will read next).
 """
@@ -25,7 +26,8 @@ Assignment = tuple[str, str, int]  # group, topic, partition
 
 
 class ConsumerLag:
-    """Refreshes the lag gauge every `interval_s` from the broker (and on demand)."""
+    """Refreshes the lag gauge every `interval_s` from the broker (and on demand); `group` is
+    the service's group, for subscribers that do not name their own."""
 
     def __init__(
         self, *, broker: KafkaBroker, group: str, kafka: KafkaSettings, registry: CollectorRegistry, interval_s: float
@@ -72,19 +74,25 @@ class ConsumerLag:
 
     async def refresh(self) -> dict[Assignment, int]:
         """Read end and committed offsets of the assigned partitions and set the gauge."""
-        consumers = [(c, c.assignment()) for s in self._broker.subscribers if (c := getattr(s, "consumer", None)) is not None]
-        assigned = sorted({tp for _, tps in consumers for tp in tps})
-        committed = await self._committed(assigned) if assigned else {}
+        consumers = [
+            (getattr(s, "group_id", None) or self._group, c, c.assignment())
+            for s in self._broker.subscribers
+            if (c := getattr(s, "consumer", None)) is not None
+        ]
+        wanted: dict[str, set[TopicPartition]] = {}
+        for group, _, tps in consumers:
+            wanted.setdefault(group, set()).update(tps)
+        committed = {group: await self._committed(group, sorted(tps)) for group, tps in wanted.items() if tps}
         lags: dict[Assignment, int] = {}
-        for consumer, tps in consumers:
+        for group, consumer, tps in consumers:
             if not tps:
                 continue
             ends = await consumer.end_offsets(list(tps))
             for tp in tps:
-                done = committed.get(tp)
+                done = committed[group].get(tp)
                 if done is None or done < 0:
                     done = await _position(consumer, tp, default=ends[tp])
-                lags[(self._group, tp.topic, tp.partition)] = max(0, ends[tp] - done)
+                lags[(group, tp.topic, tp.partition)] = max(0, ends[tp] - done)
         for key in self._reported - lags.keys():  # revoked in a rebalance: another instance reports it
             with contextlib.suppress(KeyError):
                 self.lag.remove(*map(str, key))
@@ -94,7 +102,7 @@ class ConsumerLag:
         self.refreshed.set(time.time())
         return lags
 
-    async def _committed(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    async def _committed(self, group: str, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
         if self._admin is None:
             admin = AIOKafkaAdminClient(
                 bootstrap_servers=self._kafka.bootstrap,
@@ -103,7 +111,7 @@ class ConsumerLag:
             )
             await admin.start()
             self._admin = admin
-        offsets = await self._admin.list_consumer_group_offsets(self._group, partitions=partitions)
+        offsets = await self._admin.list_consumer_group_offsets(group, partitions=partitions)
         return {tp: meta.offset for tp, meta in offsets.items()}
 
     async def _drop_admin(self) -> None:
