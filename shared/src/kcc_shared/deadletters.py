@@ -159,6 +159,10 @@ class DeadLetters:
     ) -> list[Replay]:
         """Replay every matching dead letter, oldest first; those replayed before only if `force`."""
         letters = await self.list(group=group, topic=topic, event_id=event_id, pending_only=not force)
+        return await self.replay_many(letters, replayed_by=replayed_by)
+
+    async def replay_many(self, letters: list[DeadLetter], *, replayed_by: str) -> list[Replay]:
+        """Replay these dead letters (as listed), in order, without looking for receipts again."""
         return await self._publish(letters, replayed_by=replayed_by) if letters else []
 
     # --- Kafka -----------------------------------------------------------------------------
