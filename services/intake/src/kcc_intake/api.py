@@ -96,6 +96,19 @@ async def get_contact(contact_id: str, intake: Intake) -> ContactReceivedData:
     return contact
 
 
+@router.post(
+    "/contacts/{contact_id}/acknowledgement", tags=["contacts"], status_code=status.HTTP_202_ACCEPTED,
+    summary="The post room sent the acknowledgement of receipt (ontvangstbevestiging) for a contact",
+    responses={404: {"description": "No such contact"}, 422: {"description": "`detail` names the invalid field"}},
+)
+async def post_acknowledgement(contact_id: str, intake: Intake, body: m.AcknowledgementIn | None = None) -> m.Recorded:
+    body = body or m.AcknowledgementIn()
+    recorded = await intake.acknowledged(contact_id, at=body.acknowledged_at, means=body.means)
+    if recorded is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no contact {contact_id}")
+    return recorded
+
+
 @router.get("/citizens/timeline", tags=["contacts"], summary="A citizen's contacts on every channel, newest first")
 async def get_timeline(
     intake: Intake,

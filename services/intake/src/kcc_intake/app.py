@@ -5,7 +5,7 @@ import asyncio
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, COUNTER_EVENTS
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_ACKNOWLEDGED, CONTACT_RECEIVED, COUNTER_EVENTS
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
 
@@ -20,7 +20,7 @@ from kcc_intake.settings import IntakeSettings
 
 def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS)
+    infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED)
     contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
     relay = OutboxRelay(store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry)
     intake = IntakeService(

@@ -124,6 +124,7 @@ class EmailIntake:
                 username=self._settings.relay_username, password=password, timeout=10,
             )
             log.info("acknowledgement sent", extra={"contact_id": accepted.contact_id, "reference": accepted.reference})
+            await self._intake.acknowledged(accepted.contact_id, at=datetime.now(UTC), means="email")
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.error("acknowledgement not sent", extra={"contact_id": accepted.contact_id, "error": repr(exc)})
 

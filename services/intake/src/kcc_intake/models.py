@@ -192,6 +192,15 @@ class Accepted(BaseModel):
     published: bool = Field(description="False: safe in the outbox, published once Kafka is back")
 
 
+class AcknowledgementIn(BaseModel):
+    """The post room (or another channel) sent the citizen an acknowledgement of receipt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    acknowledged_at: AwareDatetime | None = Field(default=None, description="When it was sent; default now")
+    means: Literal["letter", "email", "other"] = "letter"
+
+
 class Recorded(BaseModel):
     event_id: str
     contact_id: str | None = None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from kcc_shared.contracts import (
     CALL_EVENTS,
+    CONTACT_ACKNOWLEDGED,
     CONTACT_RECEIVED,
     COUNTER_EVENTS,
     CallAbandoned,
@@ -26,6 +27,8 @@ from kcc_shared.contracts import (
     Channel,
     CitizenIdentifiers,
     CloudEvent,
+    ContactAcknowledged,
+    ContactAcknowledgedData,
     ContactReceived,
     ContactReceivedData,
     CounterAppointment,
@@ -238,6 +241,18 @@ class IntakeService:
                 "citizen": CitizenIdentifiers(social_handle=f"{platform}:{message.handle.lower()}"),
             },
         )
+
+    async def acknowledged(self, contact_id: str, *, at: datetime | None, means: str) -> m.Recorded | None:
+        """Publish that the citizen was sent an acknowledgement of receipt; None for an unknown contact.
+        One event per contact (its id is derived from the contact), so a repeated report is one."""
+        stored = await self._contacts.get(contact_id)
+        if stored is None:
+            return None
+        data = ContactAcknowledgedData(
+            contact_id=contact_id, channel=Channel(stored["channel"]), acknowledged_at=at or datetime.now(UTC), means=means
+        )
+        event = self._derived(ContactAcknowledged, data, contact_id, "acknowledged")
+        return await self.record(event, topic=CONTACT_ACKNOWLEDGED, contact_id=contact_id)
 
     # --- reading ----------------------------------------------------------------------------
 

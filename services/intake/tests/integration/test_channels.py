@@ -7,7 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from kcc_shared.contracts import CALL_EVENTS, COUNTER_EVENTS
+from kcc_shared.contracts import CALL_EVENTS, CONTACT_ACKNOWLEDGED, COUNTER_EVENTS
 from kcc_shared.testing import unique
 
 pytestmark = pytest.mark.integration
@@ -173,3 +173,25 @@ async def test_social_message(intake):
     assert response.status_code == 202, response.text
     data = await published_contact(intake, response.json()["contact_id"])
     assert (data["channel"], data["platform"], data["thread_id"]) == ("social", "whatsapp", "t-9")
+
+
+async def test_the_post_room_records_a_letters_acknowledgement(intake, topic_reader):
+    acknowledgements = await topic_reader(CONTACT_ACKNOWLEDGED.name)
+    response = await intake.post(
+        "/v1/channels/letters",
+        json={"scan_reference": unique("scan"), "received_on": "2026-12-21", "ocr_text": "Geachte heer/mevrouw, graag een nieuwe kliko."},
+    )
+    contact_id = response.json()["contact_id"]
+    sent = {"acknowledged_at": "2026-12-28T10:00:00+01:00"}
+    first = await intake.post(f"/v1/contacts/{contact_id}/acknowledgement", json=sent)
+    again = await intake.post(f"/v1/contacts/{contact_id}/acknowledgement", json=sent)  # reported twice: one event
+    unknown = await intake.post("/v1/contacts/no-such-contact/acknowledgement", json=sent)
+    naive = await intake.post(f"/v1/contacts/{contact_id}/acknowledgement", json={"acknowledged_at": "2026-12-28T10:00:00"})
+    assert (first.status_code, again.status_code, unknown.status_code) == (202, 202, 404)
+    assert first.json()["event_id"] == again.json()["event_id"]
+    assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["body", "acknowledged_at"]
+    records = await acknowledgements.read(count=2, match=by_contact(contact_id), timeout=5)
+    assert len(records) == 1 and records[0].key == contact_id.encode()
+    assert data_of(records[0]) == {
+        "contact_id": contact_id, "channel": "letter", "acknowledged_at": "2026-12-28T10:00:00+01:00", "means": "letter",
+    }

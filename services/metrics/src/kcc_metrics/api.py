@@ -3,21 +3,45 @@
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
+from kcc_metrics.realtime import Realtime
+from kcc_metrics.reports import Breakdown, ChannelMix, Reports, Satisfaction
 from kcc_metrics.service import MetricsService
+from kcc_metrics.surveys import SurveyAccepted, SurveyAnswerIn, Surveys
 
 
 def _service(request: Request) -> MetricsService:
     return request.app.state.metrics
 
 
+def _reports(request: Request) -> Reports:
+    return request.app.state.reports
+
+
+def _surveys(request: Request) -> Surveys:
+    return request.app.state.surveys
+
+
 Metrics = Annotated[MetricsService, Depends(_service)]
+ReadModels = Annotated[Reports, Depends(_reports)]
+SurveyIntake = Annotated[Surveys, Depends(_surveys)]
 
 router = APIRouter(prefix="/v1")
 
-ChannelName = Literal["telephone", "email", "web", "counter", "letter", "social", "callback"]
+ChannelName = Literal["telephone", "email", "web", "counter", "letter", "social", "callback", "handoff"]
+ContactChannel = Literal["telephone", "email", "web", "counter", "letter", "social"]
+First = Annotated[date, Query(alias="from", description="First local day (Europe/Amsterdam), YYYY-MM-DD")]
+Last = Annotated[date, Query(alias="to", description="Last local day, inclusive, YYYY-MM-DD")]
+
+
+def _check_period(first: date, last: date) -> None:
+    if first > last:
+        raise HTTPException(
+            status_code=422,
+            detail=[{"loc": ["query", "from"], "msg": "from must not be after to", "type": "value_error"}],
+        )
 
 
 @router.get("/counts/daily", tags=["metrics"], summary="Contacts received and routed on one local day")
@@ -36,14 +60,52 @@ async def daily_counts(
 )
 async def service_norms(
     metrics: Metrics,
-    first: Annotated[date, Query(alias="from", description="First local day (Europe/Amsterdam), YYYY-MM-DD")],
-    last: Annotated[date, Query(alias="to", description="Last local day, inclusive, YYYY-MM-DD")],
+    first: First,
+    last: Last,
     channel: Annotated[ChannelName | None, Query(description="Only this channel's KPIs")] = None,
     department: Annotated[str | None, Query(description="Only contacts routed to this department")] = None,
 ) -> ServiceNormsReport:
-    if first > last:
-        raise HTTPException(
-            status_code=422,
-            detail=[{"loc": ["query", "from"], "msg": "from must not be after to", "type": "value_error"}],
-        )
+    _check_period(first, last)
     return await metrics.service_norms(first=first, last=last, channel=channel, department=department)
+
+
+@router.get("/channel-mix", tags=["metrics"], summary="Contacts per channel and share, per local day or ISO week (kanaalsturing)",
+            response_model_by_alias=True)
+async def channel_mix(
+    reports: ReadModels, first: First, last: Last,
+    by: Annotated[Literal["day", "week"], Query(description="Group per local day or ISO week")] = "day",
+) -> ChannelMix:
+    _check_period(first, last)
+    return await reports.channel_mix(first=first, last=last, by=by)
+
+
+@router.get("/breakdown", tags=["metrics"], summary="Contacts by local day, hour, department or UPL product",
+            response_model_by_alias=True)
+async def breakdown(
+    reports: ReadModels, first: First, last: Last,
+    by: Annotated[Literal["day", "hour", "department", "product"], Query(description="What to group on")],
+    channel: Annotated[ContactChannel | None, Query(description="Only contacts of this channel")] = None,
+) -> Breakdown:
+    _check_period(first, last)
+    return await reports.breakdown(first=first, last=last, by=by, channel=channel)
+
+
+@router.get("/satisfaction", tags=["satisfaction"], summary="Average rapportcijfer per channel and department, with counts",
+            response_model_by_alias=True)
+async def satisfaction(reports: ReadModels, first: First, last: Last) -> Satisfaction:
+    _check_period(first, last)
+    return await reports.satisfaction(first=first, last=last)
+
+
+@router.post(
+    "/satisfaction", tags=["satisfaction"], summary="A citizen's rapportcijfer (1-10) for one contact",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={422: {"description": "A field is missing or invalid: `detail` names it and says why"}},
+)
+async def answer_survey(answer: SurveyAnswerIn, surveys: SurveyIntake) -> SurveyAccepted:
+    return await surveys.answer(answer)
+
+
+@router.get("/realtime", tags=["metrics"], summary="Contacts waiting per queue, oldest wait, agents available, call-backs due")
+async def realtime(reports: ReadModels) -> Realtime:
+    return await reports.realtime()

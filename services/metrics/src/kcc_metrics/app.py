@@ -1,27 +1,47 @@
 """Composition root of the metrics service."""
 
+import asyncio
+
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_metrics import api, subscribers
+from kcc_metrics.realtime import RealtimeGauges, refresh_forever
+from kcc_metrics.reports import Reports
 from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 from kcc_metrics.settings import MetricsSettings
+from kcc_metrics.surveys import Surveys
 
 
 def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     repository = FactRepository(infra.db["facts"])
     metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
-    subscribers.register(infra, metrics)
+    reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days)
+    gauges = RealtimeGauges(infra.registry)
+    subscribers.register(infra, metrics, collection=infra.db["facts"])
+    tasks: list[asyncio.Task[None]] = []
+
+    async def started() -> None:
+        tasks.append(asyncio.create_task(refresh_forever(reports.realtime, gauges, every_s=settings.realtime_refresh_s)))
+
+    async def stopping() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     app = create_service_app(
         infra=infra,
         title="Contact.STAD metrics",
         description="Service norms per channel, live and historical.",
         routers=[api.router],
         on_startup=repository.ensure_indexes,
+        on_started=started,
+        on_shutdown=stopping,
     )
-    app.state.metrics = metrics
+    app.state.metrics, app.state.reports = metrics, reports
+    app.state.surveys = Surveys(publisher=infra.publisher, source=infra.source)
     return app

@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 # Bump when a KPI's definition changes: figures are then recomputed from the facts (a rebuild),
 # never migrated by hand.
-DEFINITION_VERSION = "2026-11-29.1"
+DEFINITION_VERSION = "2026-11-29.2"
 
 
 class DailyCounts(BaseModel):
@@ -28,7 +28,7 @@ class Kpi(BaseModel):
     name: str
     channel: str
     value: float | None = Field(description="None when there is nothing to measure yet")
-    unit: Literal["share", "seconds", "calls", "per_call"]
+    unit: Literal["share", "seconds", "calls", "per_call", "score"]
     norm: Norm | None = None
     met: bool | None = Field(default=None, description="None without a norm or without a value")
     counts: dict[str, float] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ class FactRepository:
         await self._facts.create_index([("kind", 1), ("day", 1)], name="kind_day")
         await self._facts.create_index([("kind", 1), ("call_id", 1)], name="kind_call")
         await self._facts.create_index([("kind", 1), ("contact_id", 1)], name="kind_contact")
+        await self._facts.create_index([("kind", 1), ("callback_id", 1)], name="kind_callback")
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
         """Store a fact once; a redelivered event finds its fact already there."""

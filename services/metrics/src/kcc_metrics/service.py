@@ -1,7 +1,7 @@
 """Records one fact per event, and computes counts and service-norm KPIs from the facts."""
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,18 +16,26 @@ from kcc_shared.contracts import (
     ContactResolved,
     CallbackCompleted,
     CallbackFailed,
+    CallbackCancelled,
     CallbackScheduled,
+    ContactAcknowledged,
     ContactRouted,
     CounterVisit,
+    SurveyAnswered,
 )
 
 from kcc_metrics.kpis.callback import callback_kpis
 from kcc_metrics.kpis.counter import counter_kpis
+from kcc_metrics.kpis.handoff import HANDOFFS, first_handoffs, handoff_kpi
+from kcc_metrics.kpis.letters import acknowledgement_kpi
+from kcc_metrics.kpis.resolution import fcr_kpi, products_of
+from kcc_metrics.kpis.satisfaction import first_answers, satisfaction_kpis
 from kcc_metrics.kpis.telephone import telephone_kpis
 from kcc_metrics.kpis.written import WRITTEN_CHANNELS, resolution_kpi, written_kpis
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.repository import FactRepository
+from kcc_metrics.views import first_routed
 
 _CALL_EVENT_TIME = {
     "offered": "offered_at", "answered": "answered_at", "abandoned": "abandoned_at",
@@ -48,6 +56,10 @@ class MetricsService:
         self._repository, self._tz = repository, ZoneInfo(timezone)
         self._norms, self._clock = norms or NormSettings(), clock
 
+    def with_repository(self, repository: Any) -> "MetricsService":
+        """The same service over another repository (the batch consumer's fact collector)."""
+        return MetricsService(repository=repository, timezone=self._tz.key, norms=self._norms, clock=self._clock)
+
     def local_day(self, moment: datetime) -> date:
         return moment.astimezone(self._tz).date()
 
@@ -59,6 +71,28 @@ class MetricsService:
                 "kind": "received", "day": self.local_day(data.received_at).isoformat(), "channel": data.channel.value,
                 "contact_id": data.contact_id, "received_at": data.received_at,
                 "acknowledge_due_at": data.acknowledge_due_at, "answer_due_at": data.answer_due_at,
+                # The only place a citizen is named: an erasure re-keys this one field to a surrogate.
+                "citizen_key": data.citizen_key, "channel_message_id": data.channel_message_id,
+            },
+        )
+
+    async def contact_acknowledged(self, event: ContactAcknowledged) -> None:
+        data = event.data
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "acknowledged", "day": self.local_day(data.acknowledged_at).isoformat(), "channel": data.channel.value,
+                "contact_id": data.contact_id, "acknowledged_at": data.acknowledged_at,
+            },
+        )
+
+    async def survey_answered(self, event: SurveyAnswered) -> None:
+        data = event.data
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "survey", "day": self.local_day(data.answered_at).isoformat(), "contact_id": data.contact_id,
+                "score": data.score, "answered_at": data.answered_at,
             },
         )
 
@@ -69,6 +103,7 @@ class MetricsService:
             fact={
                 "kind": "routed", "day": self.local_day(data.routed_at).isoformat(), "decision": data.decision,
                 "contact_id": data.contact_id, "department_id": data.department_id, "upl_uri": data.upl_uri,
+                "channel": data.channel.value, "routed_at": data.routed_at, "due_at": data.due_at,
             },
         )
 
@@ -89,7 +124,7 @@ class MetricsService:
         name = event.type.rsplit(".", 1)[1]
         at = getattr(data, _CALL_EVENT_TIME[name])
         fact: dict[str, Any] = {"kind": "call", "event": name, "call_id": data.call_id, "at": at, "day": self.local_day(at).isoformat()}
-        fact |= data.model_dump(include={"wait_s", "talk_s", "hold_s", "wrap_up_s", "service_line", "target"})
+        fact |= data.model_dump(include={"wait_s", "talk_s", "hold_s", "wrap_up_s", "service_line", "target", "warm", "announced"})
         await self._repository.record(event_id=event.id, fact=fact)
 
     async def counter_visit(self, event: CounterVisit) -> None:
@@ -103,14 +138,17 @@ class MetricsService:
             },
         )
 
-    async def callback_event(self, event: CallbackScheduled | CallbackCompleted | CallbackFailed) -> None:
+    async def callback_event(self, event: CallbackScheduled | CallbackCompleted | CallbackFailed | CallbackCancelled) -> None:
         data = event.data
         if isinstance(event, CallbackScheduled) and data.rescheduled:
             return  # the promise dates from its first booking
-        kind = {CallbackScheduled: "scheduled", CallbackCompleted: "completed", CallbackFailed: "failed"}[type(event)]
+        kind = {
+            CallbackScheduled: "scheduled", CallbackCompleted: "completed", CallbackFailed: "failed", CallbackCancelled: "cancelled",
+        }[type(event)]
         fact = {
             "kind": "callback", "event": kind, "callback_id": data.callback_id, "day": self.local_day(event.time).isoformat(),
-            "department_id": data.department_id,
+            "department_id": data.department_id, "contact_id": getattr(data, "contact_id", None),
+            "at": getattr(data, f"{kind}_at", None) or event.time,
         }
         if isinstance(event, CallbackScheduled | CallbackCompleted):
             fact["deadline"] = data.deadline
@@ -154,12 +192,22 @@ class MetricsService:
                 kpi for kpi in written_kpis(received, resolved, norms=self._norms, tz=self._tz, now=self._clock())
                 if channel in (None, kpi.channel)
             ]
+            if channel in (None, "letter"):
+                letters = [f for f in received if f["channel"] == "letter"]
+                acknowledged = await self._repository.where_in(
+                    kind="acknowledged", field="contact_id", values=[f["contact_id"] for f in letters]
+                )
+                kpis.append(acknowledgement_kpi(letters, acknowledged, norms=self._norms, tz=self._tz, now=self._clock()))
         resolved = await self._repository.in_period(kind="resolved", first=first, last=last)
         resolved = [
             f for f in resolved if channel in (None, f["channel"]) and department in (None, f.get("department_id"))
         ]
-        if channel != "callback":  # call-backs are not contacts: no resolution share of their own
+        if channel not in ("callback", "handoff"):  # these are promises, not contacts: no resolution share
             kpis.append(resolution_kpi(resolved, norms=self._norms, channel=channel or "all"))
+            kpis.append(await self._first_contact_resolution(resolved, last=last, channel=channel or "all"))
+            kpis += await self._satisfaction(first=first, last=last, channel=channel, department=department)
+        if channel in (None, "handoff"):
+            kpis.append(await self._handoffs(first=first, last=last, department=department))
         return ServiceNormsReport(from_=first, to=last, channel=channel, department=department, kpis=kpis)
 
     async def _of_department(self, received: list[dict[str, Any]], department: str | None) -> list[dict[str, Any]]:
@@ -169,3 +217,58 @@ class MetricsService:
         routed = await self._repository.where_in(kind="routed", field="contact_id", values=[f["contact_id"] for f in received])
         theirs = {f["contact_id"] for f in routed if f.get("department_id") == department}
         return [f for f in received if f["contact_id"] in theirs]
+
+    async def _first_contact_resolution(self, resolved: list[dict[str, Any]], *, last: date, channel: str) -> Any:
+        """FCR over `resolved`, with the receipts of these contacts and of every later contact by the same citizens."""
+        originals = await self._repository.where_in(
+            kind="received", field="contact_id", values=sorted({f["contact_id"] for f in resolved})
+        )
+        keys = {f["citizen_key"] for f in originals if f.get("citizen_key")}
+        received = {f["contact_id"]: f for f in originals}
+        if keys:
+            since = min(date.fromisoformat(f["day"]) for f in originals)
+            until = last + timedelta(days=self._norms.fcr_window_days + 1)
+            later = await self._repository.in_period(kind="received", first=since, last=until)
+            received |= {f["contact_id"]: f for f in later if f.get("citizen_key") in keys}
+        linked = [cid for cid, f in received.items() if f.get("citizen_key")]
+        routed = await self._repository.where_in(kind="routed", field="contact_id", values=linked)
+        return fcr_kpi(
+            resolved, received=received, products=products_of(routed, resolved), norms=self._norms, now=self._clock(),
+            channel=channel,
+        )
+
+    async def _satisfaction(self, *, first: date, last: date, channel: str | None, department: str | None) -> list[Any]:
+        scores = first_answers(await self._repository.in_period(kind="survey", first=first, last=last))
+        ids = sorted(scores)
+        channels = {f["contact_id"]: f["channel"] for f in await self._repository.where_in(kind="received", field="contact_id", values=ids)}
+        if department is not None:
+            routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
+            scores = {cid: s for cid, s in scores.items() if routed.get(cid, {}).get("department_id") == department}
+        if channel is not None:
+            scores = {cid: s for cid, s in scores.items() if channels.get(cid) == channel}
+        return [k for k in satisfaction_kpis(scores, channels=channels, norms=self._norms) if channel in (None, k.channel)]
+
+    async def _handoffs(self, *, first: date, last: date, department: str | None) -> Any:
+        routed = await self._repository.in_period(kind="routed", first=first, last=last)
+        ids = sorted({f["contact_id"] for f in routed if f["decision"] in HANDOFFS})
+        handoffs = {
+            cid: f for cid, f in first_handoffs(await self._repository.where_in(kind="routed", field="contact_id", values=ids)).items()
+            if first.isoformat() <= f["day"] <= last.isoformat() and department in (None, f.get("department_id"))
+        }
+        ids = sorted(handoffs)
+        warm = [cid for cid, f in handoffs.items() if f["decision"] == "warm_transfer"]
+        call_of = {
+            f["contact_id"]: f["channel_message_id"]
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=warm)
+            if f["channel"] == "telephone" and f.get("channel_message_id")
+        }
+        calls: dict[str, list[dict[str, Any]]] = {}
+        for fact in await self._repository.where_in(kind="call", field="call_id", values=sorted(set(call_of.values()))):
+            calls.setdefault(fact["call_id"], []).append(fact)
+        return handoff_kpi(
+            handoffs,
+            callbacks=await self._repository.where_in(kind="callback", field="contact_id", values=ids),
+            resolved=await self._repository.where_in(kind="resolved", field="contact_id", values=ids),
+            calls={cid: calls.get(call_id, []) for cid, call_id in call_of.items()},
+            norms=self._norms, now=self._clock(),
+        )

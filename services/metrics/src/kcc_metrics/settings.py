@@ -17,3 +17,5 @@ class MetricsSettings(ServiceSettings):
     group_id: str = "kcc-metrics"
     timezone: str = "Europe/Amsterdam"
     norms: NormSettings = Field(default_factory=NormSettings)
+    realtime_refresh_s: float = Field(default=15.0, gt=0, description="How often the realtime Prometheus gauges refresh")
+    realtime_days: int = Field(default=14, ge=1, description="How far back an unresolved contact still counts as waiting")

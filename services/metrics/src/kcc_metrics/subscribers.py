@@ -1,26 +1,76 @@
-"""Metrics' Kafka handlers."""
+"""Metrics' Kafka handlers: which topic feeds which fact recorder (the rebuild replays the same table)."""
 
 from kcc_shared.contracts import (
     CALL_EVENTS,
+    CALLBACK_CANCELLED,
     CALLBACK_COMPLETED,
     CALLBACK_FAILED,
     CALLBACK_SCHEDULED,
+    CONTACT_ACKNOWLEDGED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
     COUNTER_EVENTS,
+    SURVEY_ANSWERED,
+    CloudEvent,
     CounterVisit,
+    TopicSpec,
 )
+from kcc_shared.consumer import DeadLetterSink, EventProcessor
 from kcc_shared.runtime import Infrastructure
 
+from kcc_metrics.batches import register_batches
 from kcc_metrics.service import MetricsService
 
+# (topic, MetricsService method, the event types it records; empty = all the topic carries)
+SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] = (
+    (CONTACT_RECEIVED, "contact_received", ()),
+    (CONTACT_ROUTED, "contact_routed", ()),
+    (CONTACT_RESOLVED, "contact_resolved", ()),
+    (CONTACT_ACKNOWLEDGED, "contact_acknowledged", ()),
+    (CALL_EVENTS, "call_event", ()),
+    (COUNTER_EVENTS, "counter_visit", (CounterVisit,)),
+    (CALLBACK_SCHEDULED, "callback_event", ()),
+    (CALLBACK_COMPLETED, "callback_event", ()),
+    (CALLBACK_FAILED, "callback_event", ()),
+    (CALLBACK_CANCELLED, "callback_event", ()),
+    (SURVEY_ANSWERED, "survey_answered", ()),
+)
 
-def register(infra: Infrastructure, metrics: MetricsService) -> None:
-    infra.subscribe(CONTACT_RECEIVED, metrics.contact_received)
-    infra.subscribe(CONTACT_ROUTED, metrics.contact_routed)
-    infra.subscribe(CONTACT_RESOLVED, metrics.contact_resolved)
-    infra.subscribe(CALL_EVENTS, metrics.call_event)
-    infra.subscribe(COUNTER_EVENTS, metrics.counter_visit, handles=(CounterVisit,))
-    for topic in (CALLBACK_SCHEDULED, CALLBACK_COMPLETED, CALLBACK_FAILED):
-        infra.subscribe(topic, metrics.callback_event)
+
+class FactsAreTheInbox:
+    """The inbox of the metrics consumers is the fact collection itself: every fact's `_id` is its
+    event's id and is written with one insert-once, so a redelivered event is a no-op insert.
+    A separate inbox would add a read and an insert per event (three store round trips instead
+    of one), and the store sets the pace (benchmarks/metrics_consumer.py)."""
+
+    async def seen(self, *, consumer: str, event_id: str) -> bool:
+        return False
+
+    async def record(self, *, consumer: str, event_id: str) -> None:
+        return None
+
+
+def register(infra: Infrastructure, metrics: MetricsService, *, collection: object) -> None:
+    """Each topic is consumed in batches (`batches.py`): the fast path collects the facts the
+    ordinary handlers make and inserts them at once; the shared `EventProcessor` (retries,
+    dead letters) handles what the fast path cannot.
+
+    One consumer group per topic (`<group_id>.<topic>`), unlike `Infrastructure.subscribe`'s one
+    group per service: with eleven topics in one group every member joining or leaving stops all
+    eleven for a rebalance (about 3 s each, so ~35 s to start); per-topic groups rebalance alone
+    and scale out per topic. Facts are idempotent per event id, so a new group re-reading is harmless."""
+    settings = infra.settings
+    for topic, method, handles in SUBSCRIPTIONS:
+        infra.produces(topic)
+        processor = EventProcessor(
+            topic=topic, group=f"{settings.group_id}.{topic.name}", handler=getattr(metrics, method),
+            handles=handles or topic.events, inbox=FactsAreTheInbox(),  # type: ignore[arg-type]
+            dead_letters=DeadLetterSink(infra.broker, timeout_s=settings.kafka.publish_timeout_s),
+            settings=settings.consumer, metrics=infra.consumer_metrics,
+        )
+        register_batches(
+            infra.broker, processor, method=method, collection=collection,
+            make_service=metrics.with_repository, tracer=infra.tracer_provider.get_tracer("kcc_metrics.batches"),
+            auto_offset_reset=settings.consumer.auto_offset_reset,
+        )

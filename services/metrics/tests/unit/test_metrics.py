@@ -34,4 +34,5 @@ async def test_a_received_contact_is_one_fact_per_event_id():
     assert facts.facts == {event.id: {
         "kind": "received", "day": "2026-11-23", "channel": "counter", "contact_id": "c-1",
         "received_at": datetime(2026, 11, 23, 8, tzinfo=UTC), "acknowledge_due_at": None, "answer_due_at": None,
+        "citizen_key": None, "channel_message_id": None,
     }}

@@ -72,6 +72,20 @@ CONTACT_RESOLVED = TopicSpec(
     key="contact_id",
     partitions=12,
 )
+CONTACT_ACKNOWLEDGED = TopicSpec(
+    name="kcc.contact.acknowledged.v1",
+    description="Acknowledgements of receipt sent to the citizen (letters: by the post room; e-mail: the auto-reply).",
+    events=(ev.ContactAcknowledged,),
+    key="contact_id",
+    partitions=12,
+)
+SURVEY_ANSWERED = TopicSpec(
+    name="kcc.survey.answered.v1",
+    description="Satisfaction survey answers: a rapportcijfer 1-10 for one contact.",
+    events=(ev.SurveyAnswered,),
+    key="contact_id",
+    partitions=6,
+)
 CALL_EVENTS = TopicSpec(
     name="kcc.call.events.v1",
     description="Telephone call life cycle from the CTI, keyed by call id so a call stays in order.",
@@ -151,6 +165,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     CONTACT_RECEIVED,
     CONTACT_ROUTED,
     CONTACT_RESOLVED,
+    CONTACT_ACKNOWLEDGED,
     CALL_EVENTS,
     COUNTER_EVENTS,
     CALLBACK_REQUESTED,
@@ -162,6 +177,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     CALLBACK_CANCELLED,
     CALLBACK_REMINDER,
     CALLBACK_OVERDUE,
+    SURVEY_ANSWERED,
     DEAD_LETTER,
     DEAD_LETTER_REPLAYS,
 )

@@ -12,6 +12,8 @@ from kcc_shared.contracts.events.common import (
     TimeWindow,
 )
 from kcc_shared.contracts.events.contact import (
+    ContactAcknowledged,
+    ContactAcknowledgedData,
     ContactReceived,
     ContactReceivedData,
     ContactResolved,
@@ -63,6 +65,7 @@ from kcc_shared.contracts.events.callback import (
     CallbackScheduledData,
 )
 from kcc_shared.contracts.events.department import DepartmentContactAssigned, DepartmentContactAssignedData
+from kcc_shared.contracts.events.survey import SurveyAnswered, SurveyAnsweredData
 
 __all__ = [
     "Actor",
@@ -100,6 +103,8 @@ __all__ = [
     "CallbackScheduledData",
     "Channel",
     "CitizenIdentifiers",
+    "ContactAcknowledged",
+    "ContactAcknowledgedData",
     "ContactReceived",
     "ContactReceivedData",
     "ContactResolved",
@@ -113,5 +118,7 @@ __all__ = [
     "Decision",
     "DepartmentContactAssigned",
     "DepartmentContactAssignedData",
+    "SurveyAnswered",
+    "SurveyAnsweredData",
     "TimeWindow",
 ]

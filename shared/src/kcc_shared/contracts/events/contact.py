@@ -89,3 +89,22 @@ class ContactResolved(CloudEvent):
 
     type: Literal["nl.contactstad.contact.resolved"] = "nl.contactstad.contact.resolved"
     data: ContactResolvedData
+
+
+# --- kcc.contact.acknowledged.v1 ---------------------------------------------------------
+
+
+class ContactAcknowledgedData(Contract):
+    contact_id: str
+    channel: Channel
+    acknowledged_at: AwareDatetime = Field(description="When the acknowledgement (ontvangstbevestiging) was sent")
+    means: Literal["letter", "email", "other"] = Field(
+        default="letter", description="How it was sent: a letter from the post room, an automatic e-mail reply"
+    )
+
+
+class ContactAcknowledged(CloudEvent):
+    """The citizen was told their letter or message arrived (the ontvangstbevestiging went out)."""
+
+    type: Literal["nl.contactstad.contact.acknowledged"] = "nl.contactstad.contact.acknowledged"
+    data: ContactAcknowledgedData
