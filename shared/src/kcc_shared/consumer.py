@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any], Awaitable[None]]
 
 DLQ_HEADER_PREFIX = "kcc-dlq-"
+# A dead letter replayed to its original topic carries these (see kcc_shared.deadletters); only
+# the consumer group it failed in processes it again, the other groups on the topic ignore it.
+REPLAY_HEADER_PREFIX = "kcc-replay-"
+REPLAY_GROUP_HEADER = f"{REPLAY_HEADER_PREFIX}group"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class Delivery:
     partition: int
     offset: int
     headers: dict[str, str]
+    key: bytes | None = None
 
 
 class ConsumerMetrics:
@@ -71,8 +76,10 @@ class DeadLetterSink:
             f"{DLQ_HEADER_PREFIX}attempts": str(attempts),
             f"{DLQ_HEADER_PREFIX}failed-at": datetime.now(UTC).isoformat(),
         }
+        # The original key goes along, so a replay lands on the key's partition, in order.
         await publish_acknowledged(
-            self._broker, delivery.value, timeout_s=self._timeout_s, topic=DEAD_LETTER.name, headers=headers
+            self._broker, delivery.value, timeout_s=self._timeout_s, topic=DEAD_LETTER.name, headers=headers,
+            key=delivery.key,
         )
 
 
@@ -96,6 +103,10 @@ class EventProcessor:
         self.consumer = f"{group}/{topic.name}"
 
     async def process(self, delivery: Delivery) -> None:
+        replayed_for = delivery.headers.get(REPLAY_GROUP_HEADER)
+        if replayed_for is not None and replayed_for != self.group:
+            self._count("ignored")  # a replay for another group, which failed where we did not
+            return
         try:
             event = self.topic.adapter.validate_json(delivery.value)
         except ValidationError as exc:
@@ -170,5 +181,6 @@ def register(broker: KafkaBroker, processor: EventProcessor, *, auto_offset_rese
                 partition=record.partition,
                 offset=record.offset,
                 headers={key: value.decode(errors="replace") for key, value in record.headers or ()},
+                key=record.key,
             )
         )

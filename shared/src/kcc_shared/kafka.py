@@ -2,19 +2,22 @@
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaTimeoutError
 from faststream.kafka import KafkaBroker
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.opentelemetry.provider import BatchKafkaTelemetrySettingsProvider, KafkaTelemetrySettingsProvider
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.opentelemetry.middleware import TelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
 from kcc_shared.settings import KafkaSettings
+from kcc_shared.telemetry import event_attributes_from_bytes
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +39,49 @@ def make_broker(
         enable_idempotence=True,
         request_timeout_ms=settings.request_timeout_ms,
         middlewares=(
-            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            EventTelemetryMiddleware(tracer_provider=tracer_provider),
             KafkaPrometheusMiddleware(registry=registry, app_name=service_name, metrics_prefix="kcc"),
         ),
         logger=logging.getLogger(f"kcc.{service_name}.broker"),
     )
+
+
+class _EventTelemetry(KafkaTelemetrySettingsProvider):
+    """FastStream's Kafka span attributes plus the event's searchable `kcc.*` ids.
+
+    The key is recorded as text (an id: contact, call, call-back); the payload never is."""
+
+    def get_publish_attrs_from_cmd(self, cmd: KafkaPublishCommand) -> dict[str, Any]:
+        attrs = _key_as_text(super().get_publish_attrs_from_cmd(cmd))
+        attrs.update(event_attributes_from_bytes(cmd.body))
+        return attrs
+
+    def get_consume_attrs_from_message(self, msg: Any) -> dict[str, Any]:
+        attrs = _key_as_text(super().get_consume_attrs_from_message(msg))
+        attrs.update(event_attributes_from_bytes(msg.body))
+        return attrs
+
+
+def _key_as_text(attrs: dict[str, Any]) -> dict[str, Any]:
+    key = attrs.get("messaging.kafka.message.key")
+    if isinstance(key, bytes):
+        attrs["messaging.kafka.message.key"] = key.decode(errors="replace")
+    return attrs
+
+
+def _event_telemetry(msg: Any) -> KafkaTelemetrySettingsProvider | BatchKafkaTelemetrySettingsProvider:
+    if isinstance(msg, Sequence):
+        return BatchKafkaTelemetrySettingsProvider()
+    return _EventTelemetry()
+
+
+class EventTelemetryMiddleware(TelemetryMiddleware[KafkaPublishCommand]):
+    """FastStream's Kafka tracing (trace context in the `traceparent` header) with `kcc.*` attributes."""
+
+    def __init__(self, *, tracer_provider: TracerProvider) -> None:
+        super().__init__(
+            settings_provider_factory=_event_telemetry, tracer_provider=tracer_provider, include_messages_counters=True
+        )
 
 
 async def ensure_topics(*, settings: KafkaSettings, topics: Iterable[TopicSpec]) -> list[str]:

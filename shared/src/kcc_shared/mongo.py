@@ -24,7 +24,9 @@ def make_mongo_client(*, settings: MongoSettings, tracer_provider: TracerProvide
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         maxPoolSize=settings.max_pool_size,
         tz_aware=True,
-        event_listeners=[CommandTracer(tracer)],
+        # Command spans name the command and collection only: documents and filters hold
+        # personal data (phone numbers, BSNs) and must never become span attributes.
+        event_listeners=[CommandTracer(tracer, capture_statement=False)],
     )
 
 

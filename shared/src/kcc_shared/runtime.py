@@ -25,12 +25,14 @@ from pymongo.errors import PyMongoError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
-from kcc_shared.contracts import DEAD_LETTER, CloudEvent, TopicSpec
+from kcc_shared.contracts import DEAD_LETTER, DEAD_LETTER_REPLAYS, CloudEvent, TopicSpec
 from kcc_shared.inbox import Inbox
+from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
 from kcc_shared.mongo import make_mongo_client, ping
+from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
-from kcc_shared.telemetry import make_tracer_provider
+from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ class Infrastructure:
     inbox: Inbox
     consumer_metrics: ConsumerMetrics
     topics: list[TopicSpec] = field(default_factory=list)
+    lag: ConsumerLag | None = None
 
     @classmethod
     def build(cls, settings: ServiceSettings, *, span_exporter: SpanExporter | None = None) -> "Infrastructure":
@@ -70,7 +73,11 @@ class Infrastructure:
             publisher=EventPublisher(broker, timeout_s=settings.kafka.publish_timeout_s),
             inbox=Inbox(db["inbox"]),
             consumer_metrics=ConsumerMetrics(registry),
-            topics=[DEAD_LETTER],
+            topics=[DEAD_LETTER, DEAD_LETTER_REPLAYS],
+            lag=ConsumerLag(
+                broker=broker, group=settings.group_id, kafka=settings.kafka, registry=registry,
+                interval_s=settings.consumer.lag_interval_s,
+            ),
         )
 
     @property
@@ -156,6 +163,8 @@ class Infrastructure:
                 await asyncio.sleep(1.0)
 
     async def close(self) -> None:
+        if self.lag is not None:
+            await self.lag.stop()
         await self.broker.stop()
         await self.mongo.close()
         self.tracer_provider.shutdown()
@@ -183,6 +192,8 @@ def create_service_app(
         if on_startup is not None:
             await on_startup()
         await infra.broker.start()
+        if infra.lag is not None and infra.broker.subscribers:
+            infra.lag.start()
         if on_started is not None:
             await on_started()
         log.info("service started", extra={"port": infra.settings.port})
@@ -200,10 +211,12 @@ def create_service_app(
     _add_probes(app, infra)
     _add_http_metrics(app, infra.registry)
     _add_unavailable_handlers(app)
+    app.include_router(dead_letter_router(infra.settings))
     for router in routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=infra.tracer_provider, excluded_urls="healthz,readyz,metrics"
+        app, tracer_provider=infra.tracer_provider, excluded_urls="healthz,readyz,metrics",
+        server_request_hook=scrub_server_span,
     )
     return app
 

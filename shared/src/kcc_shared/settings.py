@@ -53,6 +53,7 @@ class ConsumerSettings(BaseSettings):
     backoff_initial_s: float = Field(default=0.2, gt=0)
     backoff_max_s: float = Field(default=5.0, gt=0)
     auto_offset_reset: str = Field(default="earliest", pattern="^(earliest|latest)$")
+    lag_interval_s: float = Field(default=15.0, gt=0, description="How often kcc_consumer_lag is read from the broker")
 
 
 class ServiceSettings(BaseSettings):

@@ -211,3 +211,43 @@ def _free_port_pair() -> int:
                 continue
             return port
     raise RuntimeError("no free port pair")
+
+
+class WebhookReceiver:
+    """A tiny real HTTP endpoint (a department's back-office) that records what is POSTed to
+    `/hook`, with the headers, and answers `status` (change it to make deliveries fail or
+    succeed); any other path is a 404, as for a misconfigured webhook URL."""
+
+    def __init__(self, *, status: int = 204) -> None:
+        self.status = status
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head.split("\r\n")[1:] if line)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        path = head.split(" ", 2)[1] if head.count(" ") >= 2 else ""
+        status = self.status if path == "/hook" else 404
+        if status < 300:
+            self.received.append((headers, json.loads(body)))
+        writer.write(f"HTTP/1.1 {status} Status\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+@pytest.fixture
+async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    await receiver.stop()

@@ -42,6 +42,7 @@ from kcc_shared.contracts import (
 )
 
 from kcc_shared.pseudonyms import Pseudonymiser
+from kcc_shared.telemetry import annotate
 
 from kcc_intake import models as m
 from kcc_intake.deadlines import letter_deadlines
@@ -114,6 +115,7 @@ class IntakeService:
         earlier = await self._contacts.insert(stored)
         stored = earlier or stored
         event = ContactReceived.model_validate(stored["event"])
+        annotate(contact_id=event.data.contact_id, channel=channel.value)  # the request's span, searchable
         published = await self._publish(CONTACTS, stored, repeat=earlier is not None)
         if earlier is None:
             log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})

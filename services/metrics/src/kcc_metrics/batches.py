@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from kcc_shared.consumer import Delivery, EventProcessor
+from kcc_shared.telemetry import event_attributes_from_bytes
 
 from kcc_metrics.service import MetricsService
 
@@ -59,7 +60,19 @@ def _delivery(record: Any) -> Delivery:
     return Delivery(
         value=record.value or b"", topic=record.topic, partition=record.partition, offset=record.offset,
         headers={key: value.decode(errors="replace") for key, value in record.headers or ()},
+        key=record.key,  # kept on a dead letter, so a replay lands on the key's partition
     )
+
+
+def _attributes(record: Any) -> dict[str, Any]:
+    """The searchable `kcc.*` ids of the event (kcc_shared.telemetry's allow-list) and where it came from."""
+    return {
+        "messaging.system": "kafka",
+        "messaging.destination.name": record.topic,
+        "messaging.kafka.destination.partition": record.partition,
+        "messaging.kafka.message.offset": record.offset,
+        **event_attributes_from_bytes(record.value),
+    }
 
 
 def _context(record: Any) -> Context:
@@ -90,7 +103,7 @@ def register_batches(
         name = f"{processor.topic.name} process"
         contexts = []
         for record in records:
-            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER) as span:
+            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER, attributes=_attributes(record)) as span:
                 contexts.append(span.get_span_context())
                 try:
                     event = processor.topic.adapter.validate_json(record.value or b"")
@@ -117,5 +130,5 @@ def register_batches(
         if ignored:
             counter.labels(processor.topic.name, processor.group, "ignored").inc(ignored)
         for record in sorted(slow, key=lambda r: (r.partition, r.offset)):
-            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER):
+            with tracer.start_as_current_span(name, context=_context(record), kind=SpanKind.CONSUMER, attributes=_attributes(record)):
                 await processor.process(_delivery(record))

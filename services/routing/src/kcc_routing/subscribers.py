@@ -13,6 +13,7 @@ from kcc_shared.contracts import (
 )
 from kcc_shared.kafka import ensure_topics
 from kcc_shared.runtime import Infrastructure
+from kcc_shared.telemetry import TracingTransport
 
 from kcc_routing.service import Outcome, RoutingService
 
@@ -53,7 +54,9 @@ class OutcomePublisher:
         if self._http is not None:
             (await self._http.post(url, content=body, headers=headers)).raise_for_status()
             return
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        # A client span in the contact's trace, with `traceparent` for the back-office.
+        transport = TracingTransport(self._infra.tracer_provider)
+        async with httpx.AsyncClient(timeout=10.0, transport=transport) as http:
             (await http.post(url, content=body, headers=headers)).raise_for_status()
 
 

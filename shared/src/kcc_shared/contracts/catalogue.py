@@ -163,6 +163,18 @@ DEAD_LETTER = TopicSpec(
     retention_ms=90 * DAY_MS,
 )
 
+DEAD_LETTER_REPLAYS = TopicSpec(
+    name="kcc.deadletter.replayed.v1",
+    description=(
+        "A receipt per replay of a dead letter (JSON, keyed by the dead letter's id "
+        "`<partition>-<offset>` on kcc.deadletter.v1): where it went, when and by whom, so a "
+        "second replay of the same dead letter is visible and refused unless forced."
+    ),
+    events=(),
+    partitions=1,
+    retention_ms=90 * DAY_MS,
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     CONTACT_RECEIVED,
     CONTACT_ROUTED,
@@ -183,6 +195,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     ERASURE_REQUESTED,
     ERASURE_COMPLETED,
     DEAD_LETTER,
+    DEAD_LETTER_REPLAYS,
 )
 
 _DEPARTMENT_ID = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
