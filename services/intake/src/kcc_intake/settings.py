@@ -4,14 +4,16 @@ from pydantic_settings import SettingsConfigDict
 from kcc_shared.settings import ServiceSettings
 
 # The 35 public numbers that moved under 14 050 map to service lines; a few as the default.
+# Line names are routing's IVR lines (services/routing/.../organisation.json `ivr_lines`);
+# the general numbers map to "algemeen", which names no product: the agent classifies.
 DEFAULT_NUMBER_MAP = {
     "14050": "algemeen",
     "0503678000": "algemeen",
     "0503677000": "burgerzaken",
     "0503671000": "belastingen",
-    "0503679000": "sozawe",
-    "0503675000": "milieudienst",
-    "0503676000": "ro-ez",
+    "0503679000": "werk-inkomen",
+    "0503675000": "afval",
+    "0503676000": "bouwen",
 }
 
 
