@@ -3,6 +3,7 @@ report stays one self-contained file that a browser, a mail client or a print sh
 
 Each function returns one `<svg>` element sized by its viewBox (it scales to the page width)."""
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -18,6 +19,26 @@ MUTED = "#5b6b7b"
 SERIES = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#7f7f7f", "#b3b3b3")
 
 Formatter = Callable[[float], str]
+
+
+# Tick steps for durations: whole seconds, then minutes, then hours.
+SECOND_STEPS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def nice_scale(high: float, *, ticks: str = "number", intervals: int = 4) -> tuple[float, float]:
+    """(top, step) of an axis from 0 that holds `high` in about `intervals` round steps:
+    1-2-2.5-5 x 10^k for numbers, whole numbers for counts, round durations for seconds."""
+    high = max(high, 0.0)
+    raw = high / intervals if high > 0 else 1.0 / intervals
+    if ticks == "seconds":
+        step = next((float(s) for s in SECOND_STEPS if s >= raw), math.ceil(raw / 86400) * 86400.0)
+    else:
+        magnitude = 10 ** math.floor(math.log10(raw))
+        step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw - 1e-12)
+        if ticks == "integer":
+            step = max(1.0, math.ceil(step))
+    top = step * max(1, math.ceil(high / step - 1e-9))
+    return top, step
 
 
 def _open(width: int, height: int, title: str) -> str:
@@ -78,33 +99,32 @@ def line_chart(
     fmt: Formatter,
     target: float | None = None,
     comparison: str | None = None,
-    floor_zero: bool = True,
     ceiling: float | None = None,
+    ticks: str = "number",
 ) -> str:
     """A KPI per period (day, week, month) as a line with dots; gaps where nothing was measured;
     the norm as a dashed line, dots coloured by whether that period met it."""
     width, height, left, right, top, bottom = 440, 200, 62, 14, 28, 42
     plot_w, plot_h = width - left - right, height - top - bottom
     known = [v for v in values if v is not None]
-    high = max([*known, target or 0.0, 0.0]) if ceiling is None else ceiling
-    low = 0.0 if floor_zero else min([*known, target if target is not None else high])
-    if high <= low:
-        high = low + 1.0
+    low = 0.0
     if ceiling is None:
-        high += (high - low) * 0.1
+        high, step = nice_scale(max([*known, target or 0.0, 0.0]) * 1.05, ticks=ticks)
+    else:
+        high, step = ceiling, ceiling / 4
 
     def y_of(value: float) -> float:
         return top + plot_h - (value - low) / (high - low) * plot_h
 
     n = len(labels)
-    step = plot_w / max(n - 1, 1)
+    x_step = plot_w / max(n - 1, 1)
 
     def x_of(i: int) -> float:
-        return left + (i * step if n > 1 else plot_w / 2)
+        return left + (i * x_step if n > 1 else plot_w / 2)
 
     parts = [_open(width, height, title), _text(left, 16, title, size=13, weight="bold")]
-    for k in range(5):
-        value = low + (high - low) * k / 4
+    for k in range(round((high - low) / step) + 1):
+        value = low + step * k
         y = y_of(value)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(_text(left - 6, y + 4, fmt(value), anchor="end", size=10, fill=MUTED))
@@ -157,13 +177,13 @@ def stacked_bar_chart(
     height = top + 230 + bottom + legend_rows * 20
     plot_w, plot_h = width - left - right, 230
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    high = max([*totals, 1.0]) * 1.1
+    high, step = nice_scale(max([*totals, 1.0]) * 1.05, ticks="integer")
     n = max(len(labels), 1)
     slot = plot_w / n
     bar = max(min(slot * 0.7, 60.0), 1.0)
     parts = [_open(width, height, title)]
-    for k in range(5):
-        value = high * k / 4
+    for k in range(round(high / step) + 1):
+        value = step * k
         y = top + plot_h - value / high * plot_h
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(_text(left - 6, y + 4, fmt(value), anchor="end", size=10, fill=MUTED))

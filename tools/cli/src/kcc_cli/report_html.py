@@ -7,10 +7,13 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kcc_shared.contracts import Channel
+
 from kcc_cli.report import ReportData
 from kcc_cli.report_charts import Bullet, bullet_chart, line_chart, stacked_bar_chart
 
 AMS = ZoneInfo("Europe/Amsterdam")
+CONTACT_CHANNELS = {c.value for c in Channel}
 
 CHANNELS = {
     "telephone": "Telefonie",
@@ -66,7 +69,7 @@ def formatter(unit: str) -> Callable[[float], str]:
 
     def seconds(v: float) -> str:
         if v < 120:
-            return f"{number(v, 1 if v < 10 else 0)} s"
+            return f"{number(v, 0 if v >= 10 or float(v).is_integer() else 1)} s"
         if v < 3 * 3600:
             minutes, rest = divmod(round(v), 60)
             return f"{minutes} min {rest:02d} s"
@@ -221,6 +224,7 @@ def trend_figures(data: ReportData, channel: str, kpis: list[dict[str, Any]]) ->
             line_chart(
                 labels, series, title=kpi_label(kpi), fmt=fmt, target=norm.get("target"), comparison=norm.get("comparison"),
                 ceiling=1.0 if kpi["unit"] == "share" else None,
+                ticks={"calls": "integer", "seconds": "seconds"}.get(kpi["unit"], "number"),
             ),
             f"{kpi_label(kpi)} per {period_word(data)}" + (f" (norm {norm_text(kpi)})" if norm else ""),
             kind="trend",
@@ -233,7 +237,8 @@ def overview_section(data: ReportData) -> str:
     for channel in data.channels:
         kpis = data.per_channel[channel]["kpis"]
         met, measured = score(kpis)
-        total = sum(r.get(channel, 0) for r in data.received) if data.received else None
+        # Call-backs are not contacts of their own: no count rather than a misleading zero.
+        total = sum(r.get(channel, 0) for r in data.received) if data.received and channel in CONTACT_CHANNELS else None
         rows.append(
             f'<tr data-channel="{escape(channel)}"><th scope="row"><a href="#kanaal-{escape(channel)}">{escape(CHANNELS.get(channel, channel))}</a></th>'
             f'<td class="value">{met} van {measured}</td><td class="value">{"–" if total is None else number(total)}</td></tr>'
@@ -272,7 +277,9 @@ h1 { font-size: 28px; margin: 0 0 4px; }
 h2 { font-size: 22px; margin: 0 0 8px; padding-top: 8px; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
 .period { font-size: 18px; margin: 0; }
-.meta, .definition, .source, figcaption, .counts { color: var(--muted); font-size: 12px; }
+.meta, .definition, .source, figcaption, .counts { color: var(--muted); font-size: 12px; font-weight: normal; }
+table.kpis th[scope="row"] { width: 34%; }
+table.kpis td.counts { width: 24%; }
 section { border-top: 1px solid var(--line); padding: 18px 0 10px; break-inside: avoid-page; }
 .summary { font-weight: bold; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 12px; font-size: 14px; }
