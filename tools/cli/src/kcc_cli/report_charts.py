@@ -41,6 +41,21 @@ def nice_scale(high: float, *, ticks: str = "number", intervals: int = 4) -> tup
     return top, step
 
 
+def _labelled(n: int, most: int) -> list[int]:
+    """Which of n axis positions get a label: evenly spaced, at most about `most`, always the
+    first and the last, and never two crowded together at the end."""
+    if n <= 0:
+        return []
+    every = max(1, -(-n // most))
+    chosen = list(range(0, n, every))
+    if chosen[-1] != n - 1:
+        if n - 1 - chosen[-1] < every * 0.75 and len(chosen) > 1:
+            chosen[-1] = n - 1
+        else:
+            chosen.append(n - 1)
+    return chosen
+
+
 def _open(width: int, height: int, title: str) -> str:
     return (
         f'<svg viewBox="0 0 {width} {height}" width="100%" '
@@ -128,10 +143,8 @@ def line_chart(
         y = y_of(value)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(_text(left - 6, y + 4, fmt(value), anchor="end", size=10, fill=MUTED))
-    every = max(1, -(-n // 8))  # at most ~8 labels on the axis
-    for i, label in enumerate(labels):
-        if i % every == 0 or i == n - 1:
-            parts.append(_text(x_of(i), height - bottom + 16, label, anchor="middle", size=10, fill=MUTED))
+    for i in _labelled(n, 8):
+        parts.append(_text(x_of(i), height - bottom + 16, labels[i], anchor="middle", size=10, fill=MUTED))
     if target is not None:
         y = y_of(target)
         parts.append(
@@ -187,7 +200,7 @@ def stacked_bar_chart(
         y = top + plot_h - value / high * plot_h
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(_text(left - 6, y + 4, fmt(value), anchor="end", size=10, fill=MUTED))
-    every = max(1, -(-n // 12))
+    labelled = set(_labelled(len(labels), 12))
     for i, label in enumerate(labels):
         x = left + slot * i + (slot - bar) / 2
         base = top + plot_h
@@ -200,7 +213,7 @@ def stacked_bar_chart(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{SERIES[s % len(SERIES)]}">'
                 f"<title>{escape(label)} · {escape(name)}: {escape(fmt(values[i]))}</title></rect>"
             )
-        if i % every == 0 or i == n - 1:
+        if i in labelled:
             parts.append(_text(x + bar / 2, top + plot_h + 16, label, anchor="middle", size=10, fill=MUTED))
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{MUTED}"/>')
     for s, (name, values) in enumerate(series.items()):

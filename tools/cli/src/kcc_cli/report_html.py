@@ -223,7 +223,8 @@ def trend_figures(data: ReportData, channel: str, kpis: list[dict[str, Any]]) ->
         figures.append(figure(
             line_chart(
                 labels, series, title=kpi_label(kpi), fmt=fmt, target=norm.get("target"), comparison=norm.get("comparison"),
-                ceiling=1.0 if kpi["unit"] == "share" else None,
+                # Shares on a 0-100% axis, unless all stay low (abandonment): then zoom in.
+                ceiling=1.0 if kpi["unit"] == "share" and max([*(v for v in series if v is not None), norm.get("target") or 0.0]) > 0.5 else None,
                 ticks={"calls": "integer", "seconds": "seconds"}.get(kpi["unit"], "number"),
             ),
             f"{kpi_label(kpi)} per {period_word(data)}" + (f" (norm {norm_text(kpi)})" if norm else ""),

@@ -257,8 +257,9 @@ def figures(body: dict) -> dict:
 async def test_kcc_report_renders_every_channel_from_the_metrics_api(service_env, tmp_path, monkeypatch):
     first, last = three_working_days()
     service_env("metrics")
-    # The CLI sends this as a bearer token; the metrics API does not ask for one yet and must not mind.
-    monkeypatch.setenv("KCC_TOKEN", "test-token")
+    # No token from the developer's shell: the API is asked as the CLI is configured here.
+    for name in ("KCC_TOKEN", "KCC_TOKEN_OPS", "KCC_METRICS_URL"):
+        monkeypatch.delenv(name, raising=False)
     app = create_app(MetricsSettings())
     out, png = tmp_path / "report.html", tmp_path / "report.png"
     async with running(app) as client:

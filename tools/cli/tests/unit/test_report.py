@@ -148,3 +148,12 @@ def test_an_unreachable_metrics_service_is_a_message_not_a_traceback(tmp_path, c
     assert code == 1
     assert "not reachable" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_axis_labels_are_spread_and_keep_the_last_day_clear_of_the_one_before() -> None:
+    from kcc_cli.report_charts import _labelled
+
+    assert _labelled(3, 8) == [0, 1, 2]
+    assert _labelled(30, 8) == [0, 4, 8, 12, 16, 20, 24, 29]  # not 28 and 29 side by side
+    assert _labelled(31, 8) == [0, 4, 8, 12, 16, 20, 24, 30]
+    assert _labelled(1, 8) == [0] and _labelled(0, 8) == []
