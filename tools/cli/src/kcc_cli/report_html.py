@@ -279,8 +279,10 @@ h2 { font-size: 22px; margin: 0 0 8px; padding-top: 8px; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
 .period { font-size: 18px; margin: 0; }
 .meta, .definition, .source, figcaption, .counts { color: var(--muted); font-size: 12px; font-weight: normal; }
-table.kpis th[scope="row"] { width: 34%; }
-table.kpis td.counts { width: 24%; }
+table.kpis th[scope="row"] { width: 32%; }
+table.kpis td.norm { width: 22%; }
+table.kpis td.counts { width: 22%; }
+td .source { white-space: normal; }
 section { border-top: 1px solid var(--line); padding: 18px 0 10px; break-inside: avoid-page; }
 .summary { font-weight: bold; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 12px; font-size: 14px; }
