@@ -186,7 +186,7 @@ def channel_section(data: ReportData, channel: str) -> str:
             kind="norms", wide=True,
         ))
     parts.append(kpi_table(kpis))
-    trends = trend_figures(data, channel, kpis)
+    trends = trend_figures(data, kpis)
     if trends:
         parts.append(f'<h3>Verloop per {escape(period_word(data))}</h3><div class="trends">{"".join(trends)}</div>')
     parts.append("</section>")
@@ -204,16 +204,16 @@ def period_word(data: ReportData) -> str:
     return "maand"
 
 
-def trend_figures(data: ReportData, channel: str, kpis: list[dict[str, Any]]) -> list[str]:
+def trend_figures(data: ReportData, kpis: list[dict[str, Any]]) -> list[str]:
     """One line chart per KPI measured in at least one trend point (only with two points or more)."""
-    if len(data.periods) < 2:
+    if len(data.periods) < 2 or len(data.trend) != len(data.periods):
         return []
     labels = [p.label for p in data.periods]
     figures = []
     for kpi in kpis:
         key = (kpi["channel"], kpi["name"])
         series: list[float | None] = []
-        for report in data.trend.get(channel, []):
+        for report in data.trend:
             match = next((k for k in report["kpis"] if (k["channel"], k["name"]) == key), None)
             series.append(match.get("value") if match else None)
         if all(v is None for v in series):
@@ -255,6 +255,9 @@ def overview_section(data: ReportData) -> str:
     overall = [k for k in data.overall["kpis"] if k["channel"] not in data.channels]
     if overall:
         parts.append("<h3>Het KCC als geheel</h3>" + kpi_table(overall, with_channel=True))
+        trends = trend_figures(data, overall)
+        if trends:
+            parts.append(f'<div class="trends">{"".join(trends)}</div>')
     if data.periods and data.received:
         present = sorted({c for r in data.received for c in r}, key=lambda c: (c not in CHANNELS, list(CHANNELS).index(c) if c in CHANNELS else 0, c))
         if present:

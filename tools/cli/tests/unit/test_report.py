@@ -89,11 +89,11 @@ class FakeMetrics:
         if request.url.path == "/v1/counts/daily":
             return httpx.Response(200, json={"day": request.url.params["day"], "received": {"telephone": 2}, "routed": {}})
         channel = request.url.params.get("channel")
-        kpis = {
+        by_channel = {
             "telephone": [kpi("abandonment_rate", "telephone", 0.5, target=0.05, comparison="<="), kpi("offered", "telephone", 4.0, unit="calls", target=None)],
             "pigeon": [kpi("feathers_per_letter", "pigeon", 7.0, unit="feathers", target=5.0, comparison=">=")],
-            None: [kpi("resolved_in_kcc", "all", None)],
-        }[channel]
+        }
+        kpis = by_channel[channel] if channel else [*by_channel["telephone"], *by_channel["pigeon"], kpi("resolved_in_kcc", "all", 0.9)]
         return httpx.Response(200, json={"from": request.url.params["from"], "to": request.url.params["to"], "definition_version": "v-test", "kpis": kpis})
 
 
@@ -106,8 +106,10 @@ async def test_the_report_renders_what_the_api_returns_even_unknown_kpis_and_sen
 
     assert {r.headers.get("authorization") for r in fake.requests} == {"Bearer secret-ops-token"}
     norm_calls = [r for r in fake.requests if r.url.path == "/v1/service-norms"]
-    # whole period: all + 2 channels; trend: 2 channels x 2 days
-    assert len(norm_calls) == 3 + 4
+    # whole period: overall + 2 channels; trend: one request per day, without a channel
+    assert [r.url.params.get("channel") for r in norm_calls].count(None) == 1 + 2
+    assert len(norm_calls) == 3 + 2
+    assert html.count('data-chart="trend"') == 4  # 2 telephone KPIs, 1 pigeon KPI, 1 KCC-wide
     assert html.count('<section class="channel"') == 2
     assert 'data-channel="pigeon"' in html and "Feathers per letter" in html
     assert '<td class="value">7</td><td class="norm">≥ 5<div class="source">a test</div>' in html
@@ -125,7 +127,7 @@ def test_one_day_has_no_trend_charts_and_a_missing_value_reads_as_no_measurement
         channels=["email"], overall={"definition_version": "v", "kpis": []},
         per_channel={"email": {"kpis": [kpi("answered_in_time", "email", None, target=0.85)]}},
         periods=[Period(date(2026, 12, 24), date(2026, 12, 24), "24-12")],
-        trend={"email": [{"kpis": [kpi("answered_in_time", "email", None, target=0.85)]}]},
+        trend=[],
         received=[{"email": 0}],
     )
     html = render(data)
