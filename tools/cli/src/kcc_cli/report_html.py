@@ -23,6 +23,7 @@ CHANNELS = {
     "letter": "Brieven/post",
     "social": "Sociale media",
     "callback": "Terugbelafspraken",
+    "handoff": "Overdracht aan de backoffice",
     "all": "KCC als geheel",
 }
 KPIS = {
@@ -43,6 +44,8 @@ KPIS = {
     "promises_kept": "Terugbelafspraken nagekomen",
     "acknowledged_in_time": "Ontvangst op tijd bevestigd",
     "first_contact_resolution": "Opgelost bij het eerste contact",
+    "promises_kept_end_to_end": "Beloften na overdracht nagekomen",
+    "satisfaction_average": "Rapportcijfer",
 }
 COUNTS = {
     "offered": "aangeboden", "answered": "beantwoord", "abandoned": "opgehangen", "answered_within": "op tijd opgenomen",
@@ -52,6 +55,8 @@ COUNTS = {
     "pending": "nog binnen termijn", "resolved": "afgehandeld", "answered_in_kcc": "door het KCC",
     "visits": "bezoeken", "called": "opgeroepen", "left_uncalled": "vertrokken zonder hulp", "within": "binnen de norm",
     "limit_min": "norm (min)", "kept": "nagekomen", "broken": "niet nagekomen",
+    "handoffs": "overdrachten", "answers": "antwoorden", "score_total": "som van de cijfers", "repeated": "opnieuw contact",
+    "first_time": "in één keer", "not_in_kcc": "niet door het KCC", "unlinkable": "niet te koppelen",
 }
 WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
@@ -81,7 +86,10 @@ def formatter(unit: str) -> Callable[[float], str]:
     def ratio(v: float) -> str:
         return number(v, 2)
 
-    return {"share": share, "seconds": seconds, "calls": count, "per_call": ratio}.get(unit, lambda v: number(v, 2) if not float(v).is_integer() else number(v))
+    def score(v: float) -> str:  # a rapportcijfer, as the 7,9 of the 2011 counter survey
+        return number(v, 1)
+
+    return {"share": share, "seconds": seconds, "calls": count, "per_call": ratio, "score": score}.get(unit, lambda v: number(v, 2) if not float(v).is_integer() else number(v))
 
 
 def long_date(day: date) -> str:
@@ -128,6 +136,8 @@ def score(kpis: list[dict[str, Any]]) -> tuple[int, int]:
 def scale_max(kpi: dict[str, Any]) -> float:
     if kpi["unit"] == "share":
         return 1.0
+    if kpi["unit"] == "score":
+        return 10.0  # a rapportcijfer: 1 to 10
     return max(kpi["value"], kpi["norm"]["target"]) * 1.25 or 1.0
 
 

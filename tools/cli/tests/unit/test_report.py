@@ -40,6 +40,7 @@ def test_numbers_are_written_the_dutch_way() -> None:
     assert formatter("seconds")(4 * 3600) == "4,0 uur"
     assert formatter("calls")(650) == "650"
     assert formatter("per_call")(4 / 3) == "1,33"
+    assert formatter("score")(7.94) == "7,9"
     assert formatter("something_new")(2.5) == "2,50"
 
 
