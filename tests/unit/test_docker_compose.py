@@ -535,7 +535,7 @@ def test_the_service_norms_dashboard_asks_the_metrics_api_what_it_serves() -> No
     parameters = {p["name"]: p for p in openapi["paths"]["/v1/service-norms"]["get"]["parameters"]}
     assert channel_var["query"].split(",") == parameters["channel"]["schema"]["anyOf"][0]["enum"]
     kpi_fields = set(openapi["components"]["schemas"]["Kpi"]["properties"])
-    api_panels = [p for p in panels_of(norms) if p["datasource"]["uid"] == "kcc-metrics-api"]
+    api_panels = [p for p in panels_of(norms) if p.get("datasource", {}).get("uid") == "kcc-metrics-api"]
     assert any(p.get("repeat") == "channel" for p in api_panels)  # one table per channel
     for panel in api_panels:
         (target,) = panel["targets"]
