@@ -164,28 +164,29 @@ def main() -> None:
             time.sleep(2)
         time.sleep(5)  # the last partitions' stragglers (other topics) settle
         counted = time.perf_counter() - started
-        print(f"{len(events)} events for {args.days} working days from {first} published in {published:.1f} s, counted by metrics after {counted:.1f} s")
-        print(f"kcc report, {args.rounds} rounds, {os.cpu_count()} cores; medians")
+        print(f"{len(events)} events for {args.days} working days from {first} published in {published:.1f} s, counted by metrics after {counted:.1f} s", flush=True)
+        print(f"kcc report, {args.rounds} rounds, {os.cpu_count()} cores; medians", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             for label, period_last in (("1 day", first), (f"{args.days} days (per day)", last)):
-                times, size = [], 0
+                times, size, said = [], 0, ""
                 for _ in range(args.rounds):
                     out = Path(tmp) / "report.html"
                     t0 = time.perf_counter()
-                    subprocess.run(
+                    said = subprocess.run(
                         [sys.executable, "-m", "kcc_cli", "report", "--from", first.isoformat(), "--to", period_last.isoformat(),
                          "--metrics-url", base, "--out", str(out)],
-                        check=True, stdout=subprocess.DEVNULL,
-                    )
+                        check=True, capture_output=True, text=True,
+                    ).stdout
                     times.append(time.perf_counter() - t0)
                     size = out.stat().st_size
-                print(f"  {label:24} {statistics.median(times):7.2f} s   {size // 1024} KiB")
+                answers = said.split(" from ")[-1].split(" answers")[0]
+                print(f"  {label:24} {statistics.median(times):7.1f} s   {answers} requests   {size // 1024} KiB", flush=True)
             t0 = time.perf_counter()
             offered(base, first, last)
-            print(f"  one GET /v1/service-norms?channel=telephone over {args.days} days: {time.perf_counter() - t0:.2f} s")
+            print(f"  one GET /v1/service-norms?channel=telephone over {args.days} days: {time.perf_counter() - t0:.2f} s", flush=True)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        process.wait(timeout=120)
 
 
 if __name__ == "__main__":

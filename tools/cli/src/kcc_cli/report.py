@@ -9,6 +9,7 @@ met, counts, definition), so a KPI added to the service appears in the report wi
 import argparse
 import asyncio
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -141,6 +142,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--granularity", choices=GRANULARITIES, default="auto",
         help="trend points: day, week, month, none; auto = days up to 31 days, weeks up to 183, else months",
     )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds to wait for each answer of the metrics API (default %(default)s)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -149,18 +153,36 @@ def run(args: argparse.Namespace) -> int:
         print(f"kcc report: --from {args.first} is after --to {args.last}", file=sys.stderr)
         return 2
 
+    started = time.monotonic()
+
+    def progress(answered: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rkcc report: {answered} answers from the metrics API, {time.monotonic() - started:.0f} s", end="", file=sys.stderr, flush=True)
+
+    answers = 0
+
     async def fetch() -> str:
-        async with metrics_client(args.metrics_url, ApiSettings()) as client:
-            return await build_report(
-                MetricsApi(client), first=args.first, last=args.last, granularity=args.granularity, source=args.metrics_url
-            )
+        nonlocal answers
+        async with metrics_client(args.metrics_url, ApiSettings(), timeout_s=args.timeout) as client:
+            api = MetricsApi(client, progress=progress)
+            try:
+                return await build_report(
+                    api, first=args.first, last=args.last, granularity=args.granularity, source=args.metrics_url
+                )
+            finally:
+                answers = api.answered
 
     try:
         html = asyncio.run(fetch())
     except ApiError as exc:
-        print(f"kcc report: {exc}", file=sys.stderr)
+        print(f"\nkcc report: {exc}" if sys.stderr.isatty() else f"kcc report: {exc}", file=sys.stderr)
         return 1
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(html, encoding="utf-8")
-    print(f"kcc report: wrote {args.out} ({len(html.encode()) // 1024} KiB) for {args.first} to {args.last}")
+    print(
+        f"kcc report: wrote {args.out} ({len(html.encode()) // 1024} KiB) for {args.first} to {args.last} "
+        f"from {answers} answers of the metrics API in {time.monotonic() - started:.1f} s"
+    )
     return 0

@@ -5,6 +5,7 @@ The token is read here and nowhere else: `KCC_TOKEN_OPS` (an operator's token) o
 authentication is switched on."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -36,7 +37,9 @@ def auth_headers(settings: ApiSettings) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def metrics_client(base_url: str, settings: ApiSettings, *, timeout_s: float = 60.0) -> httpx.AsyncClient:
+def metrics_client(base_url: str, settings: ApiSettings, *, timeout_s: float = 600.0) -> httpx.AsyncClient:
+    # The service computes each KPI from its facts when asked: a city's working day takes it
+    # seconds per request on a small machine, a long period minutes (benchmarks/report.py).
     return httpx.AsyncClient(base_url=base_url, headers=auth_headers(settings), timeout=timeout_s)
 
 
@@ -46,17 +49,26 @@ class ApiError(RuntimeError):
 
 class MetricsApi:
     """The two metrics endpoints the report needs, plus the channel list from the OpenAPI document.
-    At most `concurrency` requests are in flight, so a long period does not swamp the service."""
+    At most `concurrency` requests are in flight: the service computes KPIs on one CPU, so more
+    would only queue there (and run into the timeout) without finishing sooner."""
 
-    def __init__(self, client: httpx.AsyncClient, *, concurrency: int = 4) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, *, concurrency: int = 2, progress: Callable[[int], None] | None = None
+    ) -> None:
         self._client, self._gate = client, asyncio.Semaphore(concurrency)
+        self._progress, self.answered = progress, 0
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         async with self._gate:
             try:
                 response = await self._client.get(path, params=params)
+            except httpx.TimeoutException as exc:
+                raise ApiError(f"metrics API at {self._client.base_url} did not answer GET {path} {params or ''} in time: {exc!r}") from exc
             except httpx.HTTPError as exc:
                 raise ApiError(f"metrics API at {self._client.base_url} not reachable: {exc!r}") from exc
+        self.answered += 1
+        if self._progress:
+            self._progress(self.answered)
         if response.status_code != 200:
             raise ApiError(f"GET {path} {params or ''} answered {response.status_code}: {response.text[:500]}")
         return response.json()
