@@ -26,6 +26,7 @@ unit: install
 install:
 	@$(UV) sync --frozen --quiet
 	@$(STACK) install
+	@deploy/local/ensure-chromium.sh
 
 stack-up:
 	@$(STACK) up
