@@ -344,9 +344,6 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
 # ------------------------------------------------------------------------------------------
 
 GRAFANA_DASHBOARDS = ROOT / "deploy" / "grafana" / "dashboards"
-# Published by another change (consumer lag per group, topic and partition); listed here so
-# the dashboard can be merged before it. Remove once the services expose it.
-PENDING_METRICS: dict[str, set[str]] = {}
 # Series Prometheus adds itself for every target, and labels it attaches to every series.
 PROMETHEUS_SERIES = {"up": set()}
 TARGET_LABELS = {"job", "instance"}
@@ -505,7 +502,7 @@ def test_dashboards_cover_what_ops_asked_for() -> None:
 
 def test_every_dashboard_query_uses_metrics_and_labels_the_services_expose(exposed_metrics: dict[str, set[str]]) -> None:
     assert "kcc_http_request_duration_seconds_bucket" in exposed_metrics  # the scrape worked
-    known = {**exposed_metrics, **PENDING_METRICS, **PROMETHEUS_SERIES}
+    known = {**exposed_metrics, **PROMETHEUS_SERIES}
     checked = 0
     for name, dashboard in dashboards().items():
         for panel in panels_of(dashboard):
