@@ -32,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--inhabitants", type=int, default=150_000, help="size of the municipality; volumes scale with it (default 150000)")
     p.add_argument("--speed-up", type=float, default=60.0, help="simulated seconds per real second (default 60: a day's 07:00-19:00 in 12 min)")
     p.add_argument("--staffing", type=float, default=1.0, help="staff on duty relative to the rota planned for 80%% in 20 s (default 1.0)")
+    p.add_argument("--back-office-away", type=float, default=0.15, help="chance a back-office employee is away in a half hour (default 0.15); nobody present means a call-back instead of a warm transfer")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same traffic (default 1)")
     p.add_argument("--run-id", default=None, help="tag in every message id (default: a fresh one, so a rerun is new traffic, not duplicates)")
     p.add_argument("--workdays-only", action="store_true", help="treat every date as a working day (weekends and holidays too)")
@@ -62,12 +63,13 @@ def today_local() -> date:
 def config_from(args: argparse.Namespace) -> model.TrafficConfig:
     return model.TrafficConfig(
         start=args.start or today_local(), days=args.days, inhabitants=args.inhabitants, seed=args.seed,
-        staffing=args.staffing, workdays_only=args.workdays_only, run_id=args.run_id or uuid.uuid4().hex[:6],
+        staffing=args.staffing, workdays_only=args.workdays_only, back_office_away=getattr(args, "back_office_away", 0.15), run_id=args.run_id or uuid.uuid4().hex[:6],
     )
 
 
-async def simulate(args: argparse.Namespace, client: PlatformClient, *, out: Any = None) -> int:
-    """Plan the period, play it, wait for metrics, print the report. Returns the exit code."""
+async def simulate(args: argparse.Namespace, client: PlatformClient, *, out: Any = None, pacer: Pacer | None = None) -> int:
+    """Plan the period, play it, wait for metrics, print the report. Returns the exit code.
+    `pacer` may be given to share the simulated clock (tests hand it to in-process services)."""
     out = out or sys.stdout
     config = config_from(args)
     days = model.plan_period(config)
@@ -78,7 +80,7 @@ async def simulate(args: argparse.Namespace, client: PlatformClient, *, out: Any
     runner = Runner(client, seed=config.seed, speed_up=args.speed_up)
     progress = None if args.no_progress else asyncio.create_task(show_progress(runner, total_days=len(days)))
     try:
-        await runner.play(days)
+        await runner.play(days, pacer=pacer)
     finally:
         if progress:
             progress.cancel()

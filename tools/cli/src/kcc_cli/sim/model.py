@@ -76,6 +76,7 @@ class TrafficConfig:
     seed: int = 1
     staffing: float = 1.0  # 1.0 = the rota planned for 80% within 20 s; lower means understaffed
     workdays_only: bool = False  # treat every date as a working day (the demo on a Sunday)
+    back_office_away: float = 0.15  # chance a back-office employee is away in a half hour (3.3 times that at lunch, at most 0.9)
     run_id: str = "sim"
 
     @property
@@ -224,7 +225,7 @@ def plan_day(config: TrafficConfig, index: int, day: date | None = None) -> DayP
     }
     _plan_written(plan, rng, written_volumes, prefix)
     if working:
-        _plan_presence(plan, rng)
+        _plan_presence(plan, rng, away=config.back_office_away)
         plan.callback_rounds = [at(day, 9.0 + 0.5 * i) for i in range(16)]
     return plan
 
@@ -298,7 +299,7 @@ def _plan_calls(plan: DayPlan, rng: random.Random, per_day: float, config: Traff
         call.talk_s = max(20.0, lognormal(rng, cal.MEAN_TALK_S, cal.SD_TALK_S))
         call.hold_s = rng.choice((0.0, 0.0, 0.0, rng.uniform(10, 90)))
         call.wrap_up_s = rng.uniform(0.5, 1.5) * cal.MEAN_WRAP_UP_S
-        call.handoff = rng.random() > cal.PHONE_RESOLVED_IN_KCC
+        call.handoff = rng.random() > cal.PHONE_RESOLVED_IN_KCC and product.department != "kcc"
         patience = rng.expovariate(1 / cal.MEAN_PATIENCE_S)
         calls.append((call, patience))
     _play_queue(plan, calls, shifts=plan.phone_agents, close=cal.PHONE_HOURS[1], agent_prefix="kcc-agent")
@@ -378,33 +379,43 @@ def _plan_counter(plan: DayPlan, rng: random.Random, per_day: float, config: Tra
         visits.append((visit, moment, rng.expovariate(1 / cal.MEAN_WALK_IN_PATIENCE_S)))
     for visit, _, _ in visits:
         visit.service_s = max(120.0, lognormal(rng, cal.MEAN_COUNTER_SERVICE_S, cal.MEAN_COUNTER_SERVICE_S * 0.5))
-        visit.handoff = rng.random() > cal.COUNTER_RESOLVED_IN_KCC
-    # Desks per hour: the hour's work over 85% occupancy.
-    per_hour: dict[int, float] = {}
-    for _, ready, _ in visits:
-        per_hour[ready.hour] = per_hour.get(ready.hour, 0.0) + cal.MEAN_COUNTER_SERVICE_S / 3600
-    plan.desks = {h: max(1, math.ceil(load / 0.85 * config.staffing)) for h, load in per_hour.items()}
-    for h in range(int(opens), int(closes)):
-        plan.desks.setdefault(h, 1)
-    visits.sort(key=lambda v: (v[1], v[0].ticket_id))
-    desks = max(plan.desks.values())
-    free_at = [at(plan.day, opens)] * desks
+        visit.handoff = rng.random() > cal.COUNTER_RESOLVED_IN_KCC and visit.product.department != "kcc"
+    # Appointments and walk-ins have their own desks (as burgerzaken and the service desk do);
+    # each rota covers its hour's work with some slack.
+    for kind, group in (("A", [v for v in visits if v[0].appointment_id]), ("W", [v for v in visits if not v[0].appointment_id])):
+        per_hour: dict[int, float] = {}
+        for _, ready, _ in group:
+            per_hour[ready.hour] = per_hour.get(ready.hour, 0.0) + cal.MEAN_COUNTER_SERVICE_S / 3600
+        # The planner books random slots, so appointment desks need slack to call on time.
+        occupancy = 0.65 if kind == "A" else 0.85
+        desks = {h: max(1, math.ceil(load / occupancy * config.staffing)) for h, load in per_hour.items()}
+        for h in range(int(opens), int(closes)):
+            desks.setdefault(h, 1)
+        for h, n in desks.items():
+            plan.desks[h] = plan.desks.get(h, 0) + n
+        _serve(plan, sorted(group, key=lambda v: (v[1], v[0].ticket_id)), desks, closes, prefix=f"balie-{kind}")
+    plan.visits = sorted((v for v, _, _ in visits), key=lambda v: v.drawn_at)
+
+
+# --- written channels -------------------------------------------------------------------------------
+
+
+def _serve(plan: DayPlan, visits: list[tuple[Visit, datetime, float]], shifts: dict[int, int], closes: float, *, prefix: str) -> None:
+    """Call visitors in order of being ready at the first free desk; walk-ins may give up."""
+    opens = cal.COUNTER_HOURS[0]
+    free_at = [at(plan.day, opens)] * max(shifts.values())
     for visit, ready, patience in visits:
         best, who = None, None
-        for i in range(desks):
-            start = _on_shift(plan.desks, i, max(ready, free_at[i]), closes)
+        for i in range(len(free_at)):
+            start = _on_shift(shifts, i, max(ready, free_at[i]), closes)
             if start is not None and (best is None or start < best):
                 best, who = start, i
         if best is None or (best - visit.drawn_at).total_seconds() > patience:
             visit.left_at = visit.drawn_at + timedelta(seconds=min(patience, 4 * 3600))
             continue
         assert who is not None
-        visit.called_at, visit.desk = best, f"balie-{who + 1}"
+        visit.called_at, visit.desk = best, f"{prefix}{who + 1}"
         free_at[who] = best + timedelta(seconds=visit.service_s)
-    plan.visits = sorted((v for v, _, _ in visits), key=lambda v: v.drawn_at)
-
-
-# --- written channels -------------------------------------------------------------------------------
 
 
 def _plan_written(plan: DayPlan, rng: random.Random, volumes: dict[str, float], prefix: str) -> None:
@@ -429,7 +440,7 @@ def _plan_written(plan: DayPlan, rng: random.Random, volumes: dict[str, float], 
             else:
                 item.platform = rng.choices([p for p, _ in texts.SOCIAL_PLATFORMS], weights=[w for _, w in texts.SOCIAL_PLATFORMS])[0]
             item.handle_s = 60 * cal.WRITTEN_HANDLE_MIN[channel] * rng.uniform(0.5, 1.6)
-            item.handoff = rng.random() > cal.WRITTEN_RESOLVED_IN_KCC
+            item.handoff = rng.random() > cal.WRITTEN_RESOLVED_IN_KCC and product.department != "kcc"
             items.append(item)
     plan.written = sorted(items, key=lambda w: w.received_at)
 
@@ -478,7 +489,7 @@ def work_written_queue(days: list[DayPlan], config: TrafficConfig) -> None:
 # --- back-office presence -----------------------------------------------------------------------------
 
 
-def _plan_presence(plan: DayPlan, rng: random.Random) -> None:
+def _plan_presence(plan: DayPlan, rng: random.Random, *, away: float) -> None:
     """Who each back-office reports present, per half hour: fewer at lunch, sometimes nobody."""
     opens, closes = cal.BACK_OFFICE_HOURS
     for department in BACK_OFFICES:
@@ -487,8 +498,8 @@ def _plan_presence(plan: DayPlan, rng: random.Random) -> None:
         slot = opens
         while slot < closes:
             lunch = 12.0 <= slot < 13.0
-            away = 0.5 if lunch else 0.15
-            present = [who for who in staff if rng.random() > away]
+            chance = min(0.9, away * 3.3) if lunch else away
+            present = [who for who in staff if rng.random() > chance]
             if present != previous:
                 plan.presence.append(PresenceChange(at=at(plan.day, slot), department=department, agents=present))
                 previous = present

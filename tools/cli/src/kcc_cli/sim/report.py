@@ -42,6 +42,8 @@ def expected(ledger: Ledger, days: list[str]) -> dict[str, int]:
         "counter_called": counter["called_walk_in"] + counter["called_appointment"],
         "counter_left": counter["left_walk_in"] + counter["left_appointment"],
         "resolved": sum(n for (day, _), n in ledger.resolved.items() if day in days),
+        "callbacks_booked": sum(n for day, n in ledger.callback_requests.items() if day in days),
+        "callbacks_closed": ledger.callbacks["completed"] + ledger.callbacks["failed"],
     }
 
 
@@ -57,6 +59,8 @@ def observed(report: dict[str, Any] | None) -> dict[str, int]:
         "counter_called": count("waiting_within_norm_walk_in", "counter", "called") + count("waiting_within_norm_appointment", "counter", "called"),
         "counter_left": count("waiting_within_norm_walk_in", "counter", "left_uncalled") + count("waiting_within_norm_appointment", "counter", "left_uncalled"),
         "resolved": count("resolved_in_kcc", "all", "resolved"),
+        "callbacks_booked": sum(count("promises_kept", "callback", k) for k in ("kept", "broken", "pending")),
+        "callbacks_closed": count("promises_kept", "callback", "kept") + count("promises_kept", "callback", "broken"),
     }
 
 

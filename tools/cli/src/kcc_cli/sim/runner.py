@@ -67,6 +67,7 @@ class Ledger:
     counter_waits: dict[str, list[tuple[str, float]]] = field(default_factory=lambda: defaultdict(list))  # day -> (kind, minutes)
     resolved: Counter = field(default_factory=Counter)  # (day of resolved_at, outcome)
     decisions: Counter = field(default_factory=Counter)  # hand-off decision -> count
+    callback_requests: Counter = field(default_factory=Counter)  # day routing decided a call-back -> count
     claims: Counter = field(default_factory=Counter)  # claimed | conflict | not_routed
     presence_reports: int = 0
     callbacks: Counter = field(default_factory=Counter)  # seen, claimed, attempt:<outcome>, completed, failed
@@ -228,8 +229,11 @@ class Runner:
         reply = await self.client.transfer(contact_id, target)
         if self._failed("transfer", reply):
             return "failed"
-        decision = reply.body.get("decision", "unknown") if isinstance(reply.body, dict) else "unknown"
+        body = reply.body if isinstance(reply.body, dict) else {}
+        decision = body.get("decision", "unknown")
         self.ledger.decisions[decision] += 1
+        if decision == "callback" and body.get("routed_at"):
+            self.ledger.callback_requests[datetime.fromisoformat(body["routed_at"]).astimezone(TZ).date().isoformat()] += 1
         return decision
 
     async def _resolve(self, contact_id: str, agent: str, outcome: str, handle_s: float) -> None:
