@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--start", type=date.fromisoformat, default=None, help="first simulated day (YYYY-MM-DD; default today, Europe/Amsterdam)")
-    p.add_argument("--days", type=int, default=1, help="number of simulated days (default 1)")
+    p.add_argument("--days", type=int, default=None, help="number of simulated days (default 1; with --demo: until stopped)")
     p.add_argument("--inhabitants", type=int, default=150_000, help="size of the municipality; volumes scale with it (default 150000)")
     p.add_argument("--speed-up", type=float, default=60.0, help="simulated seconds per real second (default 60: a day's 07:00-19:00 in 12 min)")
     p.add_argument("--staffing", type=float, default=1.0, help="staff on duty relative to the rota planned for 80%% in 20 s (default 1.0)")
@@ -62,7 +62,7 @@ def today_local() -> date:
 
 def config_from(args: argparse.Namespace) -> model.TrafficConfig:
     return model.TrafficConfig(
-        start=args.start or today_local(), days=args.days, inhabitants=args.inhabitants, seed=args.seed,
+        start=args.start or today_local(), days=args.days or 1, inhabitants=args.inhabitants, seed=args.seed,
         staffing=args.staffing, workdays_only=args.workdays_only, back_office_away=getattr(args, "back_office_away", 0.15), run_id=args.run_id or uuid.uuid4().hex[:6],
     )
 
@@ -122,7 +122,7 @@ async def demo(args: argparse.Namespace, urls: dict[str, str]) -> int:
 
     async def feed() -> None:
         index = 0
-        while args.days <= 0 or index < max(args.days, 1):
+        while not args.days or index < args.days:
             today = today_local()
             plan = model.plan_day(model.TrafficConfig(**{**config.__dict__, "workdays_only": True}), index, today)
             model.work_written_queue([plan], config)
