@@ -127,6 +127,7 @@ async def demo(args: argparse.Namespace, urls: dict[str, str]) -> int:
             plan = model.plan_day(model.TrafficConfig(**{**config.__dict__, "workdays_only": True}), index, today)
             model.work_written_queue([plan], config)
             state["day"] = index + 1
+            runner.reached = None
             await runner.play([plan], pacer=Pacer(today, args.speed_up))
             index += 1
 
@@ -134,7 +135,9 @@ async def demo(args: argparse.Namespace, urls: dict[str, str]) -> int:
         tty = sys.stdout.isatty()
         while True:
             moment = runner.pacer.now().strftime("%H:%M") if runner.pacer else "--:--"
-            simulated = f"working day {state['day']} at {moment}, x{args.speed_up:g}, {config.inhabitants:,} inhabitants"
+            posted = runner.reached.astimezone(model.TZ).strftime("%H:%M") if runner.reached else "--:--"
+            simulated = (f"working day {state['day']} at {moment} (contacts accepted up to {posted}), "
+                         f"x{args.speed_up:g}, {config.inhabitants:,} inhabitants")
             try:
                 screen = await live_summary(summary_client, today=today_local(), simulated=simulated, docs=urls)
             except Exception as exc:  # the summary must never stop the demo

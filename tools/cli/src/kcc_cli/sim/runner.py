@@ -140,6 +140,8 @@ class Runner:
         assert self.pacer is not None
         await self.pacer.until(moment)
 
+    reached: datetime | None = None  # the latest contact the platform accepted: behind the clock when it is slower
+
     def _failed(self, what: str, reply: Response) -> bool:
         if reply.ok:
             return False
@@ -147,8 +149,12 @@ class Runner:
         self.ledger.errors[f"{what} {reply.status} {detail}".strip()] += 1
         return True
 
-    def _accepted(self, reply: Response, *, day: str, channel: str) -> str | None:
+    def _accepted(self, reply: Response, *, day: str, channel: str, moment: datetime) -> str | None:
         body = reply.body if isinstance(reply.body, dict) else {}
+        if self.pacer is not None:
+            moment = min(moment, self.pacer.now())  # night arrivals are posted at the window's edges
+        if self.reached is None or moment > self.reached:
+            self.reached = moment
         if body.get("duplicate"):
             self.ledger.duplicates += 1
         elif body.get("contact_id"):
@@ -169,7 +175,7 @@ class Runner:
         )
         if self._failed("call offered", reply):
             return
-        contact_id = self._accepted(reply, day=day, channel="telephone")
+        contact_id = self._accepted(reply, day=day, channel="telephone", moment=call.offered_at)
         self.ledger.calls[(day, "offered")] += 1
         if call.outcome == "abandoned":
             await self._until(call.answered_at)
@@ -261,7 +267,7 @@ class Runner:
         reply = await self._ticket(visit, "drawn", visit.drawn_at)
         if self._failed("ticket drawn", reply):
             return
-        contact_id = self._accepted(reply, day=day, channel="counter")
+        contact_id = self._accepted(reply, day=day, channel="counter", moment=visit.drawn_at)
         self.ledger.counter[(day, f"drawn_{kind}")] += 1
         if visit.called_at is None:
             assert visit.left_at is not None
@@ -298,7 +304,7 @@ class Runner:
         reply = await self.client.post_channel("web", "/v1/channels/web/appointments", payload)
         if self._failed("appointment booked", reply):
             return
-        contact_id = self._accepted(reply, day=_day(booking.booked_at), channel="web")
+        contact_id = self._accepted(reply, day=_day(booking.booked_at), channel="web", moment=booking.booked_at)
         # Self-service: the booking is the whole contact; the planner closes it in the KCC's queue.
         if contact_id and await self._claim(contact_id, "afsprakenplanner"):
             await self._resolve(contact_id, "afsprakenplanner", "answered_in_kcc", 0.0)
@@ -334,7 +340,7 @@ class Runner:
         reply = await self.client.post_channel(item.channel, path, payload)
         if self._failed(f"{item.channel} received", reply):
             return
-        contact_id = self._accepted(reply, day=_day(item.received_at), channel=item.channel)
+        contact_id = self._accepted(reply, day=_day(item.received_at), channel=item.channel, moment=item.received_at)
         if item.done_at is None or contact_id is None or item.agent_id is None:
             return  # still in the queue when the period ends
         await self._until(item.done_at - timedelta(seconds=item.handle_s))
