@@ -3,7 +3,10 @@
 # print the URLs and keep running until Ctrl-C, which stops everything this script started.
 #
 # Environment: KCC_<SERVICE>_PORT overrides a port; KCC_PLATFORM_MANAGE_STACK=0 uses a
-# broker and store that are already running (and leaves them running).
+# broker and store that are already running (and leaves them running). By default the traffic
+# simulator (`kcc simulate --demo`) then feeds the platform and a live summary replaces the
+# URL list every few seconds; KCC_DEMO=0 turns that off. KCC_DEMO_SPEED_UP (180: a working
+# day's 07:00-19:00 in 4 minutes), KCC_DEMO_INHABITANTS (150000) and KCC_DEMO_SEED (1) tune it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -14,7 +17,9 @@ ready_timeout="${KCC_PLATFORM_READY_TIMEOUT:-180}"
 services=(intake routing callback metrics)
 declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004)
 pids=()
+demo_pid=""
 stopping=0
+demo="${KCC_DEMO:-1}"
 # FerretDB on SQLite serialises writes per database: two connections per service beat a
 # hundred contending ones (measured with benchmarks/intake_web.py; see the README).
 export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
@@ -31,6 +36,11 @@ stop_all() {
   set +e  # clean up everything, even if the terminal or a pipe is already gone
   stopping=1
   echo
+  if [ -n "$demo_pid" ]; then
+    echo "[platform] stopping the simulator"
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" 2>/dev/null || true
+  fi
   echo "[platform] stopping services"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -82,6 +92,18 @@ Try it:
   curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily
 EOF2
 
+if [ "$demo" != 0 ]; then
+  # Own session like the services: Ctrl-C reaches this script, which stops the simulator first.
+  setsid "$python" -m kcc_cli simulate --demo \
+    --speed-up "${KCC_DEMO_SPEED_UP:-180}" --inhabitants "${KCC_DEMO_INHABITANTS:-150000}" --seed "${KCC_DEMO_SEED:-1}" \
+    --intake-url "http://127.0.0.1:$(port_of intake)" --routing-url "http://127.0.0.1:$(port_of routing)" \
+    --callback-url "http://127.0.0.1:$(port_of callback)" --metrics-url "http://127.0.0.1:$(port_of metrics)" \
+    2>"$logs/simulate.log" </dev/null &
+  demo_pid=$!
+  echo
+  echo "[platform] started the traffic simulator (pid $demo_pid, log $logs/simulate.log); a live summary follows (KCC_DEMO=0 turns it off)"
+fi
+
 # Wait for Ctrl-C; if a service dies, say so and stop the rest.
 while true; do
   for i in "${!pids[@]}"; do
@@ -90,5 +112,9 @@ while true; do
       exit 1
     fi
   done
+  if [ "$stopping" = 0 ] && [ -n "$demo_pid" ] && ! kill -0 "$demo_pid" 2>/dev/null; then
+    echo "[platform] the simulator stopped; see $logs/simulate.log (the services keep running)" >&2
+    demo_pid=""
+  fi
   sleep 1
 done

@@ -35,6 +35,7 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
         **os.environ,
         **{f"KCC_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         "KCC_PLATFORM_MANAGE_STACK": "0",
+        "KCC_DEMO": "0",  # the demo has its own test (test_demo.py)
         "KCC_STACK_DIR": str(tmp_path),
         "KCC_LOG_JSON": "true",
     }

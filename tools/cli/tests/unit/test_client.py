@@ -1,0 +1,44 @@
+"""The one HTTP client: tokens per role from the environment, the signing hook, retries on 503."""
+
+import httpx
+
+from kcc_cli.sim.client import PlatformClient, headers_for, sign, urls_from_env
+
+
+def test_a_role_gets_its_own_token_else_the_integrators_else_the_common_one():
+    env = {"KCC_TOKEN_AGENT": "a", "KCC_TOKEN_INTEGRATOR": "i", "KCC_TOKEN": "all"}
+    assert headers_for("agent", env) == {"Authorization": "Bearer a"}
+    assert headers_for("integrator_telephony", env) == {"Authorization": "Bearer i"}
+    assert headers_for("integrator_telephony", {**env, "KCC_TOKEN_INTEGRATOR_TELEPHONY": "t"}) == {"Authorization": "Bearer t"}
+    assert headers_for("ops", env) == {"Authorization": "Bearer all"}
+    assert headers_for("ops", {}) == {}
+
+
+def test_signing_is_a_no_op_until_a_scheme_is_wired():
+    assert sign("telephony", b"{}", {}) == {}
+
+
+def test_urls_come_from_flags_then_environment_then_defaults():
+    urls = urls_from_env({"KCC_ROUTING_URL": "http://routing:9/"}, metrics="http://m:1")
+    assert urls == {"intake": "http://127.0.0.1:8001", "routing": "http://routing:9", "callback": "http://127.0.0.1:8003", "metrics": "http://m:1"}
+
+
+async def test_every_request_carries_the_roles_token_and_a_503_is_retried():
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(503, headers={"Retry-After": "1"}, json={"detail": "broker away"})
+        return httpx.Response(202, json={"contact_id": "c1", "duplicate": False})
+
+    transport = httpx.MockTransport(answer)
+    clients = {s: httpx.AsyncClient(transport=transport, base_url=f"http://{s}") for s in ("intake", "routing", "callback", "metrics")}
+    client = PlatformClient(clients=clients, env={"KCC_TOKEN_INTEGRATOR_WEB": "web-token", "KCC_TOKEN_AGENT": "agent-token"})
+    reply = await client.post_channel("web", "/v1/channels/web/submissions", {"form_id": "f", "subject": "s", "message": "m"})
+    assert reply.ok and reply.body["contact_id"] == "c1"
+    assert len(seen) == 2
+    assert all(r.headers["Authorization"] == "Bearer web-token" for r in seen)
+    await client.claim("c1", "agent-1")
+    assert seen[-1].headers["Authorization"] == "Bearer agent-token"
+    assert seen[-1].url.path == "/v1/queues/items/c1/claim"
