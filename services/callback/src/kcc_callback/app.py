@@ -6,6 +6,7 @@ import contextlib
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_callback import api, subscribers
@@ -32,6 +33,11 @@ def create_app(
     subscribers.register(infra, callbacks)
     background: list[asyncio.Task] = []
 
+    async def callback_department(_request, params) -> object:
+        """The department owning a call-back, for department-scoped tokens."""
+        callback = await callbacks.get(params["callback_id"])
+        return MISSING if callback is None else callback.department_id
+
     async def start() -> None:
         # After the broker started: the timers publish.
         background.append(asyncio.create_task(scheduler.run_forever(), name="callback-timers"))
@@ -50,6 +56,7 @@ def create_app(
         on_startup=repository.ensure_indexes,
         on_started=start,
         on_shutdown=stop,
+        resources={"callback": callback_department},
     )
     api.add_error_handlers(app)
     app.state.callbacks = callbacks

@@ -1,6 +1,8 @@
 """Composition root of the intake service."""
 
 import asyncio
+import contextlib
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -8,6 +10,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kcc_shared.contracts import CALL_EVENTS, CONTACT_RECEIVED, COUNTER_EVENTS
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
+from kcc_shared.webhooks import MongoSeenSignatures, WebhookVerifier
 
 from kcc_intake import api
 from kcc_intake.limits import add_request_limits
@@ -30,6 +33,16 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     )
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)
     smtp: list[asyncio.Server] = []
+    seen = MongoSeenSignatures(infra.db["webhook_signatures"])
+    webhooks = WebhookVerifier(settings.webhooks, seen)
+    background: list[asyncio.Task] = []
+
+    async def forget_old_signatures() -> None:
+        # Signatures older than the accepted age fail the timestamp check anyway.
+        while True:
+            await asyncio.sleep(600)
+            with contextlib.suppress(Exception):
+                await seen.forget_before(datetime.now(UTC) - 2 * webhooks.max_age)
 
     async def prepare() -> None:
         await contacts.ensure_indexes()
@@ -37,10 +50,15 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
 
     async def started() -> None:
         relay.start()
+        background.append(asyncio.create_task(forget_old_signatures(), name="intake-webhook-signatures"))
         if settings.smtp.enabled:
             smtp.append(await start_smtp(mail, settings.smtp, max_bytes=settings.max_attachment_bytes))
 
     async def stopping() -> None:
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for server in smtp:
             server.close()
             await server.wait_closed()
@@ -54,6 +72,8 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         on_startup=prepare,
         on_started=started,
         on_shutdown=stopping,
+        webhooks=webhooks,
+        rate_limit=settings.rate_limit,
     )
     add_request_limits(app, max_body_bytes=settings.max_body_bytes)
     app.state.intake, app.state.mail, app.state.smtp = intake, mail, smtp

@@ -1,7 +1,9 @@
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from kcc_shared.limits import RateLimitSettings
 from kcc_shared.settings import ServiceSettings
+from kcc_shared.webhooks import WebhookSettings
 
 # The 35 public numbers that moved under 14 050 map to service lines; a few as the default.
 DEFAULT_NUMBER_MAP = {
@@ -50,3 +52,5 @@ class IntakeSettings(ServiceSettings):
     max_attachment_bytes: int = Field(default=10_485_760, ge=1024)
     number_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NUMBER_MAP))
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import department_topic
+from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_routing import api, subscribers
@@ -59,6 +60,11 @@ def create_app(
     # The configured departments' topics are created at start-up with the others.
     infra.produces(*(department_topic(d.id) for d in load_config().departments))
 
+    async def decision_department(_request, params) -> object:
+        """The department a contact was routed to, for department-scoped tokens."""
+        decision = await routing.decision_for(params["contact_id"])
+        return MISSING if decision is None else decision.department_id
+
     async def on_startup() -> None:
         await decisions.ensure_indexes()
         await work.ensure_indexes()
@@ -69,6 +75,7 @@ def create_app(
         description="Answer in the KCC first time right, hand over warm, or book a call-back.",
         routers=[api.router],
         on_startup=on_startup,
+        resources={"decision": decision_department},
     )
     app.state.routing = routing
     app.state.outcomes = outcomes
