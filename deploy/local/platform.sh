@@ -3,7 +3,9 @@
 # print the URLs and keep running until Ctrl-C, which stops everything this script started.
 #
 # Environment: KCC_<SERVICE>_PORT overrides a port; KCC_PLATFORM_MANAGE_STACK=0 uses a
-# broker and store that are already running (and leaves them running).
+# broker and store that are already running (and leaves them running). Unless KCC_AUTH_*
+# names the keys to trust, a development key pair and webhook secrets are made in
+# $KCC_STACK_DIR/auth and a token per role is printed (python -m kcc_shared.devauth).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -21,6 +23,20 @@ export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
 
 [ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
 mkdir -p "$logs"
+
+auth_dir="${KCC_STACK_DIR:-$repo/.stack/local}/auth"
+dev_keys=0
+declare -A service_token=()
+if [ -z "${KCC_AUTH_JWKS_FILE:-}${KCC_AUTH_JWKS_URL:-}${KCC_AUTH_PUBLIC_KEY_FILE:-}" ]; then
+  dev_keys=1
+  "$python" -m kcc_shared.devauth keygen --dir "$auth_dir" >/dev/null
+  eval "$("$python" -m kcc_shared.devauth env --dir "$auth_dir")"
+  mkdir -p "$auth_dir/tokens"
+  while IFS=$'\t' read -r role token; do
+    printf '%s\n' "$token" >"$auth_dir/tokens/${role/:/-}.jwt"
+    case "$role" in service:*) service_token[${role#service:}]="$token" ;; esac
+  done < <("$python" -m kcc_shared.devauth tokens --dir "$auth_dir")
+fi
 
 port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }
 
@@ -44,7 +60,8 @@ if [ "$manage_stack" = 1 ]; then "$here/stack.sh" up; fi
 started=$SECONDS
 for s in "${services[@]}"; do
   # Own session: Ctrl-C reaches this script only, which then stops the services in order.
-  setsid "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 </dev/null &
+  KCC_AUTH_SERVICE_TOKEN="${service_token[$s]:-${KCC_AUTH_SERVICE_TOKEN:-}}" \
+    setsid "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 </dev/null &
   pids+=($!)
   echo "[platform] started $s (pid $!, port $(port_of "$s"), log $logs/$s.log)"
 done
@@ -74,11 +91,26 @@ Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everyt
   Kafka     ${KCC_KAFKA_BOOTSTRAP:-127.0.0.1:9092}      store  mongodb://127.0.0.1:${KCC_MONGO_PORT:-27017}
   logs      $logs/
 
+EOF2
+
+if [ "$dev_keys" = 1 ]; then
+  echo "Tokens (development keys in $auth_dir, valid 12 h; also in $auth_dir/tokens/<role>.jwt):"
+  for f in "$auth_dir"/tokens/*.jwt; do
+    role="$(basename "$f" .jwt)"
+    case "$role" in service-*) continue ;; esac
+    printf '  %-24s %s\n' "${role/-/:}" "$(cat "$f")"
+  done
+  cat <<EOF2
+
 Try it:
   curl -s -XPOST http://127.0.0.1:$(port_of intake)/v1/channels/web/submissions -H 'content-type: application/json' \\
+    -H "Authorization: Bearer \$(cat $auth_dir/tokens/integrator-web.jwt)" \\
     -d '{"form_id":"contactformulier","subject":"Paspoort","message":"Mijn paspoort is verlopen."}'
-  curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily
+  curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily -H "Authorization: Bearer \$(cat $auth_dir/tokens/ops.jwt)"
 EOF2
+else
+  echo "Tokens: keys configured through KCC_AUTH_* (no development tokens printed)"
+fi
 
 # Wait for Ctrl-C; if a service dies, say so and stop the rest.
 while true; do

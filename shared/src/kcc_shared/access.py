@@ -262,6 +262,7 @@ def install_access_guard(
                     body=await request.body(),
                     timestamp=request.headers.get(TIMESTAMP_HEADER),
                     signature_header=request.headers.get(SIGNATURE_HEADER),
+                    path=rule.path,
                 )
         except InvalidSignature as exc:
             return _deny(401, f"webhook signature refused: {exc}", {"WWW-Authenticate": f'KCC-Signature realm="{REALM}"'})
@@ -319,3 +320,16 @@ def document_access(app: FastAPI, *, service: str, rate_limited: bool = False) -
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def markdown_table() -> str:
+    """The table as the README shows it (a unit test keeps the two the same)."""
+    lines = ["| service | method | route | roles |", "|---|---|---|---|"]
+    for service, rules in ACCESS.items():
+        for r in rules:
+            notes = f" (department of the {r.resource})" if r.resource else ""
+            notes += f"; signed webhook `{r.webhook}`" if r.webhook else ""
+            roles = ", ".join(f"`{role}`" for role in r.allow)
+            lines.append(f"| {service} | {r.method} | `{r.path}` | {roles}{notes} |")
+    lines.append("| every service | GET | `/healthz`, `/readyz`, `/metrics`, `/docs`, `/redoc`, `/openapi.json` | public |")
+    return "\n".join(lines)

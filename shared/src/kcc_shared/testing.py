@@ -34,7 +34,7 @@ from fastapi import FastAPI
 
 from kcc_shared.access import webhook_paths
 from kcc_shared.devauth import CHANNELS, DevKeys
-from kcc_shared.webhooks import SIGNATURE_HEADER, sign
+from kcc_shared.webhooks import SIGNATURE_HEADER, FreshSigner
 
 KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
@@ -71,13 +71,14 @@ class TestAuth(httpx.Auth):
     def __init__(self, token: str | None, *, sign_webhooks: bool = True) -> None:
         self.token = token
         self._paths = webhook_paths() if sign_webhooks else {}
+        self._signer = FreshSigner()
 
     def auth_flow(self, request: httpx.Request):
         if self.token is not None and "authorization" not in request.headers:
             request.headers["Authorization"] = f"Bearer {self.token}"
         source = self._paths.get(request.url.path)
         if source is not None and SIGNATURE_HEADER not in request.headers:
-            request.headers.update(sign(credentials().webhook_secrets[source], request.content))
+            request.headers.update(self._signer.sign(credentials().webhook_secrets[source], request.content))
         yield request
 
 

@@ -51,6 +51,23 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str,
     return {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: signature(secret, body, ts)}
 
 
+class FreshSigner:
+    """Signs so that no two requests get the same signature: a body sent again within the same
+    second (a retry, a test posting a duplicate) gets the next second's timestamp, since the
+    receiver refuses a signature it has seen."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def sign(self, secret: str, body: bytes) -> dict[str, str]:
+        key = hashlib.sha256(secret.encode() + b"|" + body).hexdigest()
+        ts = max(int(time.time()), self._last.get(key, 0) + 1)
+        self._last[key] = ts
+        if len(self._last) > 10_000:
+            self._last.clear()
+        return sign(secret, body, timestamp=ts)
+
+
 class WebhookSigner(httpx.Auth):
     """httpx auth that signs requests to webhook paths: `paths` maps a URL path to its source."""
 
@@ -58,11 +75,12 @@ class WebhookSigner(httpx.Auth):
 
     def __init__(self, secrets: Mapping[str, str], paths: Mapping[str, str]) -> None:
         self._secrets, self._paths = dict(secrets), dict(paths)
+        self._signer = FreshSigner()
 
     def auth_flow(self, request: httpx.Request):
         source = self._paths.get(request.url.path)
         if source is not None and source in self._secrets and SIGNATURE_HEADER not in request.headers:
-            request.headers.update(sign(self._secrets[source], request.content))
+            request.headers.update(self._signer.sign(self._secrets[source], request.content))
         yield request
 
 
@@ -101,7 +119,9 @@ class WebhookVerifier:
         self._seen = seen
         self._clock = clock
 
-    async def verify(self, *, source: str, body: bytes, timestamp: str | None, signature_header: str | None) -> None:
+    async def verify(
+        self, *, source: str, body: bytes, timestamp: str | None, signature_header: str | None, path: str = ""
+    ) -> None:
         secret = self._secrets.get(source)
         if not secret:
             raise InvalidSignature(f"no secret configured for source {source!r}")
@@ -117,5 +137,5 @@ class WebhookVerifier:
             raise InvalidSignature(f"{TIMESTAMP_HEADER} more than {int(self.max_age.total_seconds())} s from now")
         if not hmac.compare_digest(signature(secret, body, ts), signature_header.strip()):
             raise InvalidSignature("signature does not match")
-        if not await self._seen.first_time(source=source, signature=signature_header.strip(), at=now):
+        if not await self._seen.first_time(source=f"{source}|{path}", signature=signature_header.strip(), at=now):
             raise InvalidSignature("signature already used (replay)")
