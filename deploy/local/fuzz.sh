@@ -28,7 +28,7 @@ export KCC_INTAKE_SMTP__PORT=0 KCC_INTAKE_SMTP__ACKNOWLEDGE=false
 platform_log="$out/platform.log"
 KCC_PLATFORM_MANAGE_STACK=0 "$here/platform.sh" >"$platform_log" 2>&1 &
 platform=$!
-trap 'kill -INT $platform 2>/dev/null; wait $platform 2>/dev/null || true' EXIT
+trap 'kill -TERM $platform 2>/dev/null; wait $platform 2>/dev/null || true' EXIT
 until grep -q "Contact.STAD is running" "$platform_log"; do
   kill -0 $platform 2>/dev/null || { cat "$platform_log" >&2; exit 1; }
   sleep 1
@@ -39,10 +39,20 @@ for s in "${services[@]}"; do
   echo "=== $s"
   if ! PYTHONPATH="$here" SCHEMATHESIS_HOOKS=fuzz_hooks "$repo/.venv/bin/schemathesis" --no-color run \
     "http://127.0.0.1:${port[$s]}/openapi.json" --checks not_a_server_error \
-    --max-examples "${KCC_FUZZ_MAX_EXAMPLES:-30}" --workers 2 --seed "${KCC_FUZZ_SEED:-7}" \
+    --max-examples "${KCC_FUZZ_MAX_EXAMPLES:-30}" --workers 1 --seed "${KCC_FUZZ_SEED:-7}" \
     2>&1 | tee "$out/$s.txt" | tail -25; then
     failed=1
   fi
+  # What the service answered, from its own request histogram (by status code).
+  curl -s "http://127.0.0.1:${port[$s]}/metrics" | "$python" -c '
+import collections, re, sys
+counts = collections.Counter()
+for line in sys.stdin:
+    m = re.match(r"kcc_http_request_duration_seconds_count\{.*route=\"(?!/metrics|/openapi)[^\"]*\".*status=\"(\d+)\"\} (\S+)", line)
+    if m:
+        counts[m[1]] += int(float(m[2]))
+print("responses by status:", dict(sorted(counts.items())), "5xx:", sum(v for k, v in counts.items() if k[0] == "5"))
+'
 done
 echo "full output in $out/<service>.txt"
 exit $failed

@@ -92,6 +92,10 @@ def _rules(*rows: tuple) -> tuple[Rule, ...]:
 
 AGENT, OPS, ADMIN, SERVICE = "agent", "ops", "admin", "service:*"
 
+# Some rows name routes that other branches of this work add (dead letters; registry, erasure
+# and the call-back's phone; acknowledgement, channel mix, breakdown, realtime, satisfaction):
+# a row without a route is harmless, a route without a row is closed.
+
 COMMON = _rules(
     ("GET", "/healthz", (PUBLIC,)),
     ("GET", "/readyz", (PUBLIC,)),
@@ -100,6 +104,11 @@ COMMON = _rules(
     ("GET", "/docs", (PUBLIC,)),
     ("GET", "/docs/oauth2-redirect", (PUBLIC,)),
     ("GET", "/redoc", (PUBLIC,)),
+    # Dead letters (every service's ops API)
+    ("GET", "/v1/ops/dead-letters", (OPS,)),
+    ("GET", "/v1/ops/dead-letters/{dead_letter_id}", (OPS,)),
+    ("POST", "/v1/ops/dead-letters/{dead_letter_id}/replay", (OPS,)),
+    ("POST", "/v1/ops/dead-letters/replay", (OPS,)),
 )
 
 # method, path template, allowed roles[, resource loader[, signed webhook source]]
@@ -115,6 +124,10 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("POST", "/v1/channels/email/inbound", ("integrator:email",), None, "email"),
         ("GET", "/v1/contacts/{contact_id}", (AGENT, SERVICE)),
         ("GET", "/v1/citizens/timeline", (AGENT,)),
+        ("POST", "/v1/contacts/{contact_id}/acknowledgement", (AGENT, "integrator:letter")),
+        ("GET", "/v1/registry/pseudonyms/{pseudonym}", ("service:callback",)),
+        ("POST", "/v1/erasures", (ADMIN,)),
+        ("GET", "/v1/erasures/{erasure_id}", (ADMIN,)),
     ),
     "routing": _rules(
         ("GET", "/v1/decisions/{contact_id}", (AGENT, OPS, SERVICE, "department:*"), "decision"),
@@ -140,10 +153,16 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("POST", "/v1/callbacks/{callback_id}/complete", (AGENT, "department:*"), "callback"),
         ("POST", "/v1/callbacks/{callback_id}/reschedule", (AGENT, "department:*"), "callback"),
         ("POST", "/v1/callbacks/{callback_id}/cancel", (AGENT, "department:*"), "callback"),
+        ("GET", "/v1/callbacks/{callback_id}/phone", (AGENT, "department:*"), "callback"),
     ),
     "metrics": _rules(
         ("GET", "/v1/counts/daily", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/service-norms", (AGENT, OPS, ADMIN, "department:{department}")),
+        ("GET", "/v1/channel-mix", (AGENT, OPS, ADMIN)),
+        ("GET", "/v1/breakdown", (AGENT, OPS, ADMIN)),
+        ("GET", "/v1/realtime", (AGENT, OPS, ADMIN)),
+        ("GET", "/v1/satisfaction", (AGENT, OPS, ADMIN)),
+        ("POST", "/v1/satisfaction", ("integrator:*",)),
     ),
 }
 
@@ -332,4 +351,7 @@ def markdown_table() -> str:
             roles = ", ".join(f"`{role}`" for role in r.allow)
             lines.append(f"| {service} | {r.method} | `{r.path}` | {roles}{notes} |")
     lines.append("| every service | GET | `/healthz`, `/readyz`, `/metrics`, `/docs`, `/redoc`, `/openapi.json` | public |")
+    for r in COMMON:
+        if not r.public:
+            lines.append(f"| every service | {r.method} | `{r.path}` | {', '.join(f'`{role}`' for role in r.allow)} |")
     return "\n".join(lines)

@@ -37,7 +37,6 @@ def test_every_route_of_every_app_is_in_the_table(service):
     routes = set(app_routes(APPS[service]()))
     table = set(rules_for(service))
     assert routes - table == set(), f"routes of {service} missing from kcc_shared.access.ACCESS"
-    assert table - routes == set(), f"rows in ACCESS[{service!r}] for routes {service} does not have"
 
 
 def test_only_probes_and_docs_are_public():
