@@ -36,6 +36,8 @@ if [ -z "${KCC_AUTH_JWKS_FILE:-}${KCC_AUTH_JWKS_URL:-}${KCC_AUTH_PUBLIC_KEY_FILE
     printf '%s\n' "$token" >"$auth_dir/tokens/${role/:/-}.jwt"
     case "$role" in service:*) service_token[${role#service:}]="$token" ;; esac
   done < <("$python" -m kcc_shared.devauth tokens --dir "$auth_dir")
+  # The callback service asks intake's registry for numbers with its own token.
+  export KCC_CALLBACK_REGISTRY_TOKEN="${KCC_CALLBACK_REGISTRY_TOKEN:-${service_token[callback]}}"
 fi
 
 port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }

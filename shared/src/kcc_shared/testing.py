@@ -44,7 +44,7 @@ MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
 
 # Every role the platform knows, for the default test client (departments the tests use too).
 ALL_ROLES = (
-    "agent", "ops", "admin", "service:test",
+    "agent", "ops", "admin", "service:test", *(f"service:{name}" for name in ("intake", "routing", "callback", "metrics")),
     *(f"integrator:{c}" for c in CHANNELS),
     *(f"department:{d}" for d in ("kcc", "burgerzaken", "belastingen", "sozawe", "milieudienst", "ro-ez", "algemeen")),
 )
@@ -123,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Tests post in bursts from one client; the rate limit has tests of its own.
     os.environ["KCC_INTAKE_RATE_LIMIT__PER_SECOND"] = "100000"
     os.environ["KCC_INTAKE_RATE_LIMIT__BURST"] = "100000"
+    # The callback service asks intake's registry with a token of its own (privacy work).
+    os.environ["KCC_CALLBACK_REGISTRY_TOKEN"] = keys.token(["service:callback"], subject="service-callback", ttl_s=86_400)
     _install_default_test_auth()
 
 
