@@ -20,8 +20,8 @@ from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
 from kcc_shared.access import app_routes, rules_for
 from kcc_shared.contracts import (
-    CALLBACK_REQUESTED, CONTACT_RECEIVED, CallbackRequested, CallbackRequestedData, Channel, CitizenIdentifiers,
-    ContactReceived, ContactReceivedData,
+    CALLBACK_REQUESTED, CONTACT_RECEIVED, CallbackRequested, CallbackRequestedData, Channel, ContactReceived,
+    ContactReceivedData,
 )
 from kcc_shared.devauth import CHANNELS, DevKeys
 from kcc_shared.testing import NO_AUTH, TestAuth, client_auth, credentials, running, unique
@@ -182,7 +182,7 @@ async def test_department_a_cannot_read_department_b_s_routing_decision(service_
             source="/tests", subject=contact_id, time=now,
             data=ContactReceivedData(
                 contact_id=contact_id, channel=Channel.EMAIL, received_at=now,
-                text="Bezwaar tegen de aanslag onroerendezaakbelasting van dit jaar", citizen=CitizenIdentifiers(),
+                text="Bezwaar tegen de aanslag onroerendezaakbelasting van dit jaar",
             ),
         )
         for _ in range(3):  # redelivery is harmless (idempotent); a fresh group may start late
