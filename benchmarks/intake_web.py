@@ -15,14 +15,21 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from kcc_shared.devauth import DevKeys
+
 BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 UNACKED: list[int] = []
+# Development keys of our own: the benchmark's intake trusts them, its client sends a token.
+KEYS, KEY_DIR = DevKeys.generate(), Path(tempfile.mkdtemp(prefix="kcc-bench-auth-"))
+KEYS.save(KEY_DIR)
 FORM = {
     "form_id": "contactformulier",
     "subject": "Paspoort verlopen",
@@ -53,7 +60,10 @@ async def drive(n: int, concurrency: int, one) -> tuple[float, list[float]]:
 
 
 async def bench_intake(base: str, n: int, concurrency: int) -> tuple[float, list[float]]:
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+    headers = {"Authorization": f"Bearer {KEYS.token(['integrator:web'], subject='benchmark')}"}
+    async with httpx.AsyncClient(
+        base_url=base, timeout=30, limits=httpx.Limits(max_connections=concurrency), headers=headers
+    ) as client:
         async def one():
             response = await client.post("/v1/channels/web/submissions", json={**FORM, "submission_id": str(uuid.uuid4())})
             if response.status_code != 202:
@@ -92,6 +102,9 @@ def start_intake(port: int) -> subprocess.Popen:
         "KCC_INTAKE_SMTP__PORT": "0",
         "KCC_INTAKE_MONGO_DATABASE": f"bench_intake_{uuid.uuid4().hex[:8]}",
         "KCC_LOG_LEVEL": "WARNING",
+        **KEYS.env(KEY_DIR),
+        # One client sends everything: the per-client rate limit would measure itself.
+        "KCC_INTAKE_RATE_LIMIT__ENABLED": "false",
         # As deploy/local/platform.sh runs it against FerretDB (SQLite serialises writes).
         "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
     }

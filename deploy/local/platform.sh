@@ -7,6 +7,8 @@
 # simulator (`kcc simulate --demo`) then feeds the platform and a live summary replaces the
 # URL list every few seconds; KCC_DEMO=0 turns that off. KCC_DEMO_SPEED_UP (180: a working
 # day's 07:00-19:00 in 4 minutes), KCC_DEMO_INHABITANTS (150000) and KCC_DEMO_SEED (1) tune it.
+# Unless KCC_AUTH_* names the keys to trust, a development key pair and webhook secrets are
+# made in $KCC_STACK_DIR/auth and a token per role is printed (python -m kcc_shared.devauth).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -26,6 +28,22 @@ export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
 
 [ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
 mkdir -p "$logs"
+
+auth_dir="${KCC_STACK_DIR:-$repo/.stack/local}/auth"
+dev_keys=0
+declare -A service_token=()
+if [ -z "${KCC_AUTH_JWKS_FILE:-}${KCC_AUTH_JWKS_URL:-}${KCC_AUTH_PUBLIC_KEY_FILE:-}" ]; then
+  dev_keys=1
+  "$python" -m kcc_shared.devauth keygen --dir "$auth_dir" >/dev/null
+  eval "$("$python" -m kcc_shared.devauth env --dir "$auth_dir")"
+  mkdir -p "$auth_dir/tokens"
+  while IFS=$'\t' read -r role token; do
+    printf '%s\n' "$token" >"$auth_dir/tokens/${role/:/-}.jwt"
+    case "$role" in service:*) service_token[${role#service:}]="$token" ;; esac
+  done < <("$python" -m kcc_shared.devauth tokens --dir "$auth_dir")
+  # The callback service asks intake's registry for numbers with its own token.
+  export KCC_CALLBACK_REGISTRY_TOKEN="${KCC_CALLBACK_REGISTRY_TOKEN:-${service_token[callback]}}"
+fi
 
 port_of() { local var="KCC_${1^^}_PORT"; echo "${!var:-${default_port[$1]}}"; }
 # The callback service asks intake's registry for the number behind a phone pseudonym.
@@ -56,7 +74,8 @@ if [ "$manage_stack" = 1 ]; then "$here/stack.sh" up; fi
 started=$SECONDS
 for s in "${services[@]}"; do
   # Own session: Ctrl-C reaches this script only, which then stops the services in order.
-  setsid "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 </dev/null &
+  KCC_AUTH_SERVICE_TOKEN="${service_token[$s]:-${KCC_AUTH_SERVICE_TOKEN:-}}" \
+    setsid "$python" -m "kcc_$s" >"$logs/$s.log" 2>&1 </dev/null &
   pids+=($!)
   echo "[platform] started $s (pid $!, port $(port_of "$s"), log $logs/$s.log)"
 done
@@ -86,13 +105,36 @@ Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everyt
   Kafka     ${KCC_KAFKA_BOOTSTRAP:-127.0.0.1:9092}      store  mongodb://127.0.0.1:${KCC_MONGO_PORT:-27017}
   logs      $logs/
 
-Try it:
-  curl -s -XPOST http://127.0.0.1:$(port_of intake)/v1/channels/web/submissions -H 'content-type: application/json' \\
-    -d '{"form_id":"contactformulier","subject":"Paspoort","message":"Mijn paspoort is verlopen."}'
-  curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily
 EOF2
 
+if [ "$dev_keys" = 1 ]; then
+  echo "Tokens (development keys in $auth_dir, valid 12 h; also in $auth_dir/tokens/<role>.jwt):"
+  for f in "$auth_dir"/tokens/*.jwt; do
+    role="$(basename "$f" .jwt)"
+    case "$role" in service-*) continue ;; esac
+    printf '  %-24s %s\n' "${role/-/:}" "$(cat "$f")"
+  done
+  cat <<EOF2
+
+Try it:
+  curl -s -XPOST http://127.0.0.1:$(port_of intake)/v1/channels/web/submissions -H 'content-type: application/json' \\
+    -H "Authorization: Bearer \$(cat $auth_dir/tokens/integrator-web.jwt)" \\
+    -d '{"form_id":"contactformulier","subject":"Paspoort","message":"Mijn paspoort is verlopen."}'
+  curl -s http://127.0.0.1:$(port_of metrics)/v1/counts/daily -H "Authorization: Bearer \$(cat $auth_dir/tokens/ops.jwt)"
+EOF2
+else
+  echo "Tokens: keys configured through KCC_AUTH_* (no development tokens printed)"
+fi
+
 if [ "$demo" != 0 ]; then
+  # The simulator plays every channel system, the KCC agents, the back-offices (presence, as
+  # admin) and ops reading the figures: one development token with those roles.
+  if [ "$dev_keys" = 1 ] && [ -z "${KCC_TOKEN:-}" ]; then
+    KCC_TOKEN="$("$python" -m kcc_shared.devauth token --dir "$auth_dir" --sub simulator \
+      --role agent --role ops --role admin --role integrator:telephone --role integrator:email --role integrator:web \
+      --role integrator:counter --role integrator:letter --role integrator:social)"
+    export KCC_TOKEN
+  fi
   # Own session like the services: Ctrl-C reaches this script, which stops the simulator first.
   setsid "$python" -m kcc_cli simulate --demo \
     --speed-up "${KCC_DEMO_SPEED_UP:-180}" --inhabitants "${KCC_DEMO_INHABITANTS:-150000}" --seed "${KCC_DEMO_SEED:-1}" \

@@ -8,7 +8,7 @@ FastAPI router plugin). Each service calls `Infrastructure.build`, registers its
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -24,15 +24,19 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kcc_shared.access import ResourceLoader, document_access, install_access_guard
+from kcc_shared.auth import TokenValidator
 from kcc_shared.consumer import ConsumerMetrics, DeadLetterSink, EventProcessor, Handler, register
 from kcc_shared.contracts import DEAD_LETTER, DEAD_LETTER_REPLAYS, CloudEvent, TopicSpec
 from kcc_shared.inbox import Inbox
 from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
+from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
 from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
+from kcc_shared.webhooks import WebhookVerifier
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +183,17 @@ def create_service_app(
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_started: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    resources: Mapping[str, ResourceLoader] | None = None,
+    webhooks: WebhookVerifier | None = None,
+    rate_limit: RateLimitSettings | None = None,
 ) -> FastAPI:
     """A FastAPI app that runs the service's broker and serves its API and probes.
 
     `on_startup` runs before the broker starts (indexes), `on_started` after it (background
-    work that publishes), `on_shutdown` before the broker and store close."""
+    work that publishes), `on_shutdown` before the broker and store close. Every request
+    passes the access table of `kcc_shared.access` (token, roles, department scope through
+    `resources`, webhook signatures through `webhooks`), the per-client `rate_limit` if
+    given, and the body size limit `settings.max_body_bytes`."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -209,7 +219,16 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.infra = infra
     _add_probes(app, infra)
+    name = infra.settings.service_name
+    limiter = RateLimiter(rate_limit) if rate_limit is not None and rate_limit.enabled else None
+    app.state.rate_limiter = limiter
+    install_access_guard(
+        app, service=name, validator=TokenValidator(infra.settings.auth), resources=resources, webhooks=webhooks,
+        rate_limiter=limiter,
+    )
+    document_access(app, service=name, rate_limited=limiter is not None)
     _add_http_metrics(app, infra.registry)
+    app.add_middleware(BodySizeLimit, max_bytes=infra.settings.max_body_bytes)
     _add_unavailable_handlers(app)
     app.include_router(dead_letter_router(infra.settings))
     for router in routers:

@@ -3,6 +3,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kcc_shared.auth import AuthSettings
 from kcc_shared.pseudonyms import PrivacySettings
 
 
@@ -67,9 +68,11 @@ class ServiceSettings(BaseSettings):
     mongo_database: str
     group_id: str = Field(description="Kafka consumer group of this service")
     startup_timeout_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413")
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)

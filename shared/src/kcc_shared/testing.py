@@ -3,12 +3,22 @@
 Integration tests use the broker and store that `deploy/local/stack.sh up` (or docker compose)
 started; each test gets its own database names and consumer groups so runs never share state.
 `private_kafka` starts a second, disposable broker for tests that stop and restart it.
+
+Authentication in tests: at start-up the plugin generates a test key pair and webhook secrets
+and puts them in the environment (`KCC_AUTH_*`, `KCC_WEBHOOK_SECRETS`), so every app a test
+builds, in process or as a subprocess, accepts the test tokens. `running(app)` yields a
+client carrying a token with every role that signs webhook requests; `running(app, roles=[...])`
+narrows it and `roles=None` sends no token. Plain httpx calls from a test to a loopback address
+or an in-process ASGI app get the same all-roles token and signatures unless they carry their
+own `Authorization` header or `auth=` (e.g. `NO_AUTH`). `credentials()` mints other tokens.
 """
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from datetime import date, timedelta
 from collections.abc import AsyncIterator, Callable
@@ -22,8 +32,106 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
 
+from kcc_shared.access import webhook_paths
+from kcc_shared.devauth import CHANNELS, DevKeys
+from kcc_shared.webhooks import SIGNATURE_HEADER, FreshSigner
+
 KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO_URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+# Every role the platform knows, for the default test client (departments the tests use too).
+ALL_ROLES = (
+    "agent", "ops", "admin", "service:test", *(f"service:{name}" for name in ("intake", "routing", "callback", "metrics")),
+    *(f"integrator:{c}" for c in CHANNELS),
+    *(f"department:{d}" for d in ("kcc", "burgerzaken", "belastingen", "sozawe", "milieudienst", "ro-ez", "algemeen")),
+)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_credentials: dict[str, Any] = {}
+
+
+def credentials() -> DevKeys:
+    """The test session's key pair and webhook secrets (the services trust them)."""
+    if "keys" not in _credentials:
+        directory = Path(tempfile.mkdtemp(prefix="kcc-test-auth-"))
+        keys = DevKeys.generate(issuer="https://auth.contact-stad.test/issuer")
+        keys.save(directory)
+        _credentials.update(keys=keys, dir=directory)
+    return _credentials["keys"]
+
+
+class TestAuth(httpx.Auth):
+    """A bearer token (unless None) plus a webhook signature on webhook paths."""
+
+    __test__ = False  # not a test class
+    requires_request_body = True
+
+    def __init__(self, token: str | None, *, sign_webhooks: bool = True) -> None:
+        self.token = token
+        self._paths = webhook_paths() if sign_webhooks else {}
+        self._signer = FreshSigner()
+
+    def auth_flow(self, request: httpx.Request):
+        if self.token is not None and "authorization" not in request.headers:
+            request.headers["Authorization"] = f"Bearer {self.token}"
+        source = self._paths.get(request.url.path)
+        if source is not None and SIGNATURE_HEADER not in request.headers:
+            request.headers.update(self._signer.sign(credentials().webhook_secrets[source], request.content))
+        yield request
+
+
+NO_AUTH = TestAuth(None, sign_webhooks=False)
+
+
+def client_auth(roles: "tuple[str, ...] | list[str] | None" = ALL_ROLES, *, sign_webhooks: bool = True) -> TestAuth:
+    """httpx auth with a fresh test token for `roles` (None: no token)."""
+    token = None if roles is None else credentials().token(roles, subject="test-client")
+    return TestAuth(token, sign_webhooks=sign_webhooks)
+
+
+def _install_default_test_auth() -> None:
+    """Make unauthenticated httpx calls of a test to a local service carry the all-roles token.
+
+    Tests written before authentication (and the e2e tests that start real processes) post
+    with plain httpx; this keeps them working. It patches a private httpx method (httpx is
+    pinned), and only while the test session runs."""
+    from httpx._client import BaseClient
+
+    original = BaseClient._build_request_auth
+    if getattr(original, "_kcc_test_auth", False):
+        return
+    default = client_auth()
+
+    def build_request_auth(self, request, auth=httpx._client.USE_CLIENT_DEFAULT):
+        chosen = original(self, request, auth)
+        local = request.url.host in LOOPBACK or isinstance(getattr(self, "_transport", None), httpx.ASGITransport)
+        if type(chosen) is httpx.Auth and local and "authorization" not in request.headers:
+            return default
+        return chosen
+
+    build_request_auth._kcc_test_auth = True  # type: ignore[attr-defined]
+    BaseClient._build_request_auth = build_request_auth  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    keys = credentials()
+    os.environ.update(keys.env(_credentials["dir"]))
+    for name in ("KCC_AUTH_JWKS_URL", "KCC_AUTH_PUBLIC_KEY_FILE"):
+        os.environ.pop(name, None)
+    # Tests post in bursts from one client; the rate limit has tests of its own.
+    os.environ["KCC_INTAKE_RATE_LIMIT__PER_SECOND"] = "100000"
+    os.environ["KCC_INTAKE_RATE_LIMIT__BURST"] = "100000"
+    # The callback service asks intake's registry with a token of its own (privacy work).
+    os.environ["KCC_CALLBACK_REGISTRY_TOKEN"] = keys.token(["service:callback"], subject="service-callback", ttl_s=86_400)
+    _install_default_test_auth()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    directory = _credentials.get("dir")
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def unique(prefix: str) -> str:
@@ -89,13 +197,17 @@ def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(
+    app: FastAPI, *, roles: "tuple[str, ...] | list[str] | None" = ALL_ROLES, sign_webhooks: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan (broker, store, topics), wait until it is ready (consumers
-    positioned), and talk to it over ASGI."""
+    positioned), and talk to it over ASGI with a token for `roles` (default: every role;
+    None: no token), signing webhook requests unless `sign_webhooks=False`."""
     async with app.router.lifespan_context(app):
         await app.state.infra.wait_until_ready()
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        auth = client_auth(roles, sign_webhooks=sign_webhooks)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service", auth=auth) as client:
             yield client
 
 

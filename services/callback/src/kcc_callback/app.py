@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.registry import RegistryClient, RegistrySettings
+from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_callback import api, subscribers
@@ -47,6 +48,11 @@ def create_app(
     retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
     background: list[asyncio.Task] = []
 
+    async def callback_department(_request, params) -> object:
+        """The department owning a call-back, for department-scoped tokens."""
+        callback = await callbacks.get(params["callback_id"])
+        return MISSING if callback is None else callback.department_id
+
     async def start() -> None:
         # After the broker started: the timers publish.
         background.append(asyncio.create_task(scheduler.run_forever(), name="callback-timers"))
@@ -67,6 +73,7 @@ def create_app(
         on_startup=repository.ensure_indexes,
         on_started=start,
         on_shutdown=stop,
+        resources={"callback": callback_department},
     )
     api.add_error_handlers(app)
     app.state.callbacks = callbacks

@@ -1,6 +1,7 @@
 """Composition root of the intake service."""
 
 import asyncio
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -12,6 +13,7 @@ from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
+from kcc_shared.webhooks import MongoSeenSignatures, WebhookVerifier
 
 from kcc_intake import api, privacy_api
 from kcc_intake.limits import add_request_limits
@@ -44,6 +46,12 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)
     smtp: list[asyncio.Server] = []
+    seen = MongoSeenSignatures(infra.db["webhook_signatures"])
+    webhooks = WebhookVerifier(settings.webhooks, seen)
+    # Signatures older than twice the accepted age fail the timestamp check anyway.
+    forget_signatures = PeriodicJob(
+        "webhook-signatures", lambda: seen.forget_before(datetime.now(UTC) - 2 * webhooks.max_age), interval_s=600
+    )
 
     async def prepare() -> None:
         await contacts.ensure_indexes()
@@ -53,11 +61,13 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     async def started() -> None:
         relay.start()
         retention.start()
+        forget_signatures.start()
         if settings.smtp.enabled:
             smtp.append(await start_smtp(mail, settings.smtp, max_bytes=settings.max_attachment_bytes))
 
     async def stopping() -> None:
         await retention.stop()
+        await forget_signatures.stop()
         for server in smtp:
             server.close()
             await server.wait_closed()
@@ -71,6 +81,8 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         on_startup=prepare,
         on_started=started,
         on_shutdown=stopping,
+        webhooks=webhooks,
+        rate_limit=settings.rate_limit,
     )
     add_request_limits(app, max_body_bytes=settings.max_body_bytes)
     app.state.intake, app.state.mail, app.state.smtp = intake, mail, smtp

@@ -1,7 +1,9 @@
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from kcc_shared.limits import RateLimitSettings
 from kcc_shared.settings import ServiceSettings
+from kcc_shared.webhooks import WebhookSettings
 
 # The 35 public numbers that moved under 14 050 map to service lines; a few as the default.
 # Line names are routing's IVR lines (services/routing/.../organisation.json `ivr_lines`);
@@ -58,3 +60,5 @@ class IntakeSettings(ServiceSettings):
         default=["intake", "routing", "callback", "metrics"],
         description="Services that must report an erasure before it counts as completed",
     )
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

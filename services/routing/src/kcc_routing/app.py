@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kcc_shared.contracts import department_topic
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.periodic import PeriodicJob
+from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_routing import api, subscribers
@@ -65,6 +66,11 @@ def create_app(
     # The configured departments' topics are created at start-up with the others.
     infra.produces(*(department_topic(d.id) for d in load_config().departments))
 
+    async def decision_department(_request, params) -> object:
+        """The department a contact was routed to, for department-scoped tokens."""
+        decision = await routing.decision_for(params["contact_id"])
+        return MISSING if decision is None else decision.department_id
+
     async def on_startup() -> None:
         await decisions.ensure_indexes()
         await work.ensure_indexes()
@@ -77,6 +83,7 @@ def create_app(
         on_startup=on_startup,
         on_started=retention.start_async,
         on_shutdown=retention.stop,
+        resources={"decision": decision_department},
     )
     app.state.routing = routing
     app.state.privacy, app.state.retention = privacy, retention

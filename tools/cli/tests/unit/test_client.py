@@ -8,14 +8,22 @@ from kcc_cli.sim.client import PlatformClient, headers_for, sign, urls_from_env
 def test_a_role_gets_its_own_token_else_the_integrators_else_the_common_one():
     env = {"KCC_TOKEN_AGENT": "a", "KCC_TOKEN_INTEGRATOR": "i", "KCC_TOKEN": "all"}
     assert headers_for("agent", env) == {"Authorization": "Bearer a"}
-    assert headers_for("integrator_telephony", env) == {"Authorization": "Bearer i"}
-    assert headers_for("integrator_telephony", {**env, "KCC_TOKEN_INTEGRATOR_TELEPHONY": "t"}) == {"Authorization": "Bearer t"}
+    assert headers_for("integrator_telephone", env) == {"Authorization": "Bearer i"}
+    assert headers_for("integrator_telephone", {**env, "KCC_TOKEN_INTEGRATOR_TELEPHONE": "t"}) == {"Authorization": "Bearer t"}
     assert headers_for("ops", env) == {"Authorization": "Bearer all"}
     assert headers_for("ops", {}) == {}
 
 
-def test_signing_is_a_no_op_until_a_scheme_is_wired():
-    assert sign("telephony", b"{}", {}) == {}
+def test_webhooks_are_signed_with_the_sources_secret_and_never_twice_alike():
+    from kcc_shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+
+    assert sign("telephone", b"{}", {}) == {}  # no secret configured: unsigned
+    env = {"KCC_WEBHOOK_SECRETS": '{"telephone": "s3cret"}'}
+    first, again = sign("telephone", b"{}", env), sign("telephone", b"{}", env)
+    assert first[SIGNATURE_HEADER] == signature("s3cret", b"{}", int(first[TIMESTAMP_HEADER]))
+    assert again[SIGNATURE_HEADER] != first[SIGNATURE_HEADER]
+    counter = sign("counter", b"{}", {**env, "KCC_WEBHOOK_SECRETS__COUNTER": "c"})
+    assert counter[SIGNATURE_HEADER] == signature("c", b"{}", int(counter[TIMESTAMP_HEADER]))
 
 
 def test_urls_come_from_flags_then_environment_then_defaults():

@@ -3,7 +3,7 @@ needs: `headers_for(role)` (a bearer token per role, from the environment) and `
 body)` (a webhook signature, a no-op until a secret is configured). Wiring real tokens and
 signatures after the security work lands is a change in this file only.
 
-Roles: `integrator_telephony`, `integrator_counter`, `integrator_web`, `integrator_email`,
+Roles: `integrator_telephone`, `integrator_counter`, `integrator_web`, `integrator_email`,
 `integrator_letter`, `integrator_social` (channel adapters posting to intake), `agent` (queues,
 call-backs), `backoffice` (presence), `ops` (metrics). A token is read from
 `KCC_TOKEN_<ROLE>` (e.g. `KCC_TOKEN_AGENT`), else `KCC_TOKEN_INTEGRATOR` for any integrator
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from kcc_shared.webhooks import FreshSigner
 
 DEFAULT_URLS = {
     "intake": "http://127.0.0.1:8001",
@@ -50,10 +52,17 @@ def headers_for(role: str, env: Mapping[str, str] | None = None) -> dict[str, st
     return {}
 
 
+_signer = FreshSigner()
+
+
 def sign(source: str, body: bytes, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Signature headers for a webhook post from `source` (a channel adapter); none until a
-    secret is configured. The security work decides the scheme: this is the one place to put it."""
-    return {}
+    """Signature headers for a webhook post from `source` (the README's scheme, HMAC-SHA256 over
+    timestamp and body); none when no secret for that source is configured
+    (`KCC_WEBHOOK_SECRETS` as JSON, or `KCC_WEBHOOK_SECRETS__<SOURCE>`)."""
+    env = os.environ if env is None else env
+    secrets = json.loads(env.get("KCC_WEBHOOK_SECRETS") or "{}")
+    secret = env.get(f"KCC_WEBHOOK_SECRETS__{source.upper()}") or secrets.get(source)
+    return _signer.sign(secret, body) if secret else {}
 
 
 @dataclass
@@ -105,10 +114,11 @@ class PlatformClient:
         if json_body is not None:
             content = json.dumps(json_body, default=str).encode()
             headers["content-type"] = "application/json"
-            if webhook_source is not None:
-                headers.update(sign(webhook_source, content, self.env))
         delay = 0.2
         for attempt in range(retries + 1):
+            if webhook_source is not None and content is not None:
+                # Signed afresh for every attempt: intake refuses a signature it has seen.
+                headers.update(sign(webhook_source, content, self.env))
             try:
                 async with self._gate:
                     self.requests += 1

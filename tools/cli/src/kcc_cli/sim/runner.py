@@ -165,7 +165,7 @@ class Runner:
 
     async def _call_event(self, call: Call, event: str, moment: datetime, **fields: Any) -> Response:
         payload = {"event": event, "call_id": call.call_id, "at": _iso(moment), **fields}
-        return await self.client.post_channel("telephony", "/v1/channels/telephone/events", payload)
+        return await self.client.post_channel("telephone", "/v1/channels/telephone/events", payload)
 
     async def _call(self, call: Call) -> None:
         day = _day(call.offered_at)
