@@ -8,9 +8,11 @@ it renews the lease while working (`renew`).
 A live contact also ends when the citizen goes away: a call abandoned while waiting, a visitor
 who left the counter hall unserved. The channel says so on its own topic with its own id (the
 call, the ticket), so the queue links that reference to the contact and records closures. Both
-are inserts with unique ids (FerretDB updates scan the whole collection), they may arrive in
-either order, and queue reads and claims skip a closed contact. No resolution is published for
-it: the call and counter events already tell everyone else the citizen went away.
+are inserts with unique ids, so they may arrive in either order and a redelivery changes nothing;
+claims and queue reads skip a closed contact. Once the contact is known, one update also takes
+its item out of the waiting set (FerretDB updates scan the collection, so only this once), which
+keeps queue reads from fetching ever more closed items. No resolution is published: none of
+the outcomes fits, and the call and counter events already tell everyone the citizen went away.
 """
 
 from dataclasses import dataclass
@@ -55,7 +57,7 @@ class WorkStore(Protocol):
     async def contact_of(self, ref: str) -> str | None: ...
     async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None: ...
     async def closure(self, key: str) -> dict[str, Any] | None: ...
-    async def closed_since(self, since: datetime) -> set[str]: ...
+    async def mark_closed(self, *, contact_id: str, reason: str, at: datetime) -> None: ...
 
 
 def call_ref(call_id: str) -> str:
@@ -119,10 +121,10 @@ class WorkQueues:
     async def queue(self, *, now: datetime, channel: Channel | None = None, skill: str | None = None, limit: int = 50) -> list[QueueEntry]:
         """Waiting contacts, highest priority (base + ageing) first."""
         docs = await self._store.available(now=now, channel=channel.value if channel else None, skill=skill, limit=1000)
-        live = [doc for doc in docs if doc["channel"] in LIVE_CHANNELS]
-        if live:  # only a live contact can be closed by its citizen going away
-            closed = await self._store.closed_since(min(doc["received_at"] for doc in live))
-            docs = [doc for doc in docs if doc["_id"] not in closed]
+        # A closed contact normally left the waiting set already (`_closed`); this covers the
+        # moment in between, and a claim on it that expired. Only live contacts can be closed.
+        closed = {doc["_id"] for doc in docs if doc["channel"] in LIVE_CHANNELS and await self._store.closure(doc["_id"]) is not None}
+        docs = [doc for doc in docs if doc["_id"] not in closed]
         entries = [self._entry(doc, now) for doc in docs]
         entries.sort(key=lambda e: (-e.priority, e.received_at, e.contact_id))
         return entries[:limit]
@@ -186,15 +188,21 @@ class WorkQueues:
         # two comes last sees the other, so a closure that arrived early is never lost.
         early = await self._store.closure(ref)
         if early is not None:
-            await self._store.close(key=contact_id, reason=early["reason"], at=early["closed_at"], contact_id=contact_id)
+            await self._closed(contact_id=contact_id, reason=early["reason"], at=early["closed_at"])
 
     async def close(self, *, ref: str, reason: Literal["abandoned", "left"], at: datetime) -> str | None:
         """The citizen went away: the contact of that call or ticket waits no more. Its id, when routing knows it yet."""
         await self._store.close(key=ref, reason=reason, at=at, contact_id=None)
         contact_id = await self._store.contact_of(ref)
         if contact_id is not None:
-            await self._store.close(key=contact_id, reason=reason, at=at, contact_id=contact_id)
+            await self._closed(contact_id=contact_id, reason=reason, at=at)
         return contact_id
+
+    async def _closed(self, *, contact_id: str, reason: str, at: datetime) -> None:
+        await self._store.close(key=contact_id, reason=reason, at=at, contact_id=contact_id)  # the record that counts
+        # Then take it out of the waiting set, or queue reads would fetch ever more closed items.
+        # One update per citizen who went away (a resolution costs one too).
+        await self._store.mark_closed(contact_id=contact_id, reason=reason, at=at)
 
     async def resolve(self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime) -> ContactResolved:
         """Close a claimed contact and return the event announcing it."""

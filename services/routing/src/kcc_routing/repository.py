@@ -68,7 +68,6 @@ class WorkRepository:
 
     async def ensure_indexes(self) -> None:
         await self._work.create_index([("status", ASCENDING), ("channel", ASCENDING), ("skill", ASCENDING)], name="queue")
-        await self._closures.create_index([("kind", ASCENDING), ("closed_at", ASCENDING)], name="closed")
 
     async def link(self, *, ref: str, contact_id: str) -> None:
         """Record once which contact a channel reference is."""
@@ -92,10 +91,11 @@ class WorkRepository:
     async def closure(self, key: str) -> dict[str, Any] | None:
         return await self._closures.find_one({"_id": key})
 
-    async def closed_since(self, since: datetime) -> set[str]:
-        """Contacts closed at or after `since` (a closure never precedes the contact it closes)."""
-        query = {"kind": "contact", "closed_at": {"$gte": since}}
-        return {doc["contact_id"] async for doc in self._closures.find(query, {"contact_id": 1})}
+    async def mark_closed(self, *, contact_id: str, reason: str, at: datetime) -> None:
+        """Take a waiting item out of the waiting set (an agent's live claim is left alone)."""
+        await self._work.update_one(
+            {"_id": contact_id, "status": "waiting"}, {"$set": {"status": "closed", "closed_reason": reason, "closed_at": at}}
+        )
 
     async def enqueue(self, item: dict[str, Any]) -> None:
         """Add a work item once; a redelivered contact leaves the existing one as it is."""
@@ -123,7 +123,7 @@ class WorkRepository:
         agents win.) A claim whose lease ran out is superseded by the next generation.
         """
         item = await self._work.find_one({"_id": contact_id})
-        if item is None or item["status"] == "resolved":
+        if item is None or item["status"] in ("resolved", "closed"):
             return None
         generation = item.get("generation", 0)
         if item["status"] == "claimed":

@@ -73,8 +73,10 @@ class FakeWork:
     async def closure(self, key):
         return self.closures.get(key)
 
-    async def closed_since(self, since):
-        return {c["contact_id"] for c in self.closures.values() if c["kind"] == "contact" and c["closed_at"] >= since}
+    async def mark_closed(self, *, contact_id, reason, at):
+        item = self.items.get(contact_id)
+        if item is not None and item["status"] == "waiting":
+            item.update(status="closed", closed_reason=reason, closed_at=at)
 
 
 class FakePresence:
