@@ -52,7 +52,8 @@ def future_working_day() -> date:
 async def test_one_simulated_working_day_reports_the_metrics_apis_figures_for_the_traffic_sent(service_env, tmp_path, monkeypatch):
     for service in ("intake", "routing", "callback", "metrics"):
         service_env(service)
-    # Routing runs on the simulated clock below: its 5-minute claim lease would end mid-call.
+    # Routing runs on the simulated clock below, where the agents' heartbeat (every 5 real minutes)
+    # never comes in time: a 2-hour lease covers every call and visit.
     monkeypatch.setenv("KCC_ROUTING_LEASE_S", "7200")
     day = future_working_day()
     # Routing and callback run on the simulated clock, as they would on that day: opening hours,

@@ -245,6 +245,20 @@ async def claim(contact_id: str, body: ClaimRequest, routing: Routing) -> dict[s
     return {"contact_id": contact_id, "claimed_by": item["claimed_by"], "lease_until": item["lease_until"]}
 
 
+@router.post(
+    "/queues/items/{contact_id}/lease", tags=["queues"],
+    summary="Renew the claimant's lease (a heartbeat while the agent works: call it well within the lease)",
+)
+async def renew_lease(contact_id: str, body: ClaimRequest, routing: Routing) -> dict[str, Any]:
+    try:
+        item = await routing.queues.renew(contact_id=contact_id, agent_id=body.agent_id, now=routing.clock())
+    except NotFound:
+        problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
+    except Conflict as exc:
+        problem(status.HTTP_409_CONFLICT, "agent_id", str(exc))
+    return {"contact_id": contact_id, "claimed_by": item["claimed_by"], "lease_until": item["lease_until"]}
+
+
 @router.post("/queues/items/{contact_id}/resolve", tags=["queues"], summary="Close a claimed contact with its outcome (publishes kcc.contact.resolved.v1)")
 async def resolve(contact_id: str, body: ResolveRequest, routing: Routing, infra: Infra) -> dict[str, Any]:
     try:

@@ -2,7 +2,17 @@
 
 An item's priority is its channel's base priority plus points for every minute it waited, so
 an old e-mail eventually overtakes a fresh call. Claiming is exclusive and leased: a claim
-that is not resolved before its lease ends puts the item back in the queue.
+that is not resolved before its lease ends puts the item back in the queue; the agent who holds
+it renews the lease while working (`renew`).
+
+A live contact also ends when the citizen goes away: a call abandoned while waiting, a visitor
+who left the counter hall unserved. The channel says so on its own topic with its own id (the
+call, the ticket), so the queue links that reference to the contact and records closures. Both
+are inserts with unique ids, so they may arrive in either order and a redelivery changes nothing;
+claims and queue reads skip a closed contact. Once the contact is known, one update also takes
+its item out of the waiting set (FerretDB updates scan the collection, so only this once), which
+keeps queue reads from fetching ever more closed items. No resolution is published: none of
+the outcomes fits, and the call and counter events already tell everyone the citizen went away.
 """
 
 from dataclasses import dataclass
@@ -13,6 +23,8 @@ from kcc_shared.contracts import Channel, ContactResolved, ContactResolvedData, 
 
 Outcome = Literal["answered_in_kcc", "transferred", "callback", "forwarded"]
 
+LIVE_CHANNELS = (Channel.TELEPHONE.value, Channel.COUNTER.value)  # the citizen waits in person, and may go away
+
 BASE_PRIORITY: dict[Channel, int] = {
     Channel.TELEPHONE: 100,
     Channel.COUNTER: 90,
@@ -21,6 +33,9 @@ BASE_PRIORITY: dict[Channel, int] = {
     Channel.EMAIL: 40,
     Channel.LETTER: 20,
 }
+
+
+CLOSED_BECAUSE = {"abandoned": "the caller hung up while waiting", "left": "the visitor left the counter hall"}
 
 
 class NotFound(LookupError):
@@ -38,6 +53,21 @@ class WorkStore(Protocol):
     async def claim(self, *, contact_id: str, agent_id: str, now: datetime, lease_until: datetime) -> dict[str, Any] | None: ...
     async def resolve(self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float) -> dict[str, Any] | None: ...
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None: ...
+    async def link(self, *, ref: str, contact_id: str) -> None: ...
+    async def contact_of(self, ref: str) -> str | None: ...
+    async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None: ...
+    async def closure(self, key: str) -> dict[str, Any] | None: ...
+    async def mark_closed(self, *, contact_id: str, reason: str, at: datetime) -> None: ...
+
+
+def call_ref(call_id: str) -> str:
+    """The channel reference of a telephone call (intake's `channel_message_id` is the call id)."""
+    return f"call:{call_id}"
+
+
+def visit_ref(*, location: str, ticket_id: str, at: datetime) -> str:
+    """The channel reference of a counter ticket: ticket numbers restart per hall and day."""
+    return f"visit:{location}:{ticket_id}:{at.date().isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,10 @@ class WorkQueues:
     async def queue(self, *, now: datetime, channel: Channel | None = None, skill: str | None = None, limit: int = 50) -> list[QueueEntry]:
         """Waiting contacts, highest priority (base + ageing) first."""
         docs = await self._store.available(now=now, channel=channel.value if channel else None, skill=skill, limit=1000)
+        # A closed contact normally left the waiting set already (`_closed`); this covers the
+        # moment in between, and a claim on it that expired. Only live contacts can be closed.
+        closed = {doc["_id"] for doc in docs if doc["channel"] in LIVE_CHANNELS and await self._store.closure(doc["_id"]) is not None}
+        docs = [doc for doc in docs if doc["_id"] not in closed]
         entries = [self._entry(doc, now) for doc in docs]
         entries.sort(key=lambda e: (-e.priority, e.received_at, e.contact_id))
         return entries[:limit]
@@ -115,7 +149,10 @@ class WorkQueues:
         )
 
     async def claim(self, *, contact_id: str, agent_id: str, now: datetime) -> dict[str, Any]:
-        """Take a contact exclusively until the lease ends; Conflict if another agent holds it."""
+        """Take a contact exclusively until the lease ends; Conflict if another agent holds it or the citizen went away."""
+        closure = await self._store.closure(contact_id)
+        if closure is not None:
+            raise Conflict(f"contact {contact_id} is closed: {CLOSED_BECAUSE.get(closure['reason'], closure['reason'])}")
         claimed = await self._store.claim(contact_id=contact_id, agent_id=agent_id, now=now, lease_until=now + self._lease)
         if claimed is not None:
             return claimed
@@ -127,6 +164,45 @@ class WorkQueues:
         if existing.get("claimed_by") and existing.get("lease_until"):
             raise Conflict(f"contact {contact_id} is claimed by {existing['claimed_by']} until {existing['lease_until'].isoformat()}")
         raise Conflict(f"contact {contact_id} was just claimed by another agent")
+
+    async def renew(self, *, contact_id: str, agent_id: str, now: datetime) -> dict[str, Any]:
+        """Extend the lease of the agent who holds the contact (a heartbeat while the agent works)."""
+        existing = await self._store.get(contact_id)
+        if existing is None:
+            raise NotFound(contact_id)
+        if existing["status"] == "resolved":
+            raise Conflict(f"contact {contact_id} is already resolved")
+        if existing["status"] != "claimed" or existing.get("claimed_by") != agent_id:
+            raise Conflict(f"contact {contact_id} is not claimed by {agent_id}")
+        if existing["lease_until"] < now:
+            raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
+        renewed = await self._store.claim(contact_id=contact_id, agent_id=agent_id, now=now, lease_until=now + self._lease)
+        if renewed is None or renewed.get("claimed_by") != agent_id:
+            raise Conflict(f"contact {contact_id} was just claimed by another agent")
+        return renewed
+
+    async def link(self, *, ref: str, contact_id: str) -> None:
+        """Remember which contact a call or ticket is; if the citizen already went away, close it now."""
+        await self._store.link(ref=ref, contact_id=contact_id)
+        # Written first, read second (as `close` does the other way round): whichever of the
+        # two comes last sees the other, so a closure that arrived early is never lost.
+        early = await self._store.closure(ref)
+        if early is not None:
+            await self._closed(contact_id=contact_id, reason=early["reason"], at=early["closed_at"])
+
+    async def close(self, *, ref: str, reason: Literal["abandoned", "left"], at: datetime) -> str | None:
+        """The citizen went away: the contact of that call or ticket waits no more. Its id, when routing knows it yet."""
+        await self._store.close(key=ref, reason=reason, at=at, contact_id=None)
+        contact_id = await self._store.contact_of(ref)
+        if contact_id is not None:
+            await self._closed(contact_id=contact_id, reason=reason, at=at)
+        return contact_id
+
+    async def _closed(self, *, contact_id: str, reason: str, at: datetime) -> None:
+        await self._store.close(key=contact_id, reason=reason, at=at, contact_id=contact_id)  # the record that counts
+        # Then take it out of the waiting set, or queue reads would fetch ever more closed items.
+        # One update per citizen who went away (a resolution costs one too).
+        await self._store.mark_closed(contact_id=contact_id, reason=reason, at=at)
 
     async def resolve(self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime) -> ContactResolved:
         """Close a claimed contact and return the event announcing it."""

@@ -51,13 +51,51 @@ class DecisionRepository:
 
 
 class WorkRepository:
-    """Contacts waiting for a KCC agent, one document per contact."""
+    """Contacts waiting for a KCC agent, one document per contact.
 
-    def __init__(self, collection: AsyncCollection, claims: AsyncCollection) -> None:
+    Beside it, insert-only: `claims` (one document per claim generation and transfer),
+    `channel_refs` (a call or ticket -> its contact) and `closures` (a citizen who went away,
+    keyed by the channel reference and, once known, by the contact id).
+    """
+
+    def __init__(
+        self, collection: AsyncCollection, claims: AsyncCollection,
+        refs: AsyncCollection | None = None, closures: AsyncCollection | None = None,
+    ) -> None:
         self._work, self._claims = collection, claims
+        self._refs = refs if refs is not None else collection.database["channel_refs"]
+        self._closures = closures if closures is not None else collection.database["closures"]
 
     async def ensure_indexes(self) -> None:
         await self._work.create_index([("status", ASCENDING), ("channel", ASCENDING), ("skill", ASCENDING)], name="queue")
+
+    async def link(self, *, ref: str, contact_id: str) -> None:
+        """Record once which contact a channel reference is."""
+        try:
+            await self._refs.insert_one({"_id": ref, "contact_id": contact_id})
+        except DuplicateKeyError:
+            pass  # a redelivery: the first link stands
+
+    async def contact_of(self, ref: str) -> str | None:
+        doc = await self._refs.find_one({"_id": ref})
+        return doc["contact_id"] if doc else None
+
+    async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None:
+        """Record once that the citizen went away (key: a channel reference, or the contact id)."""
+        doc = {"_id": key, "kind": "contact" if contact_id else "channel", "contact_id": contact_id, "reason": reason, "closed_at": at}
+        try:
+            await self._closures.insert_one(doc)
+        except DuplicateKeyError:
+            pass  # already closed: the first closure stands
+
+    async def closure(self, key: str) -> dict[str, Any] | None:
+        return await self._closures.find_one({"_id": key})
+
+    async def mark_closed(self, *, contact_id: str, reason: str, at: datetime) -> None:
+        """Take a waiting item out of the waiting set (an agent's live claim is left alone)."""
+        await self._work.update_one(
+            {"_id": contact_id, "status": "waiting"}, {"$set": {"status": "closed", "closed_reason": reason, "closed_at": at}}
+        )
 
     async def enqueue(self, item: dict[str, Any]) -> None:
         """Add a work item once; a redelivered contact leaves the existing one as it is."""
@@ -85,7 +123,7 @@ class WorkRepository:
         agents win.) A claim whose lease ran out is superseded by the next generation.
         """
         item = await self._work.find_one({"_id": contact_id})
-        if item is None or item["status"] == "resolved":
+        if item is None or item["status"] in ("resolved", "closed"):
             return None
         generation = item.get("generation", 0)
         if item["status"] == "claimed":

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from kcc_shared.contracts import (
+    CallAbandoned,
     CallbackRequested,
     CallbackRequestedData,
     Channel,
@@ -18,6 +19,7 @@ from kcc_shared.contracts import (
     ContactReceived,
     ContactRouted,
     ContactRoutedData,
+    CounterVisit,
     DepartmentContactAssigned,
     DepartmentContactAssignedData,
     derived_id,
@@ -27,7 +29,7 @@ from kcc_routing.classify import Candidate, Classifier
 from kcc_routing.decision import WRITTEN, Situation, decide
 from kcc_routing.directory import Directory
 from kcc_routing.organisation import Department, Organisation
-from kcc_routing.queues import WorkQueues, work_item
+from kcc_routing.queues import WorkQueues, call_ref, visit_ref, work_item
 from kcc_routing.taxonomy import Product
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,9 @@ class RoutingService:
             await self.queues.enqueue(
                 work_item(routed.data, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, now=now, citizen=contact.citizen.model_dump(exclude_none=True))
             )
+            if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
+                # The CTI's later events name the call, not the contact: remember which is which.
+                await self.queues.link(ref=call_ref(contact.channel_message_id), contact_id=contact.contact_id)
         log.info("contact routed", extra={"contact_id": contact.contact_id, "decision": routed.data.decision, "event_id": routed.id})
         return self._consequences(routed, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, organisation=organisation, citizen=contact.citizen)
 
@@ -200,6 +205,21 @@ class RoutingService:
             time=d.routed_at,
         )
         return Outcome(routed, callback, assigned, organisation.departments[d.department_id].webhook_url)
+
+    async def call_abandoned(self, event: CallAbandoned) -> None:
+        """The caller hung up while waiting: the call's contact leaves the KCC queue."""
+        contact_id = await self.queues.close(ref=call_ref(event.data.call_id), reason="abandoned", at=event.data.abandoned_at)
+        log.info("call abandoned", extra={"call_id": event.data.call_id, "contact_id": contact_id, "event_id": event.id})
+
+    async def counter_visit(self, event: CounterVisit) -> None:
+        """A drawn ticket names its contact; a visitor who left unserved leaves the KCC queue."""
+        visit = event.data
+        ref = visit_ref(location=visit.location, ticket_id=visit.ticket_id, at=visit.at)
+        if visit.stage == "drawn" and visit.contact_id:
+            await self.queues.link(ref=ref, contact_id=visit.contact_id)
+        elif visit.stage == "left":
+            contact_id = await self.queues.close(ref=ref, reason="left", at=visit.at)
+            log.info("visitor left", extra={"ticket": ref, "contact_id": contact_id, "event_id": event.id})
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._decisions.get(contact_id)

@@ -18,7 +18,11 @@ class RoutingSettings(ServiceSettings):
     organisation_file: Path | None = Field(
         default=None, description="Organisation configuration (JSON); unset = the shipped Groningen 2012 default"
     )
-    lease_s: float = Field(default=300.0, gt=0, description="How long an agent's claim on a contact lasts")
+    lease_s: float = Field(
+        default=1800.0, gt=0, le=86_400,
+        description="How long an agent's claim on a contact lasts (renewed by POST .../lease); "
+        "30 min covers all but the longest calls and counter visits without a renewal",
+    )
     ageing_per_minute: float = Field(default=1.0, ge=0, description="Priority points a waiting contact gains per minute")
     organisation_refresh_s: float = Field(
         default=2.0, ge=0, description="How soon department changes made through another instance apply"

@@ -3,12 +3,16 @@
 import httpx
 
 from kcc_shared.contracts import (
+    CALL_EVENTS,
     CALLBACK_REQUESTED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
     CONTENT_TYPE,
+    COUNTER_EVENTS,
+    CallAbandoned,
     ContactReceived,
+    CounterVisit,
     department_topic,
 )
 from kcc_shared.kafka import ensure_topics
@@ -67,3 +71,13 @@ def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePu
         await outcomes.publish(await routing.route(event))
 
     infra.subscribe(CONTACT_RECEIVED, on_contact_received)
+
+    async def on_call_abandoned(event: CallAbandoned) -> None:
+        await routing.call_abandoned(event)
+
+    async def on_counter_visit(event: CounterVisit) -> None:
+        await routing.counter_visit(event)
+
+    # Only these events of the two channel topics concern routing's queue; the rest are skipped.
+    infra.subscribe(CALL_EVENTS, on_call_abandoned, handles=(CallAbandoned,))
+    infra.subscribe(COUNTER_EVENTS, on_counter_visit, handles=(CounterVisit,))

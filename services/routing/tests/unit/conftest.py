@@ -19,6 +19,8 @@ class FakeDecisions:
 class FakeWork:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
+        self.refs: dict[str, str] = {}
+        self.closures: dict[str, dict[str, Any]] = {}
 
     async def enqueue(self, item):
         self.items.setdefault(item["_id"], dict(item))
@@ -57,6 +59,24 @@ class FakeWork:
             return None
         item["transfers"] += 1
         return dict(item)
+
+    # channel references and closures (insert-only in the real store: the first one stands)
+    async def link(self, *, ref, contact_id):
+        self.refs.setdefault(ref, contact_id)
+
+    async def contact_of(self, ref):
+        return self.refs.get(ref)
+
+    async def close(self, *, key, reason, at, contact_id):
+        self.closures.setdefault(key, {"_id": key, "kind": "contact" if contact_id else "channel", "contact_id": contact_id, "reason": reason, "closed_at": at})
+
+    async def closure(self, key):
+        return self.closures.get(key)
+
+    async def mark_closed(self, *, contact_id, reason, at):
+        item = self.items.get(contact_id)
+        if item is not None and item["status"] == "waiting":
+            item.update(status="closed", closed_reason=reason, closed_at=at)
 
 
 class FakePresence:

@@ -155,6 +155,9 @@ class PlatformClient:
     async def claim(self, contact_id: str, agent_id: str) -> Response:
         return await self.call("routing", "POST", f"/v1/queues/items/{contact_id}/claim", role="agent", json_body={"agent_id": agent_id})
 
+    async def renew_lease(self, contact_id: str, agent_id: str) -> Response:
+        return await self.call("routing", "POST", f"/v1/queues/items/{contact_id}/lease", role="agent", json_body={"agent_id": agent_id})
+
     async def resolve(self, contact_id: str, agent_id: str, outcome: str, handle_time_s: float) -> Response:
         body = {"agent_id": agent_id, "outcome": outcome, "handle_time_s": round(handle_time_s, 1)}
         return await self.call("routing", "POST", f"/v1/queues/items/{contact_id}/resolve", role="agent", json_body=body)

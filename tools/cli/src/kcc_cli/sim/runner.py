@@ -28,6 +28,7 @@ from kcc_cli.sim.model import TZ, Booking, Call, DayPlan, PresenceChange, Visit,
 WINDOW = (7.0, 19.0)  # the paced part of each simulated day, local hours
 WINDOW_S = (WINDOW[1] - WINDOW[0]) * 3600
 MAILBOX = "info@groningen.nl"
+RENEW_EVERY_S = 300.0  # real seconds between an agent's lease renewals; routing's lease is 30 min by default
 
 
 class Pacer:
@@ -68,7 +69,7 @@ class Ledger:
     resolved: Counter = field(default_factory=Counter)  # (day of resolved_at, outcome)
     decisions: Counter = field(default_factory=Counter)  # hand-off decision -> count
     callback_requests: Counter = field(default_factory=Counter)  # day routing decided a call-back -> count
-    claims: Counter = field(default_factory=Counter)  # claimed | conflict | not_routed
+    claims: Counter = field(default_factory=Counter)  # claimed | conflict | not_routed | renewed
     presence_reports: int = 0
     callbacks: Counter = field(default_factory=Counter)  # seen, claimed, attempt:<outcome>, completed, failed
     callback_attempts: Counter = field(default_factory=Counter)  # callback id -> attempts
@@ -190,6 +191,7 @@ class Runner:
         self.ledger.waits[day].append(("answered", call.wait_s))
         agent = call.agent_id or "kcc-agent"
         claimed = contact_id is not None and await self._claim(contact_id, agent)
+        beat = self._keep_claim(contact_id, agent) if claimed and contact_id else None
         outcome = "answered_in_kcc"
         if call.handoff and claimed and contact_id:
             await self._until(call.transfer_at)
@@ -207,6 +209,7 @@ class Runner:
             self.ledger.handle_s[day] += round(call.talk_s, 1) + round(call.hold_s, 1) + round(call.wrap_up_s, 1)
         if claimed and contact_id:
             await self._until(call.done_at)
+            self._stop(beat)
             await self._resolve(contact_id, agent, outcome, call.talk_s + call.hold_s + call.wrap_up_s)
 
     # --- routing's queues ---------------------------------------------------------------------------
@@ -229,6 +232,24 @@ class Runner:
             delay = min(delay * 1.5, 2.0)
         self.ledger.claims["not_routed"] += 1
         return False
+
+    def _keep_claim(self, contact_id: str, agent: str) -> "asyncio.Task[None]":
+        """Renew the claim's lease while the agent works, as an agent desktop's heartbeat does: at
+        speed-up 1 the longest calls and visits outlast routing's lease."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(RENEW_EVERY_S)
+                if self._failed("lease", await self.client.renew_lease(contact_id, agent)):
+                    return
+                self.ledger.claims["renewed"] += 1
+
+        return asyncio.create_task(beat())
+
+    @staticmethod
+    def _stop(beat: "asyncio.Task[None] | None") -> None:
+        if beat is not None:
+            beat.cancel()
 
     async def _hand_off(self, contact_id: str, department: str) -> str:
         target = department if department in (self.departments or []) else None
@@ -283,6 +304,7 @@ class Runner:
         self.ledger.counter_waits[day].append((kind, wait_min))
         desk = visit.desk or "balie"
         claimed = contact_id is not None and await self._claim(contact_id, desk)
+        beat = self._keep_claim(contact_id, desk) if claimed and contact_id else None
         served = visit.served_at
         assert served is not None
         outcome = "answered_in_kcc"
@@ -291,6 +313,7 @@ class Runner:
         await self._until(served)
         if not self._failed("ticket served", await self._ticket(visit, "served", served)):
             self.ledger.counter[(day, f"served_{kind}")] += 1
+        self._stop(beat)
         if claimed and contact_id:
             await self._resolve(contact_id, desk, outcome, visit.service_s)
 
