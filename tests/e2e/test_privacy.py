@@ -29,6 +29,7 @@ from kcc_callback.settings import CallbackSettings
 from kcc_intake.app import create_app as intake_app
 from kcc_intake.settings import IntakeSettings
 from kcc_metrics.app import create_app as metrics_app
+from kcc_metrics.repository import FactRepository
 from kcc_metrics.settings import MetricsSettings
 from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
@@ -182,10 +183,10 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
         # The callback service asked intake's registry for the number; no event carried it.
         number = await clients["callback"].get(f"/v1/callbacks/{callback['_id']}/phone")
         assert number.json()["phone"] == phone
-        facts = await poll(
-            lambda: dbs["metrics"]["facts"].count_documents({}),
-            lambda n: n >= 9,  # 3 received, 3 routed, offered, abandoned, call-back scheduled
-        )
+        async def stored_facts() -> int:
+            return await FactRepository(dbs["metrics"]["facts"]).count()
+
+        facts = await poll(stored_facts, lambda n: n >= 9)  # 3 received, 3 routed, offered, abandoned, call-back scheduled
         assert facts >= 9
         norms_before = (await clients["metrics"].get("/v1/service-norms", params={"from": DAY, "to": DAY})).json()
         offered = next(k for k in norms_before["kpis"] if k["name"] == "offered")

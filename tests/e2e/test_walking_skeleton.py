@@ -14,6 +14,7 @@ from kcc_callback.settings import CallbackSettings
 from kcc_intake.app import create_app as intake_app
 from kcc_intake.settings import IntakeSettings
 from kcc_metrics.app import create_app as metrics_app
+from kcc_metrics.repository import FactRepository
 from kcc_metrics.settings import MetricsSettings
 from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
@@ -47,7 +48,7 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
         routed_reader = await topic_reader(CONTACT_ROUTED.name)
         # Fresh consumer groups replay the topics' history, so count on a day of our own.
         day = unique_past_day()
-        facts = apps["metrics"].state.infra.db["facts"]
+        facts = FactRepository(apps["metrics"].state.infra.db["facts"])
 
         response = await clients["intake"].post(
             "/v1/channels/web/submissions",
@@ -77,11 +78,16 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
             lambda body: body["received"] != {},
         )
         assert after == {"day": day.isoformat(), "received": {"web": 1}, "routed": {}}
-        counted = await _poll(
-            lambda: facts.count_documents({"contact_id": contact_id}), lambda n: n == 2, timeout=10
-        )
-        assert counted == 2
-        routed_fact = await facts.find_one({"contact_id": contact_id, "kind": "routed"})
+        async def of_contact() -> list[dict]:
+            today = datetime.now(UTC).date()  # routing decides now: the routed fact is of today
+            return [
+                *await facts.where_in(kind="received", field="contact_id", values=[contact_id], near=(day, day)),
+                *await facts.where_in(kind="routed", field="contact_id", values=[contact_id], near=(today, today)),
+            ]
+
+        counted = await _poll(of_contact, lambda found: len(found) == 2, timeout=10)
+        assert len(counted) == 2
+        routed_fact = next(f for f in counted if f["kind"] == "routed")
         assert routed_fact["decision"] == "answer_in_kcc"
 
         # The contact reads back from intake naming the citizen by pseudonym; the registry gives

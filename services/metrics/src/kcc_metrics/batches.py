@@ -2,7 +2,8 @@
 commit per batch, instead of an insert and a commit per event.
 
 The fast path runs each event through the ordinary `MetricsService` handler with a repository
-that collects the facts, then inserts them unordered; facts already there (redeliveries, also
+that collects the facts, then inserts them unordered, one `insert_many` per partition (kind and
+month, see repository.py) the poll touches; facts already there (redeliveries, also
 within one batch) are duplicate keys and ignored, so it stays idempotent on the event id.
 Anything else falls back to the shared `EventProcessor`, event by event, with its retries and
 its dead-letter topic: an unparseable event, or a batch the store refused.
@@ -27,6 +28,7 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from kcc_shared.consumer import Delivery, EventProcessor
 from kcc_shared.telemetry import event_attributes_from_bytes
 
+from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,12 @@ class FactBatch:
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
         self.facts.append({"_id": event_id, **fact})
+
+
+async def store_facts(repository: FactRepository, facts: list[dict[str, Any]]) -> None:
+    """Insert a poll's facts, grouped by the partition each belongs in."""
+    for collection, group in repository.partitioned(facts):
+        await insert_facts(collection, group)
 
 
 async def insert_facts(collection: Any, facts: list[dict[str, Any]]) -> None:
@@ -84,7 +92,9 @@ def register_batches(
     broker: KafkaBroker, processor: EventProcessor, *, method: str, make_service: Callable[[FactBatch], MetricsService],
     collection: Any, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
 ) -> None:
-    """Subscribe `processor.topic` in batches; `method` names the MetricsService handler."""
+    """Subscribe `processor.topic` in batches; `method` names the MetricsService handler.
+    `collection` is the facts' base collection, whose partitions the facts go to."""
+    repository = FactRepository(collection)
 
     @broker.subscriber(
         processor.topic.name,
@@ -120,7 +130,7 @@ def register_batches(
                 first = trace.set_span_in_context(trace.NonRecordingSpan(contexts[0]))
                 links = [Link(c) for c in contexts[1:]]
                 with tracer.start_as_current_span(f"{processor.topic.name} store", context=first, links=links):
-                    await insert_facts(collection, batch.facts)
+                    await store_facts(repository, batch.facts)
         except PyMongoError as exc:
             log.warning("batch insert failed, processing one by one", extra={"topic": processor.topic.name, "error": repr(exc)})
             slow, processed, ignored = list(records), 0, 0

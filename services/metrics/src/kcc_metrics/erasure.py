@@ -5,6 +5,8 @@ resolution: did the same citizen come back on the same product?). On an erasure 
 of the citizen's keys found in the facts is replaced by its own random surrogate: the facts
 still link to each other exactly as before, so every figure stays identical, but nothing links
 them to the citizen any more (the surrogate is random, not derived from the key or a secret).
+Only `received` facts carry the key; they are partitioned per month (repository.py), so the
+re-keying goes through every `received` partition stored.
 """
 
 import uuid
@@ -15,22 +17,27 @@ from kcc_shared.contracts import CitizenErasureRequestedData
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.runtime import Infrastructure
 
+from kcc_metrics.repository import FactRepository
+
 CITIZEN_FIELD = "citizen_key"
 
 
 class FactErasure:
     def __init__(self, facts: AsyncCollection) -> None:
+        """`facts`: the facts' base collection (`db["facts"]`)."""
         self._facts = facts
+        self._repository = FactRepository(facts)
 
     async def erase(self, request: CitizenErasureRequestedData) -> dict[str, int]:
         """Re-key the citizen's facts to one random surrogate per key; the count of facts re-keyed."""
         rekeyed = 0
+        partitions = await self._repository.partitions(kind="received")
         for key in request.pseudonyms:
-            # An update scans on FerretDB; an erasure is rare and this is one scan per identifier.
-            result = await self._facts.update_many(
-                {CITIZEN_FIELD: key}, {"$set": {CITIZEN_FIELD: f"erased:{uuid.uuid4().hex}"}}
-            )
-            rekeyed += result.modified_count
+            surrogate = f"erased:{uuid.uuid4().hex}"  # one per key, the same in every month
+            for name in partitions:
+                # An update scans on FerretDB; an erasure is rare: one scan per identifier and month.
+                result = await self._facts.database[name].update_many({CITIZEN_FIELD: key}, {"$set": {CITIZEN_FIELD: surrogate}})
+                rekeyed += result.modified_count
         return {"facts": rekeyed}
 
 

@@ -42,10 +42,9 @@ async def rebuild(
     result = Rebuilt(database=database)
     try:
         db = client[database]
-        if await db["facts"].find_one({}) is not None:
-            raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
         repository = FactRepository(db["facts"])
-        await repository.ensure_indexes()
+        if await repository.partitions():
+            raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
         metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
         # The live consumers' table: a topic the service consumes is a topic the rebuild replays.
         handlers = {topic.name: (getattr(metrics, method), handles or topic.events) for topic, method, handles in SUBSCRIPTIONS}

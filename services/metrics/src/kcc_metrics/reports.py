@@ -94,16 +94,19 @@ class Reports:
             f for f in await self._repository.in_period(kind="received", first=first, last=last) if channel in (None, f["channel"])
         ]
         ids = sorted({f["contact_id"] for f in received})
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
-        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
+        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids, near=(first, last))
         rows = breakdown(received, by=by, first_routed=routed, resolved=resolved, tz=self._tz)
         return Breakdown(from_=first, to=last, by=by, channel=channel, rows=[BreakdownRow(**r) for r in rows])
 
     async def satisfaction(self, *, first: date, last: date) -> Satisfaction:
         scores = first_answers(await self._repository.in_period(kind="survey", first=first, last=last))
         ids = sorted(scores)
-        channels = {f["contact_id"]: f["channel"] for f in await self._repository.where_in(kind="received", field="contact_id", values=ids)}
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
+        channels = {
+            f["contact_id"]: f["channel"]
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids, near=(first, last))
+        }
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
         departments = {cid: f.get("department_id") or "unrouted" for cid, f in routed.items()}
         values = list(scores.values())
         return Satisfaction(
@@ -120,7 +123,10 @@ class Reports:
         resolved = await self._repository.in_period(kind="resolved", first=horizon, last=today)
         done = {f["contact_id"] for f in resolved}
         waiting_ids = sorted({f["contact_id"] for f in routed} - done)
-        received = {f["contact_id"]: f for f in await self._repository.where_in(kind="received", field="contact_id", values=waiting_ids)}
+        received = {
+            f["contact_id"]: f
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=waiting_ids, near=(horizon, today))
+        }
         return snapshot(
             now=now, tz=self._tz,
             calls=await self._repository.in_period(kind="call", first=yesterday, last=today),

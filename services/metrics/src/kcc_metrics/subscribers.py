@@ -39,8 +39,9 @@ SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] =
 
 
 class FactsAreTheInbox:
-    """The inbox of the metrics consumers is the fact collection itself: every fact's `_id` is its
-    event's id and is written with one insert-once, so a redelivered event is a no-op insert.
+    """The inbox of the metrics consumers is the facts themselves: every fact's `_id` is its
+    event's id and is written with one insert-once into the partition its kind and day choose
+    (always the same for one event), so a redelivered event is a no-op insert.
     A separate inbox would add a read and an insert per event (three store round trips instead
     of one), and the store sets the pace (benchmarks/metrics_consumer.py)."""
 

@@ -8,6 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from kcc_metrics.erasure import CITIZEN_FIELD, FactErasure
+from kcc_metrics.repository import FactRepository
 from kcc_shared.contracts import CitizenErasureRequestedData
 from kcc_shared.testing import unique
 
@@ -22,12 +23,16 @@ async def test_a_citizens_facts_are_rekeyed_one_surrogate_per_key_and_others_unt
     mongo = AsyncMongoClient(real_stack["mongo"], tz_aware=True)
     try:
         facts = mongo[unique("test_metrics_erasure").replace("-", "_")]["facts"]
+        repository = FactRepository(facts)
         erased_bsn, erased_email, other = key("bsn", 1), key("email", 2), key("bsn", 3)
-        rows = [(erased_bsn, "c1"), (erased_bsn, "c2"), (erased_email, "c3"), (other, "c4"), (None, "c5")]
-        await facts.insert_many([
-            {"_id": unique("f"), "kind": "received", "contact_id": contact, CITIZEN_FIELD: citizen_key}
-            for citizen_key, contact in rows
-        ])
+        # c1 and c2 (the same citizen) in different months: different partitions, one surrogate.
+        rows = [(erased_bsn, "c1", "2026-11-30"), (erased_bsn, "c2", "2026-12-01"), (erased_email, "c3", "2026-12-02"),
+                (other, "c4", "2026-11-02"), (None, "c5", "2026-12-03")]
+        for citizen_key, contact, day in rows:
+            await repository.record(
+                event_id=unique("f"), fact={"kind": "received", "day": day, "contact_id": contact, CITIZEN_FIELD: citizen_key}
+            )
+        assert await repository.partitions() == ["facts.received.2026-11", "facts.received.2026-12"]
         request = CitizenErasureRequestedData(
             erasure_id=unique("er"), pseudonyms=[erased_bsn, erased_email, key("phone", 4)],
             contact_ids=["c1", "c2", "c3"], requested_by="test", requested_at=datetime.now(UTC),
@@ -35,7 +40,7 @@ async def test_a_citizens_facts_are_rekeyed_one_surrogate_per_key_and_others_unt
 
         assert await FactErasure(facts).erase(request) == {"facts": 3}
 
-        by_contact = {f["contact_id"]: f[CITIZEN_FIELD] async for f in facts.find({})}
+        by_contact = {f["contact_id"]: f[CITIZEN_FIELD] for f in await repository.stored(kind="received")}
         assert by_contact["c4"] == other and by_contact["c5"] is None
         assert not {erased_bsn, erased_email} & set(by_contact.values())
         # The same key became the same surrogate, different keys different ones: groupings (and so

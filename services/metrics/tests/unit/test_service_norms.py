@@ -33,8 +33,11 @@ class FakeFacts:
             and all(f.get(k) == v for k, v in equal.items())
         ]
 
-    async def where_in(self, *, kind, field, values):
+    async def where_in(self, *, kind, field, values, near=None):
         return [f for f in self.facts.values() if f["kind"] == kind and f.get(field) in values]
+
+    def reading_once(self):
+        return self  # nothing to keep: everything is in memory
 
 
 HANDLERS = {topic.name: method for topic, method, _ in SUBSCRIPTIONS}
