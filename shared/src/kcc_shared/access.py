@@ -143,6 +143,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("GET", "/v1/queues", (AGENT,)),
         ("POST", "/v1/queues/items/{contact_id}/claim", (AGENT,)),
         ("POST", "/v1/queues/items/{contact_id}/resolve", (AGENT,)),
+        ("POST", "/v1/queues/items/{contact_id}/lease", (AGENT,)),
         ("POST", "/v1/contacts/{contact_id}/transfers", (AGENT,)),
     ),
     "callback": _rules(
