@@ -23,7 +23,7 @@ roles=(agent ops admin service:fuzz department:burgerzaken integrator:telephone 
 export KCC_FUZZ_TOKEN="$("$python" -m kcc_shared.devauth token --dir "$auth_dir" --sub fuzz --ttl 7200 "${roles[@]/#/--role=}")"
 export KCC_INTAKE_RATE_LIMIT__PER_SECOND=100000 KCC_INTAKE_RATE_LIMIT__BURST=100000
 for s in "${services[@]}"; do export "KCC_${s^^}_PORT=${port[$s]}" "KCC_${s^^}_MONGO_DATABASE=fuzz_$s"; done
-export KCC_INTAKE_SMTP__PORT=0 KCC_INTAKE_SMTP__ACKNOWLEDGE=false
+export KCC_INTAKE_SMTP__PORT=0 KCC_INTAKE_SMTP__ACKNOWLEDGE=false KCC_DEMO=0  # no simulated traffic beside the fuzzer
 
 platform_log="$out/platform.log"
 KCC_PLATFORM_MANAGE_STACK=0 "$here/platform.sh" >"$platform_log" 2>&1 &
