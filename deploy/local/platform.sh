@@ -134,6 +134,8 @@ if [ "$demo" != 0 ]; then
       --role agent --role ops --role admin --role integrator:telephone --role integrator:email --role integrator:web \
       --role integrator:counter --role integrator:letter --role integrator:social)"
     export KCC_TOKEN
+  elif [ -z "${KCC_TOKEN:-}" ]; then
+    echo "[platform] KCC_AUTH_* names your own keys: set KCC_TOKEN (roles agent, ops, admin, integrator:<channel>) for the simulator, or its calls get 401" >&2
   fi
   # Own session like the services: Ctrl-C reaches this script, which stops the simulator first.
   setsid "$python" -m kcc_cli simulate --demo \

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from kcc_shared.contracts import Channel
+from kcc_shared.testing import credentials
+
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "routing", "callback", "metrics")
@@ -51,6 +54,11 @@ def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_p
         "KCC_DEMO_INHABITANTS": "20000",
     }
     env.pop("KCC_DEMO", None)  # on by default
+    # The services trust the test session's keys (the plugin sets KCC_AUTH_*), so platform.sh mints
+    # no development token for the simulator: give it one, as an operator would with real keys.
+    env["KCC_TOKEN"] = credentials().token(
+        ["agent", "ops", "admin", *(f"integrator:{c.value}" for c in Channel)], subject="simulator", ttl_s=900
+    )
     started = time.monotonic()
     platform = subprocess.Popen(
         ["bash", str(REPO / "deploy/local/platform.sh")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
