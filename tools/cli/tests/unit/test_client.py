@@ -50,3 +50,25 @@ async def test_every_request_carries_the_roles_token_and_a_503_is_retried():
     await client.claim("c1", "agent-1")
     assert seen[-1].headers["Authorization"] == "Bearer agent-token"
     assert seen[-1].url.path == "/v1/queues/items/c1/claim"
+
+
+async def test_the_live_summary_shows_total_waiting_and_the_four_longest_queues_on_one_line():
+    from datetime import date
+
+    from kcc_cli.sim.report import live_summary
+
+    queues = [{"queue": f"q{i}", "waiting": i, "oldest_waiting_s": 60.0 * i} for i in range(7)]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/realtime":
+            return httpx.Response(200, json={"at": "2026-11-30T10:00:00Z", "queues": queues, "agents_available": None,
+                                             "callbacks_due_today": 3, "callbacks_overdue": 1})
+        return httpx.Response(404, json={"detail": []})
+
+    transport = httpx.MockTransport(answer)
+    clients = {s: httpx.AsyncClient(transport=transport, base_url=f"http://{s}") for s in ("intake", "routing", "callback", "metrics")}
+    screen = await live_summary(PlatformClient(clients=clients), today=date(2026, 11, 30), simulated="10:00", docs={})
+    [line] = [row for row in screen.splitlines() if row.startswith("Waiting now")]
+    assert line.startswith("Waiting now      21 in all:  q6 6 (oldest 6 min)  q5 5 (oldest 5 min)  q4 4 (oldest 4 min)  q3 3 (oldest 3 min)")
+    assert "q2" not in line and line.endswith("agents available –")
+    assert "due today 3   overdue 1" in screen

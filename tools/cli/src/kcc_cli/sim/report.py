@@ -181,11 +181,15 @@ async def live_summary(client: PlatformClient, *, today: date, simulated: str, d
         lines.append(f"Waiting now      {DASH}   agents available {DASH}")
         lines.append(f"Call-backs       due today {DASH}   overdue {DASH}   promises kept {v('promises_kept', 'callback')}")
     else:
-        queues = "  ".join(
-            f"{q.get('queue')} {q.get('waiting', 0)}" + (f" (oldest {q['oldest_waiting_s']:.0f} s)" if q.get("oldest_waiting_s") else "")
-            for q in live.get("queues", [])
-        ) or "none"
-        lines.append(f"Waiting now      {queues}   agents available {live.get('agents_available', DASH)}")
+        # One line: the total, then the longest queues (a department's queue per department).
+        waiting = sorted(live.get("queues", []), key=lambda q: -q.get("waiting", 0))
+        busiest = "  ".join(
+            f"{q.get('queue')} {q.get('waiting', 0)}" + (f" (oldest {q['oldest_waiting_s'] / 60:.0f} min)" if q.get("oldest_waiting_s") else "")
+            for q in waiting[:4] if q.get("waiting")
+        )
+        total = sum(q.get("waiting", 0) for q in waiting)
+        agents = live.get("agents_available")
+        lines.append(f"Waiting now      {total} in all{':  ' + busiest if busiest else ''}   agents available {DASH if agents is None else agents}")
         lines.append(f"Call-backs       due today {live.get('callbacks_due_today', DASH)}   overdue {live.get('callbacks_overdue', DASH)}   "
                      f"promises kept {v('promises_kept', 'callback')}")
     lines += ["", "APIs and docs"]
