@@ -14,13 +14,14 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+
+from _service import start_service  # benchmarks/_service.py, beside this script
 from aiokafka import AIOKafkaProducer
 
 from kcc_shared.devauth import DevKeys
@@ -108,16 +109,7 @@ def start_intake(port: int) -> subprocess.Popen:
         # As deploy/local/platform.sh runs it against FerretDB (SQLite serialises writes).
         "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
     }
-    process = subprocess.Popen([sys.executable, "-m", "kcc_intake"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("intake did not become ready")
+    return start_service("kcc_intake", port, env, ready_within_s=60)
 
 
 async def ensure_bench_topic() -> None:

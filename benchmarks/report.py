@@ -27,6 +27,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from _service import start_service  # benchmarks/_service.py, beside this script
 from aiokafka import AIOKafkaProducer
 
 from kcc_shared.contracts import (
@@ -124,16 +126,7 @@ def start_metrics(port: int) -> subprocess.Popen:
         "KCC_LOG_LEVEL": "WARNING",
         "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
     }
-    process = subprocess.Popen([sys.executable, "-m", "kcc_metrics"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(1200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("metrics did not become ready")
+    return start_service("kcc_metrics", port, env, ready_within_s=120)
 
 
 def offered(base: str, first: date, last: date) -> float:
