@@ -12,7 +12,7 @@ stack_dir="${KCC_STACK_DIR:-$repo/.stack/local}"
 auth_dir="$stack_dir/auth-fuzz"
 out="$stack_dir/fuzz"
 mkdir -p "$out"
-services=(intake routing callback metrics)
+read -r -a services <<<"${KCC_FUZZ_SERVICES:-intake routing callback metrics}"  # a subset: KCC_FUZZ_SERVICES="metrics"
 declare -A port=([intake]=${KCC_INTAKE_PORT:-8101} [routing]=${KCC_ROUTING_PORT:-8102} [callback]=${KCC_CALLBACK_PORT:-8103} [metrics]=${KCC_METRICS_PORT:-8104})
 
 "$here/stack.sh" up

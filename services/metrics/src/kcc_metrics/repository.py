@@ -45,13 +45,12 @@ JOIN_WINDOW: dict[str, tuple[int, int]] = {
 WIDEST = (62, 62)  # a kind not in the table
 
 
-def months(first: date, last: date) -> list[str]:
-    """The calendar months (YYYY-MM) that the days [first, last] touch."""
-    found, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        found.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return found
+def shifted(day: date, days: int) -> date:
+    """`day` moved by `days`, kept within the calendar (a period near year 1 or 9999 is valid input)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.min if days < 0 else date.max
 
 
 class FactRepository:
@@ -96,8 +95,20 @@ class FactRepository:
             self._cache[name] = facts
         return facts
 
+    async def _stored(self, kind: str) -> list[str]:
+        if self._cache is None:
+            return await self.partitions(kind=kind)
+        key = f"\0partitions:{kind}"  # no collection has this name
+        if key not in self._cache:
+            self._cache[key] = await self.partitions(kind=kind)  # type: ignore[assignment]
+        return self._cache[key]  # type: ignore[return-value]
+
     async def _months(self, kind: str, first: date, last: date) -> list[dict[str, Any]]:
-        return [fact for month in months(first, last) for fact in await self._read(f"{self._prefix}.{kind}.{month}")]
+        """The facts of the stored months the days [first, last] touch: a period of centuries
+        costs one listing, not a read per month."""
+        lowest, highest = f"{first.year:04d}-{first.month:02d}", f"{last.year:04d}-{last.month:02d}"
+        names = [n for n in await self._stored(kind) if lowest <= n.rsplit(".", 1)[1] <= highest]
+        return [fact for name in names for fact in await self._read(name)]
 
     async def count_by(self, *, kind: str, day: date, field: str) -> dict[str, int]:
         pipeline = [{"$match": {"day": day.isoformat()}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
@@ -126,7 +137,7 @@ class FactRepository:
             facts = [fact for name in await self.partitions(kind=kind) for fact in await self._read(name)]
         else:
             before, after = JOIN_WINDOW.get(kind, WIDEST)
-            facts = await self._months(kind, near[0] - timedelta(days=before), near[1] + timedelta(days=after))
+            facts = await self._months(kind, shifted(near[0], -before), shifted(near[1], after))
         return [fact for fact in facts if fact.get(field) in wanted]
 
     async def stored(self, *, kind: str | None = None) -> list[dict[str, Any]]:

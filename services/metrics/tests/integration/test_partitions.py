@@ -7,7 +7,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from kcc_metrics.batches import store_facts
-from kcc_metrics.repository import FactRepository, months
+from kcc_metrics.repository import FactRepository, shifted
 from kcc_shared.testing import unique
 
 pytestmark = pytest.mark.integration
@@ -47,6 +47,11 @@ async def test_facts_go_to_their_kind_and_month_and_questions_read_only_their_wi
         call = await repository.where_in(kind="call", field="call_id", values=["k1"], near=(date(2026, 11, 30), date(2026, 11, 30)))
         assert sorted(f["_id"] for f in call) == ["e1", "o1"]
         assert await repository.count_by(kind="call", day=date(2026, 12, 1), field="event") == {"ended": 1}
+        # Any period is a valid question, and it reads only the months stored in it.
+        everything = await repository.in_period(kind="call", first=date(1, 1, 1), last=date(9999, 12, 31))
+        assert sorted(f["_id"] for f in everything) == ["e1", "o1"]
+        edges = await repository.where_in(kind="resolved", field="contact_id", values=["c1"], near=(date(1, 1, 1), date(9999, 12, 31)))
+        assert sorted(f["_id"] for f in edges) == ["s1", "s2"]
 
         # One request keeps what it read: a fact stored meanwhile shows in the next request only.
         request = repository.reading_once()
@@ -58,6 +63,6 @@ async def test_facts_go_to_their_kind_and_month_and_questions_read_only_their_wi
         await mongo.close()
 
 
-def test_months_of_a_period_cross_the_year():
-    assert months(date(2026, 11, 15), date(2027, 1, 2)) == ["2026-11", "2026-12", "2027-01"]
-    assert months(date(2026, 11, 15), date(2026, 11, 15)) == ["2026-11"]
+def test_join_windows_stay_within_the_calendar():
+    assert shifted(date(2026, 11, 15), 62) == date(2027, 1, 16)
+    assert shifted(date(1, 1, 5), -62) == date.min and shifted(date(9999, 12, 1), 62) == date.max
