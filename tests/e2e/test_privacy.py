@@ -129,7 +129,8 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
 ):
     envs = {service: service_env(service) for service in ("intake", "routing", "callback", "metrics")}
     monkeypatch.setenv("KCC_INTAKE_NUMBER_MAP", json.dumps({SOZAWE_LINE: "werk-inkomen", "14050": "algemeen"}))
-    bsn, mobile = random_bsn(), f"{random.randint(10_000_000, 99_999_999)}"
+    # 06-1 .. 06-5 only: 06-7x and 06-9x are not mobile ranges, and intake rightly refuses them.
+    bsn, mobile = random_bsn(), f"{random.randint(10_000_000, 59_999_999)}"
     marker = "".join(random.choices(string.ascii_lowercase, k=12))
     email = f"burger.{marker}@example.nl"
     phone = f"+316{mobile}"
