@@ -1,19 +1,17 @@
 """Working days and call-back slots in the municipality's time zone.
 
-Working days are Monday to Friday minus the Dutch public holidays of the `holidays` library
-(for 2026: New Year, Good Friday, Easter Monday, King's Day, Ascension, Whit Monday, Christmas
-and Boxing Day; Liberation Day only in the lustrum years that library lists). Slot times are
-built from the local wall clock of each day, so a slot is at 08:30 on both sides of a
-daylight-saving change; only its UTC instant moves.
+Working days are the shared Dutch calendar (`kcc_shared.workdays`: Monday to Friday minus the
+public holidays of the Algemene termijnenwet, 5 May every year), so a call-back's deadline is
+counted the way metrics judges it. Slot times are built from the local wall clock of each day,
+so a slot is at 08:30 on both sides of a daylight-saving change; only its UTC instant moves.
 """
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
+from kcc_shared import workdays
 
 from kcc_callback.settings import DepartmentCapacity
 
@@ -37,19 +35,13 @@ class WorkingCalendar:
         self.tz = ZoneInfo(timezone)
 
     @staticmethod
-    @lru_cache(maxsize=32)
-    def _holidays(year: int) -> frozenset[date]:
-        return frozenset(holidays.Netherlands(years=year))
+    def is_working_day(day: date) -> bool:
+        return workdays.is_working_day(day)
 
-    def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self._holidays(day.year)
-
-    def next_working_day(self, day: date) -> date:
+    @staticmethod
+    def next_working_day(day: date) -> date:
         """The first working day strictly after `day`."""
-        day += timedelta(days=1)
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+        return workdays.next_working_day(day)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.tz)

@@ -5,10 +5,9 @@ from datetime import date, datetime, timedelta
 
 import phonenumbers
 import pytest
-
 from kcc_cli.sim import calibration as cal
 from kcc_cli.sim import texts
-from kcc_cli.sim.model import TZ, TrafficConfig, dutch_holidays, easter, erlang_c_agents, plan_day, plan_period
+from kcc_cli.sim.model import TZ, TrafficConfig, erlang_c_agents, plan_day, plan_period
 from kcc_cli.sim.runner import WINDOW_S, Pacer, attempt_outcome
 
 TUESDAY = date(2026, 11, 24)
@@ -51,12 +50,6 @@ def test_weekends_and_public_holidays_have_no_calls_counter_or_post_but_mail_and
         assert sum(len(p.written) for p in plans) > 0
     demo = plan_day(TrafficConfig(start=date(2026, 11, 29), seed=1, workdays_only=True), 0)
     assert demo.working and len(demo.calls) > 500
-
-
-def test_dutch_holidays():
-    assert easter(2026) == date(2026, 4, 5)
-    assert {date(2026, 4, 6), date(2026, 4, 27), date(2026, 5, 14), date(2026, 5, 25), date(2026, 12, 26)} <= dutch_holidays(2026)
-    assert date(2025, 4, 26) in dutch_holidays(2025)  # King's Day moves to Saturday when the 27th is a Sunday
 
 
 def test_calls_arrive_in_opening_hours_with_a_morning_peak_and_five_minute_handling():

@@ -12,8 +12,9 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from kcc_shared.workdays import is_working_day
 
 from kcc_cli.sim import calibration as cal
 from kcc_cli.sim import texts
@@ -27,36 +28,8 @@ PHONE_NUMBER = "14050"
 # --- calendar --------------------------------------------------------------------------------------
 
 
-def easter(year: int) -> date:
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741 - the algorithm's name
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
-
-
-@lru_cache(maxsize=64)
-def dutch_holidays(year: int) -> frozenset[date]:
-    """Public holidays on which municipal offices close (Bevrijdingsdag every year, as the
-    metrics service counts it)."""
-    e = easter(year)
-    kings = date(year, 4, 27)
-    if kings.weekday() == 6:
-        kings -= timedelta(days=1)
-    return frozenset({
-        date(year, 1, 1), e - timedelta(days=2), e + timedelta(days=1), kings, date(year, 5, 5),
-        e + timedelta(days=39), e + timedelta(days=50), date(year, 12, 25), date(year, 12, 26),
-    })
-
-
-def is_working_day(day: date) -> bool:
-    return day.weekday() < 5 and day not in dutch_holidays(day.year)
+# Working days are the platform's shared calendar (`kcc_shared.workdays`), so the simulated
+# offices close on exactly the days the services count as holidays.
 
 
 def at(day: date, hours: float) -> datetime:
