@@ -33,7 +33,7 @@ from kcc_metrics.repository import FactRepository
 from kcc_metrics.settings import MetricsSettings
 from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
-from kcc_shared.testing import running, unique
+from kcc_shared.testing import credentials, running, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -194,7 +194,11 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
         assert offered["value"] == 1  # the figures compared below are real ones
 
         # 3. Erasure by BSN: every service reports what it removed.
-        erasure = await clients["intake"].post("/v1/erasures", json={"bsn": bsn, "requested_by": "privacy-officer-07"})
+        # Asked by an official with an admin token of her own: the audit names the token's subject.
+        officer = credentials().token(["admin"], subject="privacy-officer-07")
+        erasure = await clients["intake"].post(
+            "/v1/erasures", json={"bsn": bsn, "reference": "AVG-2026-0042"}, headers={"Authorization": f"Bearer {officer}"}
+        )
         assert erasure.status_code == 202, erasure.text
         accepted = erasure.json()
         assert accepted["contacts"] == 3 and accepted["identifiers"] == 3  # found through the form's phone and e-mail
@@ -204,6 +208,7 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
         )
         report = result.json()
         assert report["status"] == "completed" and report["requested_by"] == "privacy-officer-07", report
+        assert report["reference"] == "AVG-2026-0042", report
         removed = {service: part["removed"] for service, part in report["services"].items()}
         assert removed["intake"] == {"contacts": 3, "acknowledgements": 1, "registry": 3}  # the e-mail was acknowledged
         assert removed["routing"] == {"work": 1, "decisions": 3}
@@ -211,7 +216,8 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
         assert set(removed["metrics"]) == {"facts"}
         for service, app in apps.items():  # each service keeps its own audit entry
             audit = await app.state.infra.db["erasure_audit"].find_one({"_id": accepted["erasure_id"]})
-            assert audit["requested_by"] == "privacy-officer-07" and audit["removed"] == removed[service], service
+            assert audit["requested_by"] == "privacy-officer-07" and audit["reference"] == "AVG-2026-0042", service
+            assert audit["removed"] == removed[service], service
         assert (await clients["intake"].get(f"/v1/contacts/{web_id}")).status_code == 404
         assert (await clients["callback"].get(f"/v1/callbacks/{callback['_id']}")).status_code == 404
 

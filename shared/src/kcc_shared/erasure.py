@@ -42,7 +42,7 @@ def take_part_in_erasure(infra: Infrastructure, *, erase: Erase) -> None:
             removed = await erase(request)
             entry = {
                 "_id": request.erasure_id, "service": service, "requested_by": request.requested_by,
-                "requested_at": request.requested_at, "completed_at": datetime.now(UTC), "removed": removed,
+                "reference": request.reference, "requested_at": request.requested_at, "completed_at": datetime.now(UTC), "removed": removed,
             }
             if not await insert_once(audit, entry):  # a concurrent delivery recorded it first
                 entry = await audit.find_one({"_id": request.erasure_id}) or entry

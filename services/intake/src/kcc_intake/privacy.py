@@ -68,7 +68,8 @@ class ServiceErasure(BaseModel):
 
 class ErasureStatus(BaseModel):
     erasure_id: str
-    requested_by: str
+    requested_by: str = Field(description="Subject of the token that asked")
+    reference: str | None = Field(default=None, description="The asker's reference for the request")
     requested_at: datetime
     status: str = Field(description="`completed` once every service reported, else `in_progress`")
     services: dict[str, ServiceErasure]
@@ -164,7 +165,9 @@ class PrivacyService:
 
     # --- erasure ----------------------------------------------------------------------------
 
-    async def request_erasure(self, *, identifiers: dict[str, str], requested_by: str) -> ErasureAccepted:
+    async def request_erasure(
+        self, *, identifiers: dict[str, str], requested_by: str, reference: str | None = None
+    ) -> ErasureAccepted:
         """Find everything of the citizen at intake and publish the erasure request (pseudonyms only)."""
         known = dict.fromkeys((kind, value) for kind, value in identifiers.items())
         contacts: dict[str, dict[str, Any]] = {}
@@ -183,11 +186,11 @@ class PrivacyService:
         now = self._clock()
         data = CitizenErasureRequestedData(
             erasure_id=erasure_id, pseudonyms=pseudonyms, contact_ids=sorted(contacts),
-            requested_by=requested_by, requested_at=now,
+            requested_by=requested_by, reference=reference, requested_at=now,
         )
         # The audit keeps who, when and how much; never the identifiers themselves.
         await self._repository.save_erasure({
-            "_id": erasure_id, "requested_by": requested_by, "requested_at": now,
+            "_id": erasure_id, "requested_by": requested_by, "reference": reference, "requested_at": now,
             "contacts": len(contacts), "identifiers": len(pseudonyms), "services": list(self._erasure_services),
         })
         event = CitizenErasureRequested.create(data=data, source=self._source, subject=erasure_id, event_id=erasure_id)
@@ -223,7 +226,8 @@ class PrivacyService:
         }
         waiting = [name for name in erasure["services"] if name not in services]
         return ErasureStatus(
-            erasure_id=erasure_id, requested_by=erasure["requested_by"], requested_at=erasure["requested_at"],
+            erasure_id=erasure_id, requested_by=erasure["requested_by"], reference=erasure.get("reference"),
+            requested_at=erasure["requested_at"],
             status="in_progress" if waiting else "completed", services=services, waiting_for=waiting,
         )
 

@@ -19,9 +19,12 @@ router = APIRouter(prefix="/v1")
 
 
 class ErasureRequest(m.CitizenFields):
-    """Whose data to erase (at least one identifier) and who asks."""
+    """Whose data to erase (at least one identifier). Who asks is the token's subject, never the body."""
 
-    requested_by: str = Field(min_length=1, max_length=200, description="The official or client asking (audit)")
+    reference: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Your reference for the citizen's request, e.g. the AVG case number (kept in the audit)",
+    )
 
     @model_validator(mode="after")
     def _some_identifier(self) -> "ErasureRequest":
@@ -50,9 +53,11 @@ async def resolve_pseudonym(pseudonym: str, privacy: Privacy) -> ResolvedPseudon
     summary="Erase a citizen's data from every service (by BSN, phone or e-mail)",
     responses={422: {"description": "No identifier, or an invalid one: `detail` names the field"}},
 )
-async def post_erasure(body: ErasureRequest, privacy: Privacy) -> ErasureAccepted:
+async def post_erasure(body: ErasureRequest, privacy: Privacy, request: Request) -> ErasureAccepted:
     identifiers = body.model_dump(include={"bsn", "phone", "email"}, exclude_none=True)
-    return await privacy.request_erasure(identifiers=identifiers, requested_by=body.requested_by)
+    # The access guard authenticated the caller; the audit names that subject, not a claim in the body.
+    requested_by = request.state.principal.subject
+    return await privacy.request_erasure(identifiers=identifiers, requested_by=requested_by, reference=body.reference)
 
 
 @router.get(

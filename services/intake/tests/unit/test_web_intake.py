@@ -168,10 +168,12 @@ async def test_identifiers_written_in_the_message_are_masked_in_the_event():
 @pytest.mark.parametrize(
     ("body", "field", "reason"),
     [
-        ({"requested_by": "fg-1"}, None, "give at least one of bsn, phone, email"),
-        ({"bsn": "123456789", "requested_by": "fg-1"}, "bsn", "11-proef"),
-        ({"email": "a@b.nl"}, "requested_by", "Field required"),
-        ({"email": "a@b.nl", "requested_by": "fg-1", "name": "Jan"}, "name", "Extra inputs"),
+        ({"reference": "AVG-1"}, None, "give at least one of bsn, phone, email"),
+        ({"bsn": "123456789"}, "bsn", "11-proef"),
+        ({"email": "a@b.nl", "reference": ""}, "reference", "at least 1 character"),
+        ({"email": "a@b.nl", "name": "Jan"}, "name", "Extra inputs"),
+        # Who asks comes from the token; a body that claims it is refused, not silently believed.
+        ({"email": "a@b.nl", "requested_by": "someone-else"}, "requested_by", "Extra inputs"),
     ],
 )
 async def test_bad_erasure_requests_get_a_422_naming_the_field(body, field, reason):

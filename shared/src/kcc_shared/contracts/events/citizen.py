@@ -21,7 +21,8 @@ class CitizenErasureRequestedData(Contract):
         json_schema_extra={"items": {"pattern": PSEUDONYM}},
     )
     contact_ids: list[str] = Field(default_factory=list, description="The citizen's contacts, as intake knew them")
-    requested_by: str = Field(min_length=1, description="Who asked (the requesting official or client)")
+    requested_by: str = Field(min_length=1, description="Who asked: the subject of the authenticated token")
+    reference: str | None = Field(default=None, description="The asker's reference for the request (e.g. an AVG case number)")
     requested_at: AwareDatetime
 
 
