@@ -4,7 +4,7 @@ Bad input answers 4xx with the field and the reason (`{"detail": {"field", "reas
 FastAPI's 422 list for malformed bodies); unknown things 404; a contact someone else holds 409.
 """
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -189,21 +189,40 @@ class PresenceReport(BaseModel):
     agents: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(description="Who is available now")
 
 
-@router.put("/presence/{department_id}", tags=["presence"], summary="A department reports who is available in its back-office")
+def _presence_view(department_id: str, doc: dict[str, Any] | None, *, ttl: timedelta, now: datetime) -> dict[str, Any]:
+    if doc is None:
+        return {"department_id": department_id, "agents": [], "reported_at": None, "expires_at": None, "expired": True}
+    expires_at = doc["reported_at"] + ttl
+    return {
+        "department_id": department_id, "agents": doc["agents"], "reported_at": doc["reported_at"],
+        "expires_at": expires_at, "expired": expires_at <= now,
+    }
+
+
+@router.put(
+    "/presence/{department_id}",
+    tags=["presence"],
+    summary="A department reports who is available in its back-office (holds for KCC_ROUTING_PRESENCE_TTL_S; resend before it expires)",
+)
 async def report_presence(department_id: str, body: PresenceReport, routing: Routing, request: Request) -> dict[str, Any]:
     organisation = await routing.directory.current()
     if department_id not in organisation.departments:
         problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {department_id}")
-    doc = await request.app.state.presence.report(department_id=department_id, agents=body.agents, now=routing.clock())
-    return {"department_id": department_id, "agents": doc["agents"], "reported_at": doc["reported_at"]}
+    presence = request.app.state.presence
+    now = routing.clock()
+    doc = await presence.report(department_id=department_id, agents=body.agents, now=now)
+    return _presence_view(department_id, doc, ttl=presence.ttl, now=now)
 
 
-@router.get("/presence/{department_id}", tags=["presence"], summary="Who the department last reported available")
-async def get_presence(department_id: str, request: Request) -> dict[str, Any]:
-    doc = await request.app.state.presence.get(department_id)
-    if doc is None:
-        return {"department_id": department_id, "agents": [], "reported_at": None}
-    return {"department_id": department_id, "agents": doc["agents"], "reported_at": doc["reported_at"]}
+@router.get(
+    "/presence/{department_id}",
+    tags=["presence"],
+    summary="Who the department last reported available, and whether that report still holds",
+)
+async def get_presence(department_id: str, routing: Routing, request: Request) -> dict[str, Any]:
+    presence = request.app.state.presence
+    doc = await presence.get(department_id)
+    return _presence_view(department_id, doc, ttl=presence.ttl, now=routing.clock())
 
 
 # --- agent work queues --------------------------------------------------------------------------

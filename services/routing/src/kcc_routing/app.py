@@ -36,7 +36,7 @@ def create_app(
     clock: Callable[[], datetime] = _utc_now,
 ) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    decisions, work, presence, changes = repositories(infra.db)
+    decisions, work, presence, changes = repositories(infra.db, presence_ttl=timedelta(seconds=settings.presence_ttl_s))
 
     def load_config() -> OrganisationConfig:
         if settings.organisation_file is None:

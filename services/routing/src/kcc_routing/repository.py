@@ -5,7 +5,7 @@ Every write is a single-document atomic update (FerretDB and MongoDB alike): a c
 """
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -174,10 +174,16 @@ class WorkRepository:
 
 
 class PresenceRepository:
-    """Who is available in each department's back-office, as the department last reported."""
+    """Who is available in each department's back-office, as the department last reported.
 
-    def __init__(self, collection: AsyncCollection) -> None:
+    A report holds for `ttl`: a back-office that stops reporting (its presence system down, a
+    desk left signed in) counts as nobody present after that, so no warm transfer is announced
+    to an empty room. Back-offices send a fresh report within the ttl, changed or not.
+    """
+
+    def __init__(self, collection: AsyncCollection, *, ttl: timedelta) -> None:
         self._presence = collection
+        self.ttl = ttl
 
     async def report(self, *, department_id: str, agents: list[str], now: datetime) -> dict[str, Any]:
         return await self._presence.find_one_and_update(
@@ -190,9 +196,11 @@ class PresenceRepository:
     async def get(self, department_id: str) -> dict[str, Any] | None:
         return await self._presence.find_one({"_id": department_id})
 
-    async def available(self, department_id: str) -> int:
+    async def available(self, department_id: str, *, now: datetime) -> int:
         doc = await self.get(department_id)
-        return len(doc["agents"]) if doc else 0
+        if doc is None or doc["reported_at"] + self.ttl <= now:
+            return 0
+        return len(doc["agents"])
 
 
 class DepartmentChanges:
@@ -210,10 +218,12 @@ class DepartmentChanges:
         return [doc async for doc in self._changes.find({}).sort("changed_at", ASCENDING)]
 
 
-def repositories(db: AsyncDatabase) -> tuple[DecisionRepository, WorkRepository, PresenceRepository, DepartmentChanges]:
+def repositories(
+    db: AsyncDatabase, *, presence_ttl: timedelta
+) -> tuple[DecisionRepository, WorkRepository, PresenceRepository, DepartmentChanges]:
     return (
         DecisionRepository(db["decisions"]),
         WorkRepository(db["work"], db["claims"]),
-        PresenceRepository(db["presence"]),
+        PresenceRepository(db["presence"], ttl=presence_ttl),
         DepartmentChanges(db["departments"]),
     )

@@ -43,7 +43,7 @@ class Decisions(Protocol):
 
 
 class Presence(Protocol):
-    async def available(self, department_id: str) -> int: ...
+    async def available(self, department_id: str, *, now: datetime) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ class RoutingService:
             product=found.product,
             recognised=found.recognised,
             has_phone=contact.citizen.phone is not None,
-            present=await self._presence.available(found.department.id) if live else 0,
+            present=await self._presence.available(found.department.id, now=now) if live else 0,
         )
         decision = decide(situation, organisation=organisation, now=now)
         routed = await self._decisions.save(
@@ -145,7 +145,7 @@ class RoutingService:
             transfers_so_far=item.get("transfers", 0),
             escalated=True,
             department_id=target,
-            present=await self._presence.available(target),
+            present=await self._presence.available(target, now=now),
         )
         decision = decide(situation, organisation=organisation, now=now)
         if decision.decision == "warm_transfer" and not await self.queues.count_transfer(contact_id=contact_id, limit=organisation.config.max_transfers):

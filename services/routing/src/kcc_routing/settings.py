@@ -23,6 +23,11 @@ class RoutingSettings(ServiceSettings):
         description="How long an agent's claim on a contact lasts (renewed by POST .../lease); "
         "30 min covers all but the longest calls and counter visits without a renewal",
     )
+    presence_ttl_s: float = Field(
+        default=3600.0, gt=0, le=86_400,
+        description="How long a back-office's presence report holds; without a fresh one the department "
+        "counts as nobody present (no warm transfers)",
+    )
     ageing_per_minute: float = Field(default=1.0, ge=0, description="Priority points a waiting contact gains per minute")
     organisation_refresh_s: float = Field(
         default=2.0, ge=0, description="How soon department changes made through another instance apply"

@@ -288,3 +288,33 @@ async def test_agents_transfer_over_http_warm_while_reachable_and_never_a_third_
         assert (await client.post("/v1/contacts/nope/transfers", json={})).status_code == 404
         unknown = await client.post(f"/v1/contacts/{contact_id}/transfers", json={"department_id": "nope-x"})
         assert unknown.status_code == 404 and unknown.json()["detail"]["field"] == "department_id"
+
+
+async def test_a_presence_report_lapses_after_its_ttl_and_warm_transfers_stop(service_env):
+    service_env("routing")
+    clock = Clock(datetime(2013, 2, 5, 9, 30, tzinfo=UTC))  # a Tuesday: SOZAWE has joined and is open
+    app = create_app(RoutingSettings(presence_ttl_s=600), clock=clock)
+    async with running(app) as client:
+
+        async def transfer() -> dict:
+            event = received("Mijn bijstandsuitkering is niet gestort", channel=Channel.TELEPHONE, phone="+31612345678", at=clock.now)
+            assert (await app.state.routing.route(event)).routed.data.decision == "answer_in_kcc"
+            response = await client.post(f"/v1/contacts/{event.data.contact_id}/transfers", json={})
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        reported = await client.put("/v1/presence/sozawe", json={"agents": ["sanne"]})
+        assert reported.status_code == 200 and reported.json()["expired"] is False
+        assert reported.json()["expires_at"] == "2013-02-05T09:40:00Z"
+
+        clock.now += timedelta(seconds=599)
+        assert (await transfer())["decision"] == "warm_transfer"
+
+        clock.now += timedelta(seconds=1)  # ten minutes without a fresh report: nobody counts as present
+        shown = (await client.get("/v1/presence/sozawe")).json()
+        assert shown["agents"] == ["sanne"] and shown["expired"] is True
+        lapsed = await transfer()
+        assert lapsed["decision"] == "callback" and "nobody present" in lapsed["reason"], lapsed
+
+        assert (await client.put("/v1/presence/sozawe", json={"agents": ["sanne"]})).json()["expired"] is False
+        assert (await transfer())["decision"] == "warm_transfer"

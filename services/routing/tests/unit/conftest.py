@@ -83,7 +83,7 @@ class FakePresence:
     def __init__(self, **present: int) -> None:
         self.present = present
 
-    async def available(self, department_id):
+    async def available(self, department_id, *, now):
         return self.present.get(department_id, 0)
 
 

@@ -463,19 +463,17 @@ def work_written_queue(days: list[DayPlan], config: TrafficConfig) -> None:
 
 
 def _plan_presence(plan: DayPlan, rng: random.Random, *, away: float) -> None:
-    """Who each back-office reports present, per half hour: fewer at lunch, sometimes nobody."""
+    """Who each back-office reports present, every half hour (changed or not, as a presence
+    system does: routing forgets a report after its ttl): fewer at lunch, sometimes nobody."""
     opens, closes = cal.BACK_OFFICE_HOURS
     for department in BACK_OFFICES:
         staff = [f"{department}-bo{i}" for i in range(1, rng.randint(2, 4) + 1)]
-        previous: list[str] | None = None
         slot = opens
         while slot < closes:
             lunch = 12.0 <= slot < 13.0
             chance = min(0.9, away * 3.3) if lunch else away
             present = [who for who in staff if rng.random() > chance]
-            if present != previous:
-                plan.presence.append(PresenceChange(at=at(plan.day, slot), department=department, agents=present))
-                previous = present
+            plan.presence.append(PresenceChange(at=at(plan.day, slot), department=department, agents=present))
             slot += 0.5
         plan.presence.append(PresenceChange(at=at(plan.day, closes), department=department, agents=[]))
     plan.presence.sort(key=lambda p: p.at)
