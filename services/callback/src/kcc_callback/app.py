@@ -2,17 +2,16 @@
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import httpx
-
 from fastapi import FastAPI
-from opentelemetry.sdk.trace.export import SpanExporter
-
+from kcc_shared.access import MISSING
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.registry import RegistryClient, RegistrySettings
-from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_callback import api, subscribers
 from kcc_callback.calendar import Clock, WorkingCalendar, system_clock
@@ -46,6 +45,11 @@ def create_app(
     privacy = CallbackPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
     take_part_in_erasure(infra, erase=privacy.erase)
     retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
+
+    async def housekeep() -> dict[str, int]:
+        return await repository.purge_finished(before=clock() - timedelta(days=settings.housekeeping_keep_days))
+
+    housekeeping = PeriodicJob("housekeeping", housekeep, interval_s=settings.housekeeping_interval_s)
     background: list[asyncio.Task] = []
 
     async def callback_department(_request, params) -> object:
@@ -57,8 +61,10 @@ def create_app(
         # After the broker started: the timers publish.
         background.append(asyncio.create_task(scheduler.run_forever(), name="callback-timers"))
         retention.start()
+        housekeeping.start()
 
     async def stop() -> None:
+        await housekeeping.stop()
         await retention.stop()
         for task in background:
             task.cancel()
@@ -79,5 +85,5 @@ def create_app(
     app.state.callbacks = callbacks
     app.state.scheduler = scheduler
     app.state.repository = repository
-    app.state.privacy, app.state.retention = privacy, retention
+    app.state.privacy, app.state.retention, app.state.housekeeping = privacy, retention, housekeeping
     return app

@@ -169,3 +169,31 @@ class CallbackRepository:
 
     async def timers_of(self, callback_id: str) -> list[dict[str, Any]]:
         return [doc async for doc in self._timers.find({"callback_id": callback_id})]
+
+    # --- housekeeping -----------------------------------------------------------------------
+
+    async def purge_finished(self, *, before: datetime) -> dict[str, int]:
+        """Delete what only the past needs, from before `before`: timers that fired or were
+        skipped, the places of slots that ended, and transitions published and applied (the
+        call-back document keeps their result). The scheduler's and the booking's queries read
+        these collections whole on FerretDB, so they must not grow with every call-back ever made."""
+        timers = await self._timers.delete_many({"state": "done", "done_at": {"$lt": before}})
+        places = await self._places.delete_many({"end": {"$lt": before}})
+        old = await self._transitions.find(
+            {"pending": False, "at": {"$lt": before}}, {"callback_id": 1, "revision": 1}
+        ).to_list(None)
+        # One read for every revision (a find per call-back would scan once per call-back).
+        revisions = {
+            doc["_id"]: doc["revision"]
+            async for doc in self._callbacks.find({"_id": {"$in": sorted({t["callback_id"] for t in old})}}, {"revision": 1})
+        }
+        for callback_id in sorted({t["callback_id"] for t in old if t["revision"] > revisions.get(t["callback_id"], t["revision"])}):
+            current = await self.get(callback_id)  # rolls forward what a crash left unapplied (rare)
+            revisions[callback_id] = current["revision"] if current else revisions[callback_id]
+        applied = [t["_id"] for t in old if t["callback_id"] not in revisions or t["revision"] <= revisions[t["callback_id"]]]
+        transitions = await self._transitions.delete_many({"_id": {"$in": applied}}) if applied else None
+        return {
+            "timers": timers.deleted_count,
+            "slot_places": places.deleted_count,
+            "transitions": transitions.deleted_count if transitions else 0,
+        }
