@@ -47,7 +47,10 @@ def create_app(
     retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
 
     async def housekeep() -> dict[str, int]:
-        return await repository.purge_finished(before=clock() - timedelta(days=settings.housekeeping_keep_days))
+        now = clock()
+        done = await repository.purge_finished(before=now - timedelta(days=settings.housekeeping_keep_days))
+        orphans = await repository.release_orphan_places(now=now, booked_before=now - timedelta(minutes=10))
+        return {**done, "orphan_places": orphans}
 
     housekeeping = PeriodicJob("housekeeping", housekeep, interval_s=settings.housekeeping_interval_s)
     background: list[asyncio.Task] = []

@@ -12,7 +12,9 @@ from kcc_callback.settings import DepartmentCapacity
 
 class SlotStore(Protocol):
     async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]: ...
-    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> str | None: ...
+    async def book_slot(
+        self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str, booked_at: datetime
+    ) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,23 @@ class SlotBooker:
 
     async def book(
         self, *, department_id: str, holder: str, capacity: DepartmentCapacity, after: datetime, deadline: datetime,
-        windows: list[TimeWindow],
+        windows: list[TimeWindow], now: datetime,
     ) -> Booking:
         """The earliest free slot that fits; if none does, the earliest free slot, at risk."""
         found = await self._first_free(
-            department_id, holder, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows), until=deadline
+            department_id, holder, capacity, after, lambda s: fits(s, deadline=deadline, windows=windows),
+            until=deadline, now=now,
         )
         if found is not None:
             return Booking(slot=found[0], place=found[1], at_risk=False)
-        found = await self._first_free(department_id, holder, capacity, after, lambda s: True, until=None)
+        found = await self._first_free(department_id, holder, capacity, after, lambda s: True, until=None, now=now)
         if found is None:
             raise NoSlotLeft(f"no free call-back slot for {department_id} within {self._horizon_days} days")
         return Booking(slot=found[0], place=found[1], at_risk=True)
 
-    async def _first_free(self, department_id, holder, capacity, after, wanted, *, until: datetime | None) -> tuple[Slot, str] | None:
+    async def _first_free(
+        self, department_id, holder, capacity, after, wanted, *, until: datetime | None, now: datetime
+    ) -> tuple[Slot, str] | None:
         full: set[datetime] = set()
         loaded_day = None
         for slot in self._calendar.slots(capacity=capacity, after=after, horizon_days=self._horizon_days):
@@ -69,7 +74,8 @@ class SlotBooker:
             if slot.start in full:
                 continue
             place = await self._store.book_slot(
-                department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot, holder=holder
+                department_id=department_id, start=slot.start, end=slot.end, capacity=capacity.per_slot, holder=holder,
+                booked_at=now,
             )
             if place is not None:
                 return slot, place

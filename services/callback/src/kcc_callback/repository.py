@@ -118,7 +118,9 @@ class CallbackRepository:
         taken = Counter([doc["start"] async for doc in cursor])
         return {slot for slot, n in taken.items() if n >= capacity}
 
-    async def book_slot(self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str) -> str | None:
+    async def book_slot(
+        self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str, booked_at: datetime
+    ) -> str | None:
         """Take one of the slot's places: the first whose insert succeeds (unique `_id`).
         Returns the place's id, or None when the slot is full."""
         slot_id = _slot_id(department_id, start)
@@ -126,7 +128,8 @@ class CallbackRepository:
             place_id = f"{slot_id}|{place}"
             try:
                 await self._places.insert_one(
-                    {"_id": place_id, "department_id": department_id, "start": start, "end": end, "holder": holder}
+                    {"_id": place_id, "department_id": department_id, "start": start, "end": end, "holder": holder,
+                     "booked_at": booked_at}
                 )
             except DuplicateKeyError:
                 continue
@@ -197,3 +200,27 @@ class CallbackRepository:
             "slot_places": places.deleted_count,
             "transitions": transitions.deleted_count if transitions else 0,
         }
+
+    async def release_orphan_places(self, *, now: datetime, booked_before: datetime) -> int:
+        """Give back places of coming slots that no call-back holds: a crash between taking a
+        place and saving the call-back, or between a reschedule's save and its giving back of
+        the old place, left them taken. Only places booked before `booked_before`, so a booking
+        still on its way to being saved is left alone."""
+        places = await self._places.find(
+            {"start": {"$gt": now}, "$or": [{"booked_at": {"$lt": booked_before}}, {"booked_at": {"$exists": False}}]},
+            {"holder": 1},
+        ).to_list(None)
+        held = {
+            doc["_id"]: doc.get("slot_place")
+            async for doc in self._callbacks.find({"_id": {"$in": sorted({p["holder"] for p in places})}}, {"slot_place": 1})
+        }
+        released = 0
+        for place in places:
+            if held.get(place["holder"]) == place["_id"]:
+                continue
+            current = await self.get(place["holder"])  # a logged transition may hold it (rare: look closer)
+            if current is not None and current.get("slot_place") == place["_id"]:
+                continue
+            await self.release_place(place_id=place["_id"], holder=place["holder"])
+            released += 1
+        return released

@@ -90,7 +90,7 @@ class CallbackService:
         capacity = self._settings.capacity(callback.department_id)
         booking = await self._booker.book(
             department_id=callback.department_id, holder=callback.callback_id, capacity=capacity, after=after,
-            deadline=callback.deadline or after, windows=windows,
+            deadline=callback.deadline or after, windows=windows, now=self._clock(),
         )
         number = callback.booking + 1
         # The reminder timer goes in first: if we crash before saving, it finds no booking

@@ -59,13 +59,13 @@ async def test_housekeeping_deletes_only_what_the_past_needs(service_env, monkey
 
         first = await app.state.housekeeping.run_once()
         # Places and transitions are older than two days; the timers finished just now.
-        assert first == {"timers": 0, "slot_places": 2, "transitions": 3}, first
+        assert first == {"timers": 0, "slot_places": 2, "transitions": 3, "orphan_places": 0}, first
         assert await db["timers"].count_documents({"callback_id": {"$in": [done, open_]}}) == 4
 
         clock.now += timedelta(days=2, seconds=1)
         second = await app.state.housekeeping.run_once()
         assert second["timers"] == 4 and second["slot_places"] == 0 and second["transitions"] == 0, second
-        assert await app.state.housekeeping.run_once() == {"timers": 0, "slot_places": 0, "transitions": 0}
+        assert await app.state.housekeeping.run_once() == {"timers": 0, "slot_places": 0, "transitions": 0, "orphan_places": 0}
 
         # The call-backs themselves are untouched.
         assert {cid: (await callbacks.get(cid)).model_dump() for cid in (done, open_)} == before
@@ -91,3 +91,31 @@ async def test_a_transition_a_crash_left_unapplied_is_applied_before_it_is_delet
         assert result["transitions"] == 2, result
         stored = await db["callbacks"].find_one({"_id": callback_id})
         assert stored["revision"] == revision + 1 and stored["assigned_to"]["id"] == "mw-7"
+
+
+async def test_a_place_a_crash_left_taken_is_given_back(service_env, monkeypatch):
+    service_env("callback")
+    monkeypatch.setenv("KCC_CALLBACK_SCHEDULER_INTERVAL_S", "3600")
+    clock = FakeClock(datetime(2027, 3, 2, 9, 0, tzinfo=AMS))
+    app = create_app(CallbackSettings(), clock=clock)
+    async with running(app):
+        db, repository = app.state.infra.db, app.state.repository
+        kept = await request(app, clock)
+        held = await db["slot_places"].find_one({"holder": kept})
+        # A process took a place of a coming slot for a call-back, then died before saving it.
+        lost = unique("cb")
+        await db["callbacks"].insert_one({"_id": lost, "callback_id": lost, "department_id": "burgerzaken", "status": "requested", "revision": 0})
+        tomorrow = timedelta(days=1)
+        orphan = await repository.book_slot(
+            department_id="burgerzaken", start=held["start"] + tomorrow, end=held["end"] + tomorrow, capacity=5, holder=lost,
+            booked_at=clock.now,
+        )
+        assert orphan is not None
+
+        clock.now += timedelta(minutes=5)  # a booking this fresh may still be on its way: left alone
+        assert (await app.state.housekeeping.run_once())["orphan_places"] == 0
+        clock.now += timedelta(minutes=6)
+        assert (await app.state.housekeeping.run_once())["orphan_places"] == 1
+        assert await db["slot_places"].find_one({"_id": orphan}) is None
+        assert await db["slot_places"].find_one({"_id": held["_id"]}) is not None  # the saved booking keeps its place
+        assert (await app.state.housekeeping.run_once())["orphan_places"] == 0

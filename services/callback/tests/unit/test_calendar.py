@@ -24,7 +24,7 @@ class FakeSlots:
     async def full_slots(self, *, department_id, start, end, capacity):
         return {s for s, n in self.booked.items() if start <= s < end and n >= capacity}
 
-    async def book_slot(self, *, department_id, start, end, capacity, holder):
+    async def book_slot(self, *, department_id, start, end, capacity, holder, booked_at):
         if self.booked.get(start, 0) >= capacity:
             return None
         self.booked[start] = self.booked.get(start, 0) + 1
@@ -74,7 +74,7 @@ async def test_booking_fills_the_earliest_slot_up_to_its_capacity_then_the_next(
     after = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
     deadline = calendar.deadline(requested_at=after, working_days=1, capacity=CAPACITY)
     starts = [
-        (await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[])).slot.start
+        (await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[], now=after)).slot.start
         for _ in range(3)
     ]
     assert [s.astimezone(AMS).time() for s in starts] == [time(8, 30), time(8, 30), time(8, 45)]
@@ -86,11 +86,11 @@ async def test_the_citizens_window_is_honoured_or_the_promise_is_flagged_at_risk
     after = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
     deadline = datetime(2026, 11, 25, 17, 0, tzinfo=AMS)
     afternoon = TimeWindow(start=datetime(2026, 11, 25, 14, 0, tzinfo=AMS), end=datetime(2026, 11, 25, 15, 0, tzinfo=AMS))
-    booking = await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[afternoon])
+    booking = await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[afternoon], now=after)
     assert (booking.slot.start, booking.at_risk) == (datetime(2026, 11, 25, 14, 0, tzinfo=AMS), False)
 
     too_late = TimeWindow(start=datetime(2026, 12, 1, 9, 0, tzinfo=AMS), end=datetime(2026, 12, 1, 10, 0, tzinfo=AMS))
-    booking = await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[too_late])
+    booking = await booker.book(department_id="d", holder="cb", capacity=CAPACITY, after=after, deadline=deadline, windows=[too_late], now=after)
     assert (booking.slot.start, booking.at_risk) == (datetime(2026, 11, 24, 8, 30, tzinfo=AMS), True)
 
 
@@ -99,9 +99,9 @@ async def test_a_full_horizon_says_so():
     tiny = DepartmentCapacity(opens=time(9), closes=time(9, 30), slot_minutes=30, per_slot=1, coordinator="co")
     booker = SlotBooker(store=store, calendar=calendar, horizon_days=0)
     after = datetime(2026, 11, 24, 8, 0, tzinfo=AMS)
-    await booker.book(department_id="d", holder="cb", capacity=tiny, after=after, deadline=after, windows=[])
+    await booker.book(department_id="d", holder="cb", capacity=tiny, after=after, deadline=after, windows=[], now=after)
     with pytest.raises(NoSlotLeft):
-        await booker.book(department_id="d", holder="cb", capacity=tiny, after=after, deadline=after, windows=[])
+        await booker.book(department_id="d", holder="cb", capacity=tiny, after=after, deadline=after, windows=[], now=after)
 
 
 def test_departments_come_from_configuration_with_a_default():

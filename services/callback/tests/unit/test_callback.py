@@ -79,7 +79,7 @@ class FakeRepository:
     async def full_slots(self, *, department_id, start, end, capacity):
         return {s for (d, s), n in self.slots.items() if d == department_id and start <= s < end and n >= capacity}
 
-    async def book_slot(self, *, department_id, start, end, capacity, holder):
+    async def book_slot(self, *, department_id, start, end, capacity, holder, booked_at):
         if self.slots.get((department_id, start), 0) >= capacity:
             return None
         self.slots[(department_id, start)] = self.slots.get((department_id, start), 0) + 1
