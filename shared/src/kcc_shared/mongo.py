@@ -22,6 +22,7 @@ def make_mongo_client(*, settings: MongoSettings, tracer_provider: TracerProvide
         settings.uri.get_secret_value(),
         appname=app_name,
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
+        timeoutMS=settings.timeout_ms,
         maxPoolSize=settings.max_pool_size,
         tz_aware=True,
         # Command spans name the command and collection only: documents and filters hold

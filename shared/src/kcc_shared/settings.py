@@ -28,6 +28,11 @@ class MongoSettings(BaseSettings):
 
     uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     server_selection_timeout_ms: int = Field(default=5_000, ge=100)
+    timeout_ms: int = Field(
+        default=60_000, ge=1_000,
+        description="No store operation (a cursor's whole read and the wait for a connection included) takes "
+        "longer: a stuck store gives an error (503, or a retried event) instead of a request that hangs",
+    )
     max_pool_size: int = Field(
         default=100, ge=1, description="Connections per service; FerretDB on SQLite serialises writes, so fewer is faster there"
     )
