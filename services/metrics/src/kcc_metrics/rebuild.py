@@ -1,7 +1,10 @@
 """`python -m kcc_metrics.rebuild [--database NAME]`: replay the topics from their beginning into a
 fresh projection. Facts are one per event id and the KPIs are computed from facts, so the new
 database yields exactly the figures of the live one; after a change of metric definition,
-rebuild and point the service at the result (`KCC_METRICS_MONGO_DATABASE`)."""
+rebuild and point the service at the result (`KCC_METRICS_MONGO_DATABASE`).
+
+Like the live consumers (batches.py), each poll's facts are collected by the ordinary handlers
+and inserted at once, one unordered `insert_many` per fact partition."""
 
 import argparse
 import asyncio
@@ -16,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
+from kcc_metrics.batches import FactBatch, store_facts
 from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 from kcc_metrics.settings import MetricsSettings
@@ -47,7 +51,7 @@ async def rebuild(
             raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
         metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
         # The live consumers' table: a topic the service consumes is a topic the rebuild replays.
-        handlers = {topic.name: (getattr(metrics, method), handles or topic.events) for topic, method, handles in SUBSCRIPTIONS}
+        handlers = {topic.name: (method, handles or topic.events) for topic, method, handles in SUBSCRIPTIONS}
         adapters = {spec.name: spec.adapter for spec in TOPICS}
         await consumer.start()
         partitions = await _partitions(settings, [t.name for t in TOPICS])
@@ -64,6 +68,8 @@ async def rebuild(
         last_report = time.monotonic()
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            collected = FactBatch()
+            collecting = metrics.with_repository(collected)
             for tp, records in batches.items():
                 for record in records:
                     if record.offset >= end[tp]:
@@ -73,10 +79,11 @@ async def rebuild(
                     except ValidationError:
                         result.skipped += 1  # what the live consumer dead-lettered
                         continue
-                    handler, handles = handlers[tp.topic]
+                    method, handles = handlers[tp.topic]
                     if isinstance(event, handles):  # e.g. counter appointments: not counted live either
-                        await handler(event)
+                        await getattr(collecting, method)(event)
                     result.replayed += 1
+            await store_facts(repository, collected.facts)
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
