@@ -10,7 +10,9 @@ builds, in process or as a subprocess, accepts the test tokens. `running(app)` y
 client carrying a token with every role that signs webhook requests; `running(app, roles=[...])`
 narrows it and `roles=None` sends no token. Plain httpx calls from a test to a loopback address
 or an in-process ASGI app get the same all-roles token and signatures unless they carry their
-own `Authorization` header or `auth=` (e.g. `NO_AUTH`). `credentials()` mints other tokens.
+own `Authorization` header or `auth=` (e.g. `NO_AUTH`); calls that a service or the CLI makes
+(its code is on the stack) get nothing, so a missing service token fails the test.
+`credentials()` mints other tokens.
 """
 
 import asyncio
@@ -94,6 +96,20 @@ def client_auth(roles: "tuple[str, ...] | list[str] | None" = ALL_ROLES, *, sign
     return TestAuth(token, sign_webhooks=sign_webhooks)
 
 
+# A service or the CLI calling another service must bring its own token, in tests as in
+# production: the default token is only for calls a test makes itself.
+PLATFORM_PACKAGES = frozenset({"kcc_intake", "kcc_routing", "kcc_callback", "kcc_metrics", "kcc_cli"})
+
+
+def _called_by_platform_code() -> bool:
+    frame = sys._getframe(2)  # noqa: SLF001 - who is building this request
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").partition(".")[0] in PLATFORM_PACKAGES:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _install_default_test_auth() -> None:
     """Make unauthenticated httpx calls of a test to a local service carry the all-roles token.
 
@@ -110,7 +126,7 @@ def _install_default_test_auth() -> None:
     def build_request_auth(self, request, auth=httpx._client.USE_CLIENT_DEFAULT):
         chosen = original(self, request, auth)
         local = request.url.host in LOOPBACK or isinstance(getattr(self, "_transport", None), httpx.ASGITransport)
-        if type(chosen) is httpx.Auth and local and "authorization" not in request.headers:
+        if type(chosen) is httpx.Auth and local and "authorization" not in request.headers and not _called_by_platform_code():
             return default
         return chosen
 

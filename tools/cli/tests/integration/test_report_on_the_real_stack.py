@@ -49,7 +49,7 @@ from kcc_shared.contracts import (
     CounterVisit,
     CounterVisitData,
 )
-from kcc_shared.testing import running, unique
+from kcc_shared.testing import credentials, running, unique
 
 pytestmark = pytest.mark.integration
 
@@ -257,9 +257,10 @@ def figures(body: dict) -> dict:
 async def test_kcc_report_renders_every_channel_from_the_metrics_api(service_env, tmp_path, monkeypatch):
     first, last = three_working_days()
     service_env("metrics")
-    # No token from the developer's shell: the API is asked as the CLI is configured here.
-    for name in ("KCC_TOKEN", "KCC_TOKEN_OPS", "KCC_METRICS_URL"):
+    # No token from the developer's shell: the CLI presents an operator's token, as configured here.
+    for name in ("KCC_TOKEN", "KCC_METRICS_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KCC_TOKEN_OPS", credentials().token(["ops"], subject="report-test"))
     app = create_app(MetricsSettings())
     out, png = tmp_path / "report.html", tmp_path / "report.png"
     async with running(app) as client:
