@@ -94,6 +94,11 @@ class IntakeService:
         content = {field: fields.get(field) for field in ("subject", "text") if fields.get(field)}
         for field in content:
             fields[field] = redact(fields[field])
+        if fields.get("attachments"):
+            # "uittreksel_111222333.pdf" names its citizen as well as the text does.
+            named = [a if isinstance(a, dict) else a.model_dump() for a in fields["attachments"]]
+            content["attachments"] = named
+            fields["attachments"] = [{**a, "filename": redact(a["filename"])} for a in named]
         data = ContactReceivedData(
             contact_id=contact_id, channel=channel, reference=reference_for(contact_id),
             citizen=CitizenPseudonyms(**pseudonyms),

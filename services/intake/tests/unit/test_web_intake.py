@@ -10,7 +10,7 @@ from kcc_intake.app import create_app
 from kcc_intake.service import IntakeService, reference_for
 from kcc_intake.settings import DEFAULT_NUMBER_MAP, IntakeSettings
 
-from kcc_shared.contracts import TOPICS
+from kcc_shared.contracts import TOPICS, Channel, CitizenIdentifiers
 from kcc_shared.pseudonyms import Pseudonymiser
 
 from .fakes import FakeCollection, FakeRelay
@@ -163,6 +163,24 @@ async def test_identifiers_written_in_the_message_are_masked_in_the_event():
     assert event.data.citizen.bsn == P.pseudonym("bsn", "111222333")
     # Intake's own store keeps the message as written.
     assert (await intake._contacts.get(event.data.contact_id))["content"]["text"] == text  # noqa: SLF001
+
+
+async def test_identifiers_in_attachment_names_are_masked_in_the_event():
+    intake, relay = service()
+    attachments = [
+        {"filename": "uittreksel_111222333.pdf", "content_type": "application/pdf", "size": 1000},
+        {"filename": "terugbellen 0623456789.txt", "content_type": "text/plain", "size": 12},
+        {"filename": "foto.jpg", "content_type": "image/jpeg", "size": 5000},
+    ]
+    await intake.accept(channel=Channel.EMAIL, dedup_key="<att@example.nl>", fields={
+        "received_at": datetime(2026, 11, 30, 9, tzinfo=UTC), "subject": "Uittreksel", "text": "Zie bijlage",
+        "attachments": attachments, "citizen": CitizenIdentifiers(email="p.bakker@example.nl"),
+    })
+    [(_, event)] = queued(relay)
+    assert [a.filename for a in event.data.attachments] == ["uittreksel_[bsn].pdf", "terugbellen [telefoon].txt", "foto.jpg"]
+    assert [a.size for a in event.data.attachments] == [1000, 12, 5000]
+    stored = await intake._contacts.get(event.data.contact_id)  # noqa: SLF001
+    assert [a["filename"] for a in stored["content"]["attachments"]] == [a["filename"] for a in attachments]
 
 
 @pytest.mark.parametrize(
