@@ -39,6 +39,7 @@ from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
 from kcc_shared.webhooks import WebhookVerifier
 
 log = logging.getLogger(__name__)
+SHUTDOWN_STEP_TIMEOUT_S = 15.0  # per step of Infrastructure.close
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -167,10 +168,19 @@ class Infrastructure:
                 await asyncio.sleep(1.0)
 
     async def close(self) -> None:
+        """Stop the lag probe, the broker (consumers, then the producer's flush) and the store
+        client, each within `SHUTDOWN_STEP_TIMEOUT_S`. aiokafka's producer can wait for ever to
+        flush a batch after a broker outage; a stop must still end. Nothing is lost by giving up:
+        a publisher counts an event as sent only once the broker acknowledged it (intake's outbox
+        keeps the rest, consumers commit only after handling)."""
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [("broker", self.broker.stop), ("store", self.mongo.close)]
         if self.lag is not None:
-            await self.lag.stop()
-        await self.broker.stop()
-        await self.mongo.close()
+            steps.insert(0, ("consumer lag", self.lag.stop))
+        for name, stop in steps:
+            try:
+                await asyncio.wait_for(stop(), SHUTDOWN_STEP_TIMEOUT_S)
+            except TimeoutError:
+                log.error("shutdown step did not finish in time; going on", extra={"step": name, "timeout_s": SHUTDOWN_STEP_TIMEOUT_S})
         self.tracer_provider.shutdown()
 
 
