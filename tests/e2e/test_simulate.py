@@ -126,10 +126,11 @@ async def test_one_simulated_working_day_reports_the_metrics_apis_figures_for_th
     assert resolution == {"resolved": sum(resolved.values()), "answered_in_kcc": resolved["answered_in_kcc"]}
 
     # The platform was worked as a contact centre works it: agents claimed and resolved in
-    # routing's queues, back-offices reported presence, hand-offs were decided by routing, and the
+    # routing's queues and reported their status, back-offices reported presence, hand-offs were decided by routing, and the
     # call-backs it booked were attempted through the callback API.
     assert ledger["claims"]["claimed"] >= sum(resolved.values()) > 0
     assert ledger["presence_reports"] > 0
+    assert ledger["agent_status_reports"] > 0
     decisions = ledger["decisions"]
     # Back-offices are often away in this run (back_office_away=0.7), so some hand-offs become call-backs.
     assert decisions.get("callback", 0) > 0, decisions

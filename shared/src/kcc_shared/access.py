@@ -140,6 +140,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("POST", "/v1/organisation/reload", (ADMIN,)),
         ("PUT", "/v1/presence/{department_id}", (ADMIN, "department:{department_id}")),
         ("GET", "/v1/presence/{department_id}", (AGENT, OPS, ADMIN, "department:{department_id}")),
+        ("PUT", "/v1/agents/{agent_id}/status", (AGENT, ADMIN)),
         ("GET", "/v1/queues", (AGENT,)),
         ("POST", "/v1/queues/items/{contact_id}/claim", (AGENT,)),
         ("POST", "/v1/queues/items/{contact_id}/resolve", (AGENT,)),

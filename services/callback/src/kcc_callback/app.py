@@ -5,13 +5,15 @@ import contextlib
 from datetime import timedelta
 
 import httpx
+
 from fastapi import FastAPI
-from kcc_shared.access import MISSING
+from opentelemetry.sdk.trace.export import SpanExporter
+
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.registry import RegistryClient, RegistrySettings
+from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_callback import api, subscribers
 from kcc_callback.calendar import Clock, WorkingCalendar, system_clock

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from kcc_callback.app import create_app
 from kcc_callback.models import CompleteBody
 from kcc_callback.settings import CallbackSettings

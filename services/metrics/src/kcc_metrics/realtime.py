@@ -4,8 +4,9 @@ Derived from facts only (the events): a call waits from `call.offered` until it 
 abandoned or ended; a counter ticket from `drawn` until `called` or `left`; a written or web
 contact routed `answer_in_kcc` waits in the KCC queue of its channel until resolved; a contact
 forwarded to a department waits in that department's queue until resolved. A call-back is open
-from its first booking until completed, failed or cancelled. Agent availability is on no topic
-(routing keeps back-office presence behind its HTTP API), so `agents_available` is null."""
+from its first booking until completed, failed or cancelled. An agent is available when the
+latest status it reported today (local day, `kcc.agent.status.v1`) is `available`: a new day
+starts with nobody available until agents sign in."""
 
 import asyncio
 import logging
@@ -34,7 +35,9 @@ class QueueNow(BaseModel):
 class Realtime(BaseModel):
     at: AwareDatetime
     queues: list[QueueNow]
-    agents_available: int | None = Field(description="null: agent presence is published on no topic")
+    agents_available: int = Field(
+        description="KCC agents whose latest status today (local day) is `available` (kcc.agent.status.v1)"
+    )
     callbacks_due_today: int = Field(description="Open call-backs whose deadline is later today (local)")
     callbacks_overdue: int = Field(description="Open call-backs whose deadline has passed")
 
@@ -69,7 +72,7 @@ def _grouped(facts: Iterable[dict[str, Any]], key: str) -> dict[str, dict[str, l
 def snapshot(
     *, now: datetime, tz: ZoneInfo, calls: Iterable[dict[str, Any]], tickets: Iterable[dict[str, Any]],
     routed: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], received: dict[str, dict[str, Any]],
-    callbacks: Iterable[dict[str, Any]],
+    callbacks: Iterable[dict[str, Any]], agents: Iterable[dict[str, Any]] = (),
 ) -> Realtime:
     queues = _Queues(now)
     for events in _grouped(calls, "call_id").values():
@@ -107,7 +110,20 @@ def snapshot(
             overdue += 1
         elif deadline.astimezone(tz).date() == now.astimezone(tz).date():
             due_today += 1
-    return Realtime(at=now, queues=queues.rows(), agents_available=None, callbacks_due_today=due_today, callbacks_overdue=overdue)
+    return Realtime(
+        at=now, queues=queues.rows(), agents_available=available_agents(agents, now=now),
+        callbacks_due_today=due_today, callbacks_overdue=overdue,
+    )
+
+
+def available_agents(agents: Iterable[dict[str, Any]], *, now: datetime) -> int:
+    """How many agents' latest status (up to now) is `available`."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for fact in agents:
+        at = _aware(fact["at"])
+        if at <= now and (fact["agent_id"] not in latest or at >= latest[fact["agent_id"]][0]):
+            latest[fact["agent_id"]] = (at, fact["status"])
+    return sum(1 for _, status in latest.values() if status == "available")
 
 
 class RealtimeGauges:
@@ -120,6 +136,7 @@ class RealtimeGauges:
         )
         self.due_today = Gauge("kcc_metrics_callbacks_due_today", "Open call-backs due later today", registry=registry)
         self.overdue = Gauge("kcc_metrics_callbacks_overdue", "Open call-backs past their deadline", registry=registry)
+        self.agents = Gauge("kcc_metrics_agents_available", "KCC agents whose latest status today is available", registry=registry)
         self.updated = Gauge("kcc_metrics_realtime_updated_timestamp_seconds", "When the gauges were last refreshed", registry=registry)
 
     def update(self, now: Realtime) -> None:
@@ -130,6 +147,7 @@ class RealtimeGauges:
             self.oldest.labels(queue.queue).set(queue.oldest_waiting_s or 0.0)
         self.due_today.set(now.callbacks_due_today)
         self.overdue.set(now.callbacks_overdue)
+        self.agents.set(now.agents_available)
         self.updated.set(now.at.timestamp())
 
 

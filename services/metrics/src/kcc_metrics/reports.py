@@ -133,4 +133,5 @@ class Reports:
             tickets=await self._repository.in_period(kind="counter", first=yesterday, last=today),
             routed=routed, resolved=resolved, received=received,
             callbacks=await self._repository.in_period(kind="callback", first=horizon, last=today),
+            agents=await self._repository.in_period(kind="agent", first=today, last=today),
         )

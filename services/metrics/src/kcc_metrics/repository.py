@@ -41,6 +41,7 @@ JOIN_WINDOW: dict[str, tuple[int, int]] = {
     # A contact is received before it is routed, resolved or rated: two months before.
     "received": (62, 0),
     "survey": (0, 0),
+    "agent": (0, 0),
 }
 WIDEST = (62, 62)  # a kind not in the table
 

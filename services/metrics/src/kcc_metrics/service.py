@@ -6,19 +6,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from kcc_shared.contracts import (
+    AgentStatusChanged,
     CallAbandoned,
     CallAnswered,
+    CallbackCancelled,
+    CallbackCompleted,
+    CallbackFailed,
+    CallbackScheduled,
     CallCallbackRequested,
     CallEnded,
     CallOffered,
     CallTransferred,
+    ContactAcknowledged,
     ContactReceived,
     ContactResolved,
-    CallbackCompleted,
-    CallbackFailed,
-    CallbackCancelled,
-    CallbackScheduled,
-    ContactAcknowledged,
     ContactRouted,
     CounterVisit,
     SurveyAnswered,
@@ -93,6 +94,16 @@ class MetricsService:
             fact={
                 "kind": "survey", "day": self.local_day(data.answered_at).isoformat(), "contact_id": data.contact_id,
                 "score": data.score, "answered_at": data.answered_at,
+            },
+        )
+
+    async def agent_status(self, event: AgentStatusChanged) -> None:
+        data = event.data
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "agent", "day": self.local_day(data.at).isoformat(), "agent_id": data.agent_id,
+                "status": data.status, "at": data.at,
             },
         )
 

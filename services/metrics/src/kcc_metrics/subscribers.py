@@ -1,6 +1,7 @@
 """Metrics' Kafka handlers: which topic feeds which fact recorder (the rebuild replays the same table)."""
 
 from kcc_shared.contracts import (
+    AGENT_STATUS,
     CALL_EVENTS,
     CALLBACK_CANCELLED,
     CALLBACK_COMPLETED,
@@ -35,6 +36,7 @@ SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] =
     (CALLBACK_FAILED, "callback_event", ()),
     (CALLBACK_CANCELLED, "callback_event", ()),
     (SURVEY_ANSWERED, "survey_answered", ()),
+    (AGENT_STATUS, "agent_status", ()),
 )
 
 

@@ -15,7 +15,10 @@ from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 from kcc_metrics.settings import MetricsSettings
 from kcc_shared.contracts import (
+    AGENT_STATUS,
     CALL_EVENTS,
+    AgentStatusChanged,
+    AgentStatusChangedData,
     CALLBACK_COMPLETED,
     CALLBACK_SCHEDULED,
     CONTACT_RECEIVED,
@@ -208,6 +211,11 @@ async def test_realtime_queues_and_callbacks_from_live_events(service_env):
         (CallbackCompleted.create(source="/tests", time=now - timedelta(hours=1), data=CallbackCompletedData(
             callback_id=f"{tag}-cb3", contact_id=f"{tag}-x3", department_id="sozawe", completed_at=now - timedelta(hours=1),
             completed_by="m", deadline=now - timedelta(minutes=30), within_deadline=True, attempts=1)), CALLBACK_COMPLETED),
+        # Agents: one available, one available then busy, one signed out.
+        *[
+            (AgentStatusChanged.create(source="/tests", data=AgentStatusChangedData(agent_id=f"{tag}-{agent}", status=state, at=now - timedelta(seconds=ago))), AGENT_STATUS)
+            for agent, state, ago in (("a1", "available", 20), ("a2", "available", 20), ("a2", "busy", 10), ("a3", "offline", 5))
+        ],
     ]
     async with running(app) as client:
         for event, topic in events:
@@ -222,12 +230,13 @@ async def test_realtime_queues_and_callbacks_from_live_events(service_env):
         assert 90 <= queues["telephone:belastingen"]["oldest_waiting_s"] < 150
         assert 240 <= queues["counter:stadsbalie"]["oldest_waiting_s"] < 300
         assert 7200 <= queues["kcc:email"]["oldest_waiting_s"] < 7260
-        assert (live["agents_available"], live["callbacks_due_today"], live["callbacks_overdue"]) == (None, 1, 1)
+        assert (live["agents_available"], live["callbacks_due_today"], live["callbacks_overdue"]) == (1, 1, 1)
         scraped = await eventually(
             lambda: client.get("/metrics"), lambda r: 'kcc_metrics_queue_waiting{queue="kcc:email"} 1.0' in r.text, timeout=10
         )
         assert 'kcc_metrics_queue_waiting{queue="telephone:belastingen"} 1.0' in scraped.text
         assert "kcc_metrics_callbacks_overdue 1.0" in scraped.text and "kcc_metrics_callbacks_due_today 1.0" in scraped.text
+        assert "kcc_metrics_agents_available 1.0" in scraped.text
 
 
 async def test_bad_periods_are_refused_with_the_field_and_the_reason(service_env):

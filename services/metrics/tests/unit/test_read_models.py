@@ -41,6 +41,16 @@ def test_realtime_counts_waiting_contacts_per_queue_and_open_callbacks():
             {"callback_id": "b4", "event": "scheduled", "deadline": NOW - timedelta(hours=1)},
             {"callback_id": "b4", "event": "cancelled"},  # no longer open
         ],
+        agents=[
+            {"agent_id": "a1", "status": "available", "at": NOW - timedelta(hours=5)},
+            {"agent_id": "a1", "status": "busy", "at": NOW - timedelta(minutes=3)},  # on a call now
+            {"agent_id": "a2", "status": "away", "at": NOW - timedelta(hours=1)},
+            {"agent_id": "a2", "status": "available", "at": NOW - timedelta(minutes=10)},  # back from a break
+            {"agent_id": "a3", "status": "available", "at": NOW - timedelta(hours=6)},
+            {"agent_id": "a4", "status": "offline", "at": NOW - timedelta(minutes=1)},
+            {"agent_id": "a4", "status": "available", "at": NOW - timedelta(hours=2)},  # arrived late, out of order
+            {"agent_id": "a5", "status": "available", "at": NOW + timedelta(minutes=1)},  # not yet
+        ],
     )
     assert [(q.queue, q.waiting, q.oldest_waiting_s) for q in live.queues] == [
         ("department:sozawe", 1, 2 * 86400.0),
@@ -48,7 +58,7 @@ def test_realtime_counts_waiting_contacts_per_queue_and_open_callbacks():
         ("telephone:algemeen", 0, None),
         ("telephone:belastingen", 2, 95.0),
     ]
-    assert (live.agents_available, live.callbacks_due_today, live.callbacks_overdue) == (None, 1, 1)
+    assert (live.agents_available, live.callbacks_due_today, live.callbacks_overdue) == (2, 1, 1)  # a2, a3
 
 
 def test_first_contact_resolution_is_pending_until_the_window_closes():

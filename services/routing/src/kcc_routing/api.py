@@ -10,7 +10,14 @@ from typing import Annotated, Any, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from kcc_shared.contracts import CONTACT_RESOLVED, Channel, ContactRoutedData
+from kcc_shared.contracts import (
+    AGENT_STATUS,
+    CONTACT_RESOLVED,
+    AgentStatus,
+    AgentStatusChangedData,
+    Channel,
+    ContactRoutedData,
+)
 from kcc_shared.runtime import Infrastructure
 
 from kcc_routing.directory import UnknownDepartment
@@ -223,6 +230,29 @@ async def get_presence(department_id: str, routing: Routing, request: Request) -
     presence = request.app.state.presence
     doc = await presence.get(department_id)
     return _presence_view(department_id, doc, ttl=presence.ttl, now=routing.clock())
+
+
+# --- KCC agents' status ---------------------------------------------------------------------------
+
+
+class AgentStatusReport(BaseModel):
+    status: AgentStatus = Field(description="available, busy, away or offline")
+    skills: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50, description="Departments whose contacts the agent can answer"
+    )
+
+
+@router.put(
+    "/agents/{agent_id}/status",
+    tags=["agents"],
+    summary="An agent's desktop reports the agent's status (published on kcc.agent.status.v1; metrics counts who is available)",
+)
+async def report_agent_status(agent_id: str, body: AgentStatusReport, routing: Routing, infra: Infra) -> AgentStatusChangedData:
+    if not 1 <= len(agent_id) <= 100:
+        problem(status.HTTP_422_UNPROCESSABLE_CONTENT, "agent_id", "1 to 100 characters")
+    event = routing.agent_status(agent_id=agent_id, status=body.status, skills=body.skills)
+    await infra.publisher.publish(event, topic=AGENT_STATUS)
+    return event.data
 
 
 # --- agent work queues --------------------------------------------------------------------------

@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Protocol
 
 from kcc_shared.contracts import (
+    AgentStatus,
+    AgentStatusChanged,
+    AgentStatusChangedData,
     CallAbandoned,
     CallbackRequested,
     CallbackRequestedData,
@@ -78,6 +81,13 @@ class RoutingService:
     ) -> None:
         self._decisions, self.queues, self._presence = decisions, queues, presence
         self.directory, self.classifier, self._source, self.clock = directory, classifier, source, clock
+
+    def agent_status(self, *, agent_id: str, status: AgentStatus, skills: list[str]) -> AgentStatusChanged:
+        """The event an agent's status report becomes; metrics keeps who is available from it."""
+        return AgentStatusChanged.create(
+            source=self._source, subject=agent_id, time=self.clock(),
+            data=AgentStatusChangedData(agent_id=agent_id, status=status, at=self.clock(), skills=sorted(set(skills))),
+        )
 
     async def classify(self, *, text: str | None, channel: Channel, service_line: str | None = None, limit: int = 5) -> Classification:
         """Ranked products for a text; on the telephone the IVR choice comes first."""

@@ -3,6 +3,7 @@
 import httpx
 
 from kcc_shared.contracts import (
+    AGENT_STATUS,
     CALL_EVENTS,
     CALLBACK_REQUESTED,
     CONTACT_RECEIVED,
@@ -65,7 +66,7 @@ class OutcomePublisher:
 
 
 def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePublisher) -> None:
-    infra.produces(CONTACT_ROUTED, CALLBACK_REQUESTED, CONTACT_RESOLVED)
+    infra.produces(CONTACT_ROUTED, CALLBACK_REQUESTED, CONTACT_RESOLVED, AGENT_STATUS)
 
     async def on_contact_received(event: ContactReceived) -> None:
         await outcomes.publish(await routing.route(event))

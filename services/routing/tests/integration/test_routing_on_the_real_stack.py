@@ -9,6 +9,7 @@ import pytest
 from kcc_routing.app import create_app
 from kcc_routing.settings import RoutingSettings
 from kcc_shared.contracts import (
+    AGENT_STATUS,
     CALLBACK_REQUESTED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
@@ -318,3 +319,20 @@ async def test_a_presence_report_lapses_after_its_ttl_and_warm_transfers_stop(se
 
         assert (await client.put("/v1/presence/sozawe", json={"agents": ["sanne"]})).json()["expired"] is False
         assert (await transfer())["decision"] == "warm_transfer"
+
+
+async def test_an_agent_s_status_is_published_for_metrics(service_env, topic_reader):
+    service_env("routing")
+    clock = Clock(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    app = create_app(RoutingSettings(), clock=clock)
+    async with running(app) as client:
+        statuses = await topic_reader(AGENT_STATUS.name)
+        agent = unique("kcc-agent")
+        reported = await client.put(f"/v1/agents/{agent}/status", json={"status": "available", "skills": ["burgerzaken", "burgerzaken"]})
+        assert reported.status_code == 200, reported.text
+        assert reported.json() == {"agent_id": agent, "status": "available", "at": "2026-12-01T08:00:00Z", "skills": ["burgerzaken"]}
+        [record] = await statuses.read(count=1, match=lambda r: json.loads(r.value)["data"]["agent_id"] == agent, timeout=30)
+        assert record.key == agent.encode() and json.loads(record.value)["data"]["status"] == "available"
+
+        wrong = await client.put(f"/v1/agents/{agent}/status", json={"status": "asleep"})
+        assert wrong.status_code == 422 and wrong.json()["detail"][0]["loc"] == ["body", "status"]

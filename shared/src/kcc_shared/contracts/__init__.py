@@ -1,6 +1,7 @@
 """Event contracts: the envelope, the event models and the topic catalogue."""
 
 from kcc_shared.contracts.catalogue import (
+    AGENT_STATUS,
     CALL_EVENTS,
     CALLBACK_ASSIGNED,
     CALLBACK_ATTEMPTED,
@@ -30,6 +31,7 @@ from kcc_shared.contracts.envelope import CONTENT_TYPE, CloudEvent, derived_id
 from kcc_shared.contracts.events import *  # noqa: F403  (the models are the public API)
 
 __all__ = [
+    "AGENT_STATUS",
     "CALL_EVENTS",
     "CALLBACK_ASSIGNED",
     "CALLBACK_ATTEMPTED",

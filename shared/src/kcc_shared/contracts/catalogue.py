@@ -86,6 +86,13 @@ SURVEY_ANSWERED = TopicSpec(
     key="contact_id",
     partitions=6,
 )
+AGENT_STATUS = TopicSpec(
+    name="kcc.agent.status.v1",
+    description="KCC agents' status (available, busy, away, offline) as their desktop reports it, keyed by agent.",
+    events=(ev.AgentStatusChanged,),
+    key="agent_id",
+    partitions=3,
+)
 CALL_EVENTS = TopicSpec(
     name="kcc.call.events.v1",
     description="Telephone call life cycle from the CTI, keyed by call id so a call stays in order.",
@@ -192,6 +199,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     CALLBACK_REMINDER,
     CALLBACK_OVERDUE,
     SURVEY_ANSWERED,
+    AGENT_STATUS,
     ERASURE_REQUESTED,
     ERASURE_COMPLETED,
     DEAD_LETTER,

@@ -105,7 +105,7 @@ def ledger_json(ledger: Ledger) -> dict[str, Any]:
     return {
         "received": flat(ledger.received), "calls": flat(ledger.calls), "counter": flat(ledger.counter),
         "resolved": flat(ledger.resolved), "decisions": dict(ledger.decisions), "claims": dict(ledger.claims),
-        "callbacks": dict(ledger.callbacks), "presence_reports": ledger.presence_reports, "duplicates": ledger.duplicates,
+        "callbacks": dict(ledger.callbacks), "presence_reports": ledger.presence_reports, "agent_status_reports": ledger.agent_status_reports, "duplicates": ledger.duplicates,
         "errors": dict(ledger.errors), "handle_s": dict(ledger.handle_s),
         "waits": {day: waits for day, waits in ledger.waits.items()},
         "counter_waits": {day: waits for day, waits in ledger.counter_waits.items()},

@@ -148,3 +148,17 @@ def test_call_back_attempt_outcomes_are_deterministic_and_mostly_reached():
 @pytest.mark.parametrize("name", ["CALLS_PER_WORKING_DAY", "COUNTER_VISITS_PER_WORKING_DAY", "EMAILS_PER_DAY", "SOCIAL_PER_DAY"])
 def test_calibration_figures_are_positive(name):
     assert getattr(cal, name) > 0
+
+
+def test_agents_report_available_as_their_shift_starts_and_offline_as_it_ends():
+    plan = plan_day(TrafficConfig(start=TUESDAY, seed=3), 0)
+    latest: dict[str, str] = {}
+    changes = sorted(plan.agent_status, key=lambda c: c.at)
+    for hour in sorted(plan.phone_agents):
+        for change in (c for c in changes if c.at.astimezone(TZ).hour == hour and c.at.astimezone(TZ).minute == 0):
+            latest[change.agent_id] = change.status
+        assert sum(1 for s in latest.values() if s == "available") == plan.phone_agents[hour], hour
+    for change in changes:
+        latest[change.agent_id] = change.status
+    assert set(latest.values()) == {"offline"}  # everyone signed out at closing time
+    assert {c.agent_id for c in plan.calls if c.agent_id} <= set(latest)  # every agent who answered reported

@@ -5,6 +5,7 @@ Fields map onto the VNG Klantinteracties API where it has a notion of them: a co
 request is an *interne taak* with gevraagdeHandeling "Terugbellen".
 """
 
+from kcc_shared.contracts.events.agent import AgentStatus, AgentStatusChanged, AgentStatusChangedData
 from kcc_shared.contracts.events.common import (
     Attachment,
     Channel,
@@ -76,6 +77,9 @@ from kcc_shared.contracts.events.survey import SurveyAnswered, SurveyAnsweredDat
 
 __all__ = [
     "Actor",
+    "AgentStatus",
+    "AgentStatusChanged",
+    "AgentStatusChangedData",
     "Attachment",
     "AttemptOutcome",
     "CallAbandoned",

@@ -167,6 +167,9 @@ class PlatformClient:
             "routing", "POST", f"/v1/contacts/{contact_id}/transfers", role="agent", json_body={"department_id": department_id}
         )
 
+    async def agent_status(self, agent_id: str, status: str) -> Response:
+        return await self.call("routing", "PUT", f"/v1/agents/{agent_id}/status", role="agent", json_body={"status": status})
+
     async def presence(self, department_id: str, agents: list[str]) -> Response:
         return await self.call("routing", "PUT", f"/v1/presence/{department_id}", role="backoffice", json_body={"agents": agents})
 

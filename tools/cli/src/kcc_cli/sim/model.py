@@ -144,6 +144,13 @@ class PresenceChange:
 
 
 @dataclass
+class AgentChange:
+    at: datetime
+    agent_id: str
+    status: str  # "available" on coming on shift, "offline" on going off
+
+
+@dataclass
 class DayPlan:
     day: date
     index: int
@@ -153,6 +160,7 @@ class DayPlan:
     bookings: list[Booking] = field(default_factory=list)
     written: list[Written] = field(default_factory=list)  # received on this day
     presence: list[PresenceChange] = field(default_factory=list)
+    agent_status: list[AgentChange] = field(default_factory=list)
     callback_rounds: list[datetime] = field(default_factory=list)
     phone_agents: dict[int, int] = field(default_factory=dict)
     desks: dict[int, int] = field(default_factory=dict)
@@ -277,6 +285,22 @@ def _plan_calls(plan: DayPlan, rng: random.Random, per_day: float, config: Traff
         calls.append((call, patience))
     _play_queue(plan, calls, shifts=plan.phone_agents, close=cal.PHONE_HOURS[1], agent_prefix="kcc-agent")
     plan.calls = [call for call, _ in calls]
+    _plan_agent_status(plan, prefix="kcc-agent")
+
+
+def _plan_agent_status(plan: DayPlan, *, prefix: str) -> None:
+    """The phone agents' desktops: `available` when an agent's shift starts, `offline` when it ends."""
+    on: set[int] = set()
+    hours = sorted(plan.phone_agents)
+    for hour in hours:
+        rota = set(range(plan.phone_agents[hour]))
+        moment = datetime.combine(plan.day, time(hour), TZ)
+        plan.agent_status += [AgentChange(moment, f"{prefix}-{i + 1:02d}", "available") for i in sorted(rota - on)]
+        plan.agent_status += [AgentChange(moment, f"{prefix}-{i + 1:02d}", "offline") for i in sorted(on - rota)]
+        on = rota
+    if hours:
+        close = at(plan.day, cal.PHONE_HOURS[1])
+        plan.agent_status += [AgentChange(close, f"{prefix}-{i + 1:02d}", "offline") for i in sorted(on)]
 
 
 def _on_shift(shifts: dict[int, int], agent: int, moment: datetime, close: float) -> datetime | None:

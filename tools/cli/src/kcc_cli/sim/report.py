@@ -141,7 +141,7 @@ def format_report(report: dict[str, Any] | None, counts: dict[str, dict[str, int
     cb = ledger.callbacks
     lines.append(f"Call-backs worked: {cb['seen']} seen due today, {sum(v for k, v in cb.items() if k.startswith('attempt:'))} attempts, "
                  f"{cb['completed']} completed, {cb['failed']} failed")
-    lines.append(f"Presence reports: {ledger.presence_reports}; queue claims: " + ", ".join(f"{k} {v}" for k, v in sorted(ledger.claims.items())))
+    lines.append(f"Presence reports: {ledger.presence_reports}; agent status reports: {ledger.agent_status_reports}; queue claims: " + ", ".join(f"{k} {v}" for k, v in sorted(ledger.claims.items())))
     if ledger.errors:
         lines.append(f"Requests refused or failed ({sum(ledger.errors.values())}):")
         lines += [f"  {n} x {what}" for what, n in ledger.errors.most_common(8)]

@@ -71,6 +71,7 @@ class Ledger:
     callback_requests: Counter = field(default_factory=Counter)  # day routing decided a call-back -> count
     claims: Counter = field(default_factory=Counter)  # claimed | conflict | not_routed | renewed
     presence_reports: int = 0
+    agent_status_reports: int = 0
     callbacks: Counter = field(default_factory=Counter)  # seen, claimed, attempt:<outcome>, completed, failed
     callback_attempts: Counter = field(default_factory=Counter)  # callback id -> attempts
     callbacks_closed: set[str] = field(default_factory=set)
@@ -125,6 +126,7 @@ class Runner:
             scripts += [self._booking(b) for b in plan.bookings]
             scripts += [self._written(w) for w in plan.written]
             scripts += [self._presence(p) for p in plan.presence]
+            scripts += [self._agent_status(a) for a in plan.agent_status]
             scripts += [self._callback_round(moment) for moment in plan.callback_rounds]
         self.ledger.scripts_total += len(scripts)
         await asyncio.gather(*(self._counted(s) for s in scripts))
@@ -383,6 +385,11 @@ class Runner:
         await self._until(change.at)
         if not self._failed("presence", await self.client.presence(change.department, change.agents)):
             self.ledger.presence_reports += 1
+
+    async def _agent_status(self, change: model.AgentChange) -> None:
+        await self._until(change.at)
+        if not self._failed("agent status", await self.client.agent_status(change.agent_id, change.status)):
+            self.ledger.agent_status_reports += 1
 
     async def _callback_round(self, moment: datetime) -> None:
         """Each back-office works its call-backs due today: claim, call, and complete when reached."""
