@@ -18,12 +18,10 @@ own `Authorization` header or `auth=` (e.g. `NO_AUTH`); calls that a service or 
 import asyncio
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import uuid
 from datetime import date, timedelta
 from collections.abc import AsyncIterator, Callable
@@ -145,59 +143,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # The callback service asks intake's registry with a token of its own (privacy work).
     os.environ["KCC_CALLBACK_REGISTRY_TOKEN"] = keys.token(["service:callback"], subject="service-callback", ttl_s=86_400)
     _install_default_test_auth()
-
-
-HANG_REPORT_BEFORE_TIMEOUT_S = 20.0
-_running_test: dict[str, str] = {}
-
-
-def _print_asyncio_tasks_and_cancel_the_test(_signum: int, _frame: Any) -> None:
-    """Print where every asyncio task waits, then cancel the test's own task.
-
-    pytest-timeout prints the threads' stacks, but a hanging async test sits in the event loop's
-    select; the await it hangs on is in a task. And its SIGALRM raises in whatever frame runs:
-    inside a background task's step asyncio keeps the exception in that task and the test goes
-    on hanging (seen in CI). Cancelling the test's task ends it for sure."""
-    loop = asyncio._get_running_loop()  # noqa: SLF001 - the main thread's loop, from a signal handler
-    if loop is None:
-        return
-    print(f"\n+++ asyncio tasks, {HANG_REPORT_BEFORE_TIMEOUT_S:.0f} s before the test's timeout: cancelling the test +++", file=sys.stderr)
-    for task in asyncio.all_tasks(loop):
-        print(f"task {task.get_name()}:", file=sys.stderr)
-        # Task.print_stack shows one frame of a suspended coroutine; follow what each awaits.
-        awaiting: Any = task.get_coro()
-        while awaiting is not None:
-            frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None) or getattr(awaiting, "ag_frame", None)
-            if frame is not None:
-                print(f"  {frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}", file=sys.stderr)
-            awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None) or getattr(awaiting, "ag_await", None)
-    for task in asyncio.all_tasks(loop):
-        if getattr(task.get_coro(), "__name__", None) == _running_test.get("name"):
-            # Thread-safe: it also wakes the loop out of its select (a plain cancel would wait there).
-            loop.call_soon_threadsafe(task.cancel, "hung until shortly before the test timeout")
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    """Shortly before pytest-timeout would fail a test, print the asyncio tasks' stacks and
-    cancel an async test's task."""
-    try:
-        timeout = float(item.config.getini("timeout") or 0)
-    except ValueError:  # pytest-timeout not installed
-        timeout = 0.0
-    if timeout <= HANG_REPORT_BEFORE_TIMEOUT_S or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    _running_test["name"] = getattr(item, "originalname", item.name)
-    previous = signal.signal(signal.SIGUSR1, _print_asyncio_tasks_and_cancel_the_test)
-    alarm = threading.Timer(timeout - HANG_REPORT_BEFORE_TIMEOUT_S, os.kill, (os.getpid(), signal.SIGUSR1))
-    alarm.daemon = True
-    alarm.start()
-    try:
-        yield
-    finally:
-        alarm.cancel()
-        signal.signal(signal.SIGUSR1, previous)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

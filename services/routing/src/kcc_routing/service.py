@@ -84,9 +84,10 @@ class RoutingService:
 
     def agent_status(self, *, agent_id: str, status: AgentStatus, skills: list[str]) -> AgentStatusChanged:
         """The event an agent's status report becomes; metrics keeps who is available from it."""
+        now = self.clock()
         return AgentStatusChanged.create(
-            source=self._source, subject=agent_id, time=self.clock(),
-            data=AgentStatusChangedData(agent_id=agent_id, status=status, at=self.clock(), skills=sorted(set(skills))),
+            source=self._source, subject=agent_id, time=now,
+            data=AgentStatusChangedData(agent_id=agent_id, status=status, at=now, skills=sorted(set(skills))),
         )
 
     async def classify(self, *, text: str | None, channel: Channel, service_line: str | None = None, limit: int = 5) -> Classification:
