@@ -1,1 +1,1 @@
-pytest_plugins = ["kcc_shared.testing", "kcc_shared.pytest_hangs"]
+pytest_plugins = ["kcc_shared.testing", "kcc_shared.pytest_hangs", "pytester"]
