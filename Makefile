@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz
 
-## up: install what is missing, start Kafka, FerretDB and the four services; Ctrl-C stops all
+## up: install what is missing, start Kafka, the store and the four services; Ctrl-C stops all
 up: install
 	@deploy/local/platform.sh
 

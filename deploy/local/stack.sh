@@ -1,34 +1,35 @@
 #!/usr/bin/env bash
 # The real local stack without Docker: an Apache Kafka 4.1 broker (KRaft, single node) from
-# Maven Central jars and FerretDB 1.24 (MongoDB wire protocol, SQLite storage) built from the
-# Go module proxy, run as plain local processes.
+# Maven Central jars and SecantusDB (a single-node MongoDB server on WiredTiger, from PyPI,
+# pinned with hashes in secantusdb/requirements.txt), run as plain local processes.
 #
-#   stack.sh install          fetch/build what is missing into the cache (idempotent)
-#   stack.sh up               install, start Kafka and FerretDB, wait until both are ready
+#   stack.sh install          fetch what is missing into the cache (idempotent)
+#   stack.sh up               install, start Kafka and the store, wait until both are ready
 #   stack.sh down             stop both cleanly (SIGTERM, then SIGKILL after a grace period)
 #   stack.sh status           show what runs
 #   stack.sh reset            down, then delete the data directory
-#   stack.sh kafka-up|kafka-down|ferret-up|ferret-down   one server only
+#   stack.sh kafka-up|kafka-down|store-up|store-down   one server only
 #
 # Environment (all optional):
-#   KCC_CACHE_DIR   downloaded jars and built binaries  (default ~/.cache/contact-stad)
+#   KCC_CACHE_DIR   downloaded jars and the store's environment (default ~/.cache/contact-stad)
 #   KCC_STACK_DIR   data, logs and pid files            (default <repo>/.stack/local)
 #   KCC_KAFKA_PORT  broker port (controller = port+1)   (default 9092)
-#   KCC_MONGO_PORT  FerretDB port                       (default 27017)
+#   KCC_MONGO_PORT  store port                          (default 27017)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
 KAFKA_VERSION=4.1.1
-FERRETDB_VERSION=v1.24.2
+SECANTUS_VERSION=0.7.0b3
 CACHE_DIR="${KCC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contact-stad}"
 STACK_DIR="${KCC_STACK_DIR:-$repo/.stack/local}"
 KAFKA_PORT="${KCC_KAFKA_PORT:-9092}"
 CONTROLLER_PORT=$((KAFKA_PORT + 1))
 MONGO_PORT="${KCC_MONGO_PORT:-27017}"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
-FERRETDB_BIN="$CACHE_DIR/ferretdb-$FERRETDB_VERSION/ferretdb"
+SECANTUS_ENV="$CACHE_DIR/secantusdb-$SECANTUS_VERSION"
+SECANTUS_REQUIREMENTS="$here/secantusdb/requirements.txt"
 # A fixed cluster id: formatting needs no second JVM start and the id cannot begin with '-'.
 CLUSTER_ID="S0NDLUNvbnRhY3RTVEFEAA"
 
@@ -48,25 +49,20 @@ install_kafka() {
   touch "$KAFKA_LIBS/.complete"
 }
 
-install_ferretdb() {
-  [ -x "$FERRETDB_BIN" ] && return
-  command -v go >/dev/null || die "Go is needed to build FerretDB"
-  log "building FerretDB $FERRETDB_VERSION from the Go module proxy (a cold build takes minutes)"
-  local src work
-  src="$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  [ -d "$src" ] || die "could not download the FerretDB module"
-  # The module ships without build/version/version.txt, and a FerretDB main built without it
-  # panics at start, so build from a copy that has it.
-  work="$(mktemp -d)"
-  cp -r "$src/." "$work/"
-  chmod -R u+w "$work"
-  echo "$FERRETDB_VERSION" >"$work/build/version/version.txt"
-  mkdir -p "$(dirname "$FERRETDB_BIN")"
-  # Newer Go refuses a //go:linkname in modernc.org/libc; -checklinkname=0 is the known fix.
-  (cd "$work" && CGO_ENABLED=0 go build -ldflags=-checklinkname=0 -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb) >&2
-  mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
-  rm -rf "$work"
+install_store() {
+  # The store runs from its own environment: a separate (GPL-2.0) server process that none of
+  # our packages imports. The hash-pinned requirements decide what is installed.
+  local stamp="$SECANTUS_ENV/.complete"
+  if [ -x "$SECANTUS_ENV/bin/secantusd-py" ] && [ -f "$stamp" ] && cmp -s "$stamp" "$SECANTUS_REQUIREMENTS"; then
+    return
+  fi
+  command -v python3.11 >/dev/null || die "Python 3.11 is needed for the local store"
+  log "installing SecantusDB $SECANTUS_VERSION into $SECANTUS_ENV"
+  rm -rf "$SECANTUS_ENV"
+  python3.11 -m venv "$SECANTUS_ENV" >&2
+  "$SECANTUS_ENV/bin/pip" install -q --disable-pip-version-check --require-hashes \
+    -r "$SECANTUS_REQUIREMENTS" >&2 || die "installing SecantusDB failed"
+  cp "$SECANTUS_REQUIREMENTS" "$stamp"
 }
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
@@ -155,25 +151,35 @@ kafka_up() {
   log "kafka ready"
 }
 
-ferret_up() {
-  install_ferretdb
-  local dir="$STACK_DIR/ferretdb"
-  if pid_alive "$dir/pid"; then log "ferretdb already running (pid $(cat "$dir/pid"))"; return; fi
+store_ping() {
+  "$SECANTUS_ENV/bin/python" - "$MONGO_PORT" <<'PY' >/dev/null 2>&1
+import sys
+from pymongo import MongoClient
+port = int(sys.argv[1])
+client = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=1000)
+client.admin.command("ping")
+PY
+}
+
+store_up() {
+  install_store
+  local dir="$STACK_DIR/store"
+  if pid_alive "$dir/pid"; then log "store already running (pid $(cat "$dir/pid"))"; return; fi
   port_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process"
   mkdir -p "$dir/data" "$dir/logs"
-  log "starting FerretDB $FERRETDB_VERSION on 127.0.0.1:$MONGO_PORT (SQLite in $dir/data)"
-  setsid nohup "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$dir/data/" \
-    --listen-addr="127.0.0.1:$MONGO_PORT" --telemetry=disable --state-dir="$dir" \
-    --debug-addr=- --log-level=warn >"$dir/logs/ferretdb.log" 2>&1 </dev/null &
+  log "starting SecantusDB $SECANTUS_VERSION on 127.0.0.1:$MONGO_PORT (WiredTiger in $dir/data)"
+  setsid nohup "$SECANTUS_ENV/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
+    --storage-path "$dir/data" --log-level WARNING --cache-size "${KCC_STORE_CACHE:-512M}" \
+    >"$dir/logs/store.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + ${KCC_STACK_TIMEOUT:-120}))
-  # Ready when the wire protocol answers; the services' readiness probe then pings for real.
-  until port_open "$MONGO_PORT"; do
-    pid_alive "$dir/pid" || { tail -n 20 "$dir/logs/ferretdb.log" >&2; die "FerretDB exited"; }
-    [ $SECONDS -lt $deadline ] || die "FerretDB not ready in time, see $dir/logs"
-    sleep 0.2
+  # Ready when a real command answers, not merely when the port accepts.
+  until store_ping; do
+    pid_alive "$dir/pid" || { tail -n 20 "$dir/logs/store.log" >&2; die "the store exited"; }
+    [ $SECONDS -lt $deadline ] || die "the store was not ready in time, see $dir/logs"
+    sleep 0.3
   done
-  log "ferretdb ready"
+  log "store ready"
 }
 
 stop_pid() {
@@ -193,7 +199,7 @@ stop_pid() {
 
 status() {
   local name
-  for name in kafka ferretdb; do
+  for name in kafka store; do
     if pid_alive "$STACK_DIR/$name/pid"; then
       echo "$name: running (pid $(cat "$STACK_DIR/$name/pid"))"
     else
@@ -203,16 +209,16 @@ status() {
 }
 
 case "${1:-}" in
-  install) install_kafka; install_ferretdb ;;
-  up) install_kafka; install_ferretdb; ferret_up; kafka_up ;;
-  down) stop_pid kafka "$STACK_DIR/kafka/pid"; stop_pid ferretdb "$STACK_DIR/ferretdb/pid" ;;
+  install) install_kafka; install_store ;;
+  up) install_kafka; install_store; store_up; kafka_up ;;
+  down) stop_pid kafka "$STACK_DIR/kafka/pid"; stop_pid store "$STACK_DIR/store/pid" ;;
   kafka-up) kafka_up ;;
   kafka-down) stop_pid kafka "$STACK_DIR/kafka/pid" ;;
-  ferret-up) ferret_up ;;
-  ferret-down) stop_pid ferretdb "$STACK_DIR/ferretdb/pid" ;;
+  store-up) store_up ;;
+  store-down) stop_pid store "$STACK_DIR/store/pid" ;;
   status) status ;;
   reset)
-    stop_pid kafka "$STACK_DIR/kafka/pid"; stop_pid ferretdb "$STACK_DIR/ferretdb/pid"
+    stop_pid kafka "$STACK_DIR/kafka/pid"; stop_pid store "$STACK_DIR/store/pid"
     log "deleting $STACK_DIR"; rm -rf "$STACK_DIR" ;;
   *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
