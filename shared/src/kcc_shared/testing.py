@@ -34,9 +34,11 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
 from kcc_shared.access import webhook_paths
 from kcc_shared.devauth import CHANNELS, DevKeys
+from kcc_shared.queryplans import PlanRecorder
 from kcc_shared.webhooks import SIGNATURE_HEADER, FreshSigner
 
 KAFKA_BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -181,12 +183,21 @@ def real_stack() -> dict[str, str]:
 
 
 @pytest.fixture
+async def planned_store(real_stack: dict[str, str]) -> AsyncIterator[tuple[AsyncMongoClient, PlanRecorder]]:
+    """A client on the real store whose selecting commands are recorded, to be explained."""
+    recorder = PlanRecorder()
+    client: AsyncMongoClient = AsyncMongoClient(real_stack["mongo"], tz_aware=True, event_listeners=[recorder])
+    try:
+        yield client, recorder
+    finally:
+        await client.close()
+
+
+@pytest.fixture
 def service_env(real_stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, str]]:
     """Point a service at the real stack with its own database and consumer group.
 
-    The databases are left in place: FerretDB 1.24's SQLite backend was seen to crash (SIGBUS
-    in the WAL index) when databases were dropped while the suite was busy, and every run's
-    names are unique anyway. `make stack-reset` clears them."""
+    Every run's names are unique, so databases are left in place; `make stack-reset` clears them."""
 
     def configure(service: str, *, bootstrap: str | None = None) -> dict[str, str]:
         prefix = f"KCC_{service.upper()}_"
