@@ -5,7 +5,7 @@ STACK := deploy/local/stack.sh
 export UV_PYTHON := 3.11
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz
+.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz store-conformance
 
 ## up: install what is missing, start Kafka, the store and the four services; Ctrl-C stops all
 up: install
@@ -22,6 +22,10 @@ test: install
 ## unit: the unit tests only (no broker or store needed)
 unit: install
 	$(UV) run --frozen pytest -m "not integration and not e2e" shared/tests/unit services/*/tests/unit tools/*/tests/unit tests/unit
+
+## store-conformance: the MongoDB behaviour our code relies on, against KCC_MONGO_URI (default: the local store)
+store-conformance: install
+	$(UV) run --frozen pytest tests/store
 
 ## fuzz: schemathesis against each service's OpenAPI (authenticated, webhooks signed); fails on any 5xx
 fuzz: install

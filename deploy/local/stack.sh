@@ -15,6 +15,7 @@
 #   KCC_STACK_DIR   data, logs and pid files            (default <repo>/.stack/local)
 #   KCC_KAFKA_PORT  broker port (controller = port+1)   (default 9092)
 #   KCC_MONGO_PORT  store port                          (default 27017)
+#   KCC_STORE_CACHE the store's WiredTiger cache        (default 512M)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -167,9 +168,13 @@ store_up() {
   if pid_alive "$dir/pid"; then log "store already running (pid $(cat "$dir/pid"))"; return; fi
   port_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process"
   mkdir -p "$dir/data" "$dir/logs"
+  # A small oplog: nothing here reads change streams. (TTL indexes are swept every 60 s, as
+  # MongoDB does; 0.7.0b3's launcher does not pass the file's ttl_sweep_seconds on.)
+  printf '[storage]\ncache_size = "%s"\n\n[oplog]\nretention_seconds = 600\nmax_entries = 20000\n' \
+    "${KCC_STORE_CACHE:-512M}" >"$dir/secantusd.toml"
   log "starting SecantusDB $SECANTUS_VERSION on 127.0.0.1:$MONGO_PORT (WiredTiger in $dir/data)"
-  setsid nohup "$SECANTUS_ENV/bin/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" \
-    --storage-path "$dir/data" --log-level WARNING --cache-size "${KCC_STORE_CACHE:-512M}" \
+  setsid nohup "$SECANTUS_ENV/bin/secantusd-py" --config "$dir/secantusd.toml" --host 127.0.0.1 \
+    --port "$MONGO_PORT" --storage-path "$dir/data" --log-level WARNING \
     >"$dir/logs/store.log" 2>&1 </dev/null &
   echo $! >"$dir/pid"
   local deadline=$((SECONDS + ${KCC_STACK_TIMEOUT:-120}))
