@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make up`: start Kafka and FerretDB, then the four services, wait until each is ready,
+# `make up`: start Kafka and the store, then the four services, wait until each is ready,
 # print the URLs and keep running until Ctrl-C, which stops everything this script started.
 #
 # Environment: KCC_<SERVICE>_PORT overrides a port; KCC_PLATFORM_MANAGE_STACK=0 uses a
@@ -22,9 +22,9 @@ pids=()
 demo_pid=""
 stopping=0
 demo="${KCC_DEMO:-1}"
-# FerretDB on SQLite serialises writes per database: two connections per service beat a
-# hundred contending ones (measured with benchmarks/intake_web.py; see the README).
-export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-2}"
+# The local store is one Python process serving every service: a few connections per service
+# keep it busy without queueing hundreds of requests inside it.
+export KCC_MONGO_MAX_POOL_SIZE="${KCC_MONGO_MAX_POOL_SIZE:-4}"
 
 [ -x "$python" ] || { echo "run 'make install' first" >&2; exit 1; }
 mkdir -p "$logs"

@@ -34,7 +34,7 @@ class MongoSettings(BaseSettings):
         "longer: a stuck store gives an error (503, or a retried event) instead of a request that hangs",
     )
     max_pool_size: int = Field(
-        default=100, ge=1, description="Connections per service; FerretDB on SQLite serialises writes, so fewer is faster there"
+        default=100, ge=1, description="Connections per service to the store"
     )
 
 

@@ -2,22 +2,20 @@
 
 Every event is first written to the store (a contact in `contacts`, a channel life-cycle
 event in `outbox`), then handed to the relay in memory. The relay
-publishes in acceptance order, marks what the broker acknowledged (in `published_events`), and wakes the requests
-waiting for it; a request answers 202 either way, because the event is safe in the store.
+publishes in acceptance order, marks what the broker acknowledged (one update per batch), and
+wakes the requests waiting for it; a request answers 202 either way, because the event is safe
+in the store.
 
 While Kafka is down the relay's sends stay pending: aiokafka retries them and they complete
 once, so an outage costs neither an event nor a duplicate. After a restart the relay loads
 what is still unpublished from the store. Only a crash between the broker's ack and the
 mark republishes an event, with the same id, which consumers de-duplicate.
-
-Store access is by `_id` on the hot path: FerretDB scans for anything else.
 """
 
 import asyncio
 import itertools
 import logging
 import time
-from datetime import timedelta
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +33,7 @@ log = logging.getLogger(__name__)
 
 _counter = itertools.count()
 RECOVERY_INTERVAL_S = 600.0  # also at start-up; in between only events a crash orphaned
-RECOVERY_WINDOW = timedelta(days=7)
+RECOVERY_BATCH = 10_000  # unpublished events read per collection and recovery round
 
 
 def next_seq() -> int:
@@ -54,6 +52,7 @@ def outbox_fields(event: CloudEvent, *, topic: TopicSpec) -> dict[str, Any]:
         "payload": event.model_dump_json(),
         "event_type": event.type,
         "trace": carrier,
+        "unpublished": True,  # unset once the broker acknowledged it
     }
 
 
@@ -74,9 +73,6 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._gauge = Gauge("kcc_intake_outbox_pending", "Events stored but not yet acknowledged by Kafka", registry=registry)
-
-    async def is_published(self, event_id: str) -> bool:
-        return await self._store.is_published(event_id)
 
     def submit(self, *, collection: str, doc_id: str, event_id: str, fields: dict[str, Any]) -> Pending:
         """Hand a stored, unpublished event to the relay (once per event id)."""
@@ -128,7 +124,7 @@ class OutboxRelay:
     async def recover(self) -> int:
         """Queue what the store holds unpublished and the relay does not know (after a restart)."""
         found = 0
-        for collection, doc in await self._store.unpublished(within=RECOVERY_WINDOW):
+        for collection, doc in await self._store.unpublished(limit=RECOVERY_BATCH):
             if doc["event_id"] not in self._queued:
                 self.submit(collection=collection, doc_id=doc["_id"], event_id=doc["event_id"], fields=doc)
                 found += 1
@@ -150,7 +146,8 @@ class OutboxRelay:
         results = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
         done = [p for (p, _), result in zip(in_flight, results) if not isinstance(result, BaseException)]
         retry = [p for p in batch if p not in done]
-        await asyncio.gather(*(self._store.mark_published(p.event_id) for p in done))
+        if done:
+            await self._store.mark_published([(p.collection, p.doc_id) for p in done])
         for pending in done:
             self._queued.pop(pending.event_id, None)
             for waiter in pending.waiters:

@@ -9,9 +9,8 @@
   intake included, erases its part on that event and reports it (`CitizenErasureCompleted`),
   which intake collects so `GET /v1/erasures/{id}` shows the result per service.
 - **Retention.** A daily job strips content and identifiers from contacts received before the
-  retention period (`KCC_INTAKE_RETENTION_MONTHS`, 12) and forgets registry values no recent
-  contact uses. It runs `update_many` once a day: FerretDB scans for an update, so the hot path
-  stays insert-only and this batch pays the scan once.
+  retention period (`KCC_INTAKE_RETENTION_MONTHS`, 12, one `update_many`) and forgets registry
+  values no recent contact uses.
 """
 
 import logging
@@ -100,16 +99,17 @@ class PrivacyRepository:
         return await self._registry.find_one({"_id": pseudonym})
 
     async def contacts_of(self, identifiers: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Contacts naming any of the (kind, value) identifiers, with their identifiers."""
-        query = {"$or": [{f"citizen.{kind}": value} for kind, value in identifiers]}
-        return await self._contacts.find(query, {"_id": 1, "citizen": 1}).to_list(None)
+        """Contacts naming any of the (kind, value) identifiers, with their identifiers (one indexed read each)."""
+        found: dict[str, dict[str, Any]] = {}
+        for kind, value in identifiers:
+            async for doc in self._contacts.find({f"citizen.{kind}": value}, {"_id": 1, "citizen": 1}):
+                found[doc["_id"]] = doc
+        return list(found.values())
 
     async def delete_by_ids(self, collection: str, ids: list[str]) -> int:
-        """Deletes one `_id` at a time: FerretDB is fast by `_id` and slow on `$in`."""
-        removed = 0
-        for doc_id in ids:
-            removed += (await self._db[collection].delete_one({"_id": doc_id})).deleted_count
-        return removed
+        if not ids:
+            return 0
+        return (await self._db[collection].delete_many({"_id": {"$in": sorted(set(ids))}})).deleted_count
 
     async def save_erasure(self, erasure: dict[str, Any]) -> None:
         await insert_once(self._erasures, erasure)
@@ -125,17 +125,24 @@ class PrivacyRepository:
 
     async def purge_contacts(self, *, before: datetime, now: datetime) -> int:
         result = await self._contacts.update_many(
-            {"received_at": {"$lt": before}, "purged_at": {"$exists": False}},
+            {"purged_at": None, "received_at": {"$lt": before}},  # null: not purged yet (index purged_at, received_at)
             {"$unset": {field: "" for field in PURGED_FIELDS}, "$set": {"purged_at": now}},
         )
         return result.modified_count
 
     async def purge_registry(self, *, before: datetime) -> int:
-        """Forget values registered before `before` that no contact since then names."""
-        recent = await self._contacts.find({"received_at": {"$gte": before}}, {"pseudonyms": 1}).to_list(None)
-        in_use = {p for doc in recent for p in (doc.get("pseudonyms") or {}).values()}
-        old = await self._registry.find({"registered_at": {"$lt": before}}, {"_id": 1}).to_list(None)
-        return await self.delete_by_ids(REGISTRY, [doc["_id"] for doc in old if doc["_id"] not in in_use])
+        """Forget values registered before `before` that no contact since then names.
+
+        One indexed look-up per old value (the contacts' `citizen_<kind>` index), so the daily
+        run reads what it may forget, never the year of contacts in between."""
+        forget = []
+        async for entry in self._registry.find({"registered_at": {"$lt": before}}, {"kind": 1, "value": 1}):
+            recent = await self._contacts.find_one(
+                {f"citizen.{entry['kind']}": entry["value"], "received_at": {"$gte": before}}, {"_id": 1}
+            )
+            if recent is None:
+                forget.append(entry["_id"])
+        return await self.delete_by_ids(REGISTRY, forget)
 
 
 class PrivacyService:

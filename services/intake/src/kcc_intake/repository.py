@@ -1,11 +1,11 @@
 """Intake's store: the contact registry (contactmomenten) and the outbox of life-cycle events.
 
-A contact document carries its own outbox fields (`seq`, payload), so storing a contact and
-queueing its event is one atomic write. What the broker acknowledged is recorded by inserting
-the event id into `published_events`: inserts and reads by `_id` only on the hot path, since
-FerretDB's SQLite backend scans the collection for an update, even one by `_id`."""
+A contact document carries its own outbox fields (`seq`, payload, `unpublished: true`), so
+storing a contact and queueing its event is one atomic write. Once the broker acknowledged a
+batch, one update per collection unsets `unpublished`; recovery reads only what still has it,
+through an index, however long ago it was stored."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -16,7 +16,9 @@ from pymongo.errors import DuplicateKeyError
 from kcc_shared.mongo import insert_once
 
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
-CONTACTS, OUTBOX, PUBLISHED = "contacts", "outbox", "published_events"
+CONTACTS, OUTBOX = "contacts", "outbox"
+# Both collections queue events; recovery reads the unpublished ones in acceptance order.
+UNPUBLISHED_INDEX = ([("unpublished", ASCENDING), ("seq", ASCENDING)], "unpublished")
 
 
 async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -36,6 +38,8 @@ class ContactRepository:
     async def ensure_indexes(self) -> None:
         await self._contacts.create_index("dedup_key", unique=True, name="dedup_key")
         await self._contacts.create_index([("stored_at", ASCENDING)], name="stored_at")
+        await self._contacts.create_index(UNPUBLISHED_INDEX[0], name=UNPUBLISHED_INDEX[1])
+        await self._contacts.create_index([("purged_at", ASCENDING), ("received_at", ASCENDING)], name="retention")
         for key in CITIZEN_KEYS:
             await self._contacts.create_index(
                 [(f"citizen.{key}", ASCENDING), ("received_at", DESCENDING)], name=f"citizen_{key}"
@@ -49,17 +53,22 @@ class ContactRepository:
         return await self._contacts.find_one({"_id": contact_id})
 
     async def timeline(self, citizen: dict[str, str], *, skip: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-        """A citizen's contacts on every channel, newest first, and how many there are."""
-        query = {"$or": [{f"citizen.{key}": value} for key, value in citizen.items()]}
-        total = await self._contacts.count_documents(query)
-        cursor = self._contacts.find(query).sort([("received_at", DESCENDING), ("_id", ASCENDING)]).skip(skip).limit(limit)
-        return await cursor.to_list(limit), total
+        """A citizen's contacts on every channel, newest first, and how many there are.
+
+        One indexed read per identifier (of the citizen's own contacts, ids and dates only),
+        merged here, then the page's documents by `_id`: the cost follows the citizen's history,
+        never the registry's."""
+        seen: dict[str, datetime] = {}
+        for key, value in citizen.items():
+            async for doc in self._contacts.find({f"citizen.{key}": value}, {"received_at": 1}):
+                seen[doc["_id"]] = doc["received_at"]
+        ordered = sorted(seen, key=lambda contact_id: (-seen[contact_id].timestamp(), contact_id))
+        page = ordered[skip: skip + limit]
+        docs = {doc["_id"]: doc async for doc in self._contacts.find({"_id": {"$in": page}})} if page else {}
+        return [docs[contact_id] for contact_id in page if contact_id in docs], len(ordered)
 
     async def claim_acknowledgement(self, contact_id: str) -> bool:
-        """True for exactly one caller per contact: the one that may send the acknowledgement.
-
-        A unique `_id` insert, not a conditional update: FerretDB 1.24 does not make a
-        conditional find-and-modify atomic under concurrency (two callers can both win)."""
+        """True for exactly one caller per contact: the one that may send the acknowledgement (a unique insert)."""
         return await insert_once(self._acknowledgements, {"_id": contact_id, "claimed_at": datetime.now(UTC)})
 
 
@@ -71,6 +80,7 @@ class OutboxRepository:
 
     async def ensure_indexes(self) -> None:
         await self._outbox.create_index([("stored_at", ASCENDING)], name="stored_at")
+        await self._outbox.create_index(UNPUBLISHED_INDEX[0], name=UNPUBLISHED_INDEX[1])
 
     async def insert(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Queue an event once; returns the earlier entry for a repeated event id."""
@@ -82,22 +92,23 @@ class PendingStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collections = {CONTACTS: db[CONTACTS], OUTBOX: db[OUTBOX]}
-        self._published = db[PUBLISHED]
 
-    async def mark_published(self, event_id: str) -> None:
-        await insert_once(self._published, {"_id": event_id, "at": datetime.now(UTC)})
+    async def mark_published(self, acknowledged: list[tuple[str, str]]) -> None:
+        """Record what the broker acknowledged, as (collection, document id): one update per collection."""
+        by_collection: dict[str, list[str]] = {}
+        for collection, doc_id in acknowledged:
+            by_collection.setdefault(collection, []).append(doc_id)
+        now = datetime.now(UTC)
+        for collection, ids in by_collection.items():
+            await self._collections[collection].update_many(
+                {"_id": {"$in": ids}}, {"$unset": {"unpublished": ""}, "$set": {"published_at": now}}
+            )
 
-    async def is_published(self, event_id: str) -> bool:
-        return await self._published.find_one({"_id": event_id}) is not None
-
-    async def unpublished(self, *, within: timedelta) -> list[tuple[str, dict[str, Any]]]:
-        """Events stored in the last `within` that were never acknowledged, oldest first.
-        (A scan: the relay runs it at start-up and rarely after.)"""
-        since = datetime.now(UTC) - within
+    async def unpublished(self, *, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Events never acknowledged, oldest first (at most `limit` per collection)."""
         found = [
             (name, doc)
             for name, collection in self._collections.items()
-            for doc in await collection.find({"stored_at": {"$gte": since}}).to_list(None)
-            if not await self.is_published(doc["event_id"])
+            for doc in await collection.find({"unpublished": True}).sort("seq", ASCENDING).limit(limit).to_list(None)
         ]
         return sorted(found, key=lambda item: item[1]["seq"])

@@ -137,8 +137,8 @@ class IntakeService:
         return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
 
     async def _publish(self, collection: str, stored: dict[str, Any], *, repeat: bool) -> bool:
-        if repeat and await self._relay.is_published(stored["event_id"]):
-            return True  # a repeat of something already on Kafka
+        if repeat and not stored.get("unpublished"):
+            return True  # a repeat of something already on Kafka (the earlier document as stored now)
         pending = self._relay.submit(collection=collection, doc_id=stored["_id"], event_id=stored["event_id"], fields=stored)
         return await self._relay.wait(pending, timeout=self._accept_wait_s)
 

@@ -22,9 +22,6 @@ class FakeRelay:
         self.queued: dict[str, tuple[str, dict]] = {}
         self.broker_up = broker_up
 
-    async def is_published(self, event_id):
-        return self.broker_up and event_id in self.queued
-
     def submit(self, *, collection, doc_id, event_id, fields):
         self.queued.setdefault(event_id, (fields["topic"], fields))
         return event_id

@@ -10,8 +10,7 @@ who left the counter hall unserved. The channel says so on its own topic with it
 call, the ticket), so the queue links that reference to the contact and records closures. Both
 are inserts with unique ids, so they may arrive in either order and a redelivery changes nothing;
 claims and queue reads skip a closed contact. Once the contact is known, one update also takes
-its item out of the waiting set (FerretDB updates scan the collection, so only this once), which
-keeps queue reads from fetching ever more closed items. No resolution is published: none of
+its item out of the waiting set, so queue reads never fetch closed items. No resolution is published: none of
 the outcomes fits, and the call and counter events already tell everyone the citizen went away.
 """
 
