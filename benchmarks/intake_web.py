@@ -106,7 +106,7 @@ def start_intake(port: int) -> subprocess.Popen:
         **KEYS.env(KEY_DIR),
         # One client sends everything: the per-client rate limit would measure itself.
         "KCC_INTAKE_RATE_LIMIT__ENABLED": "false",
-        # As deploy/local/platform.sh runs it against FerretDB (SQLite serialises writes).
+        # Two store connections, as the tests run it (make up runs 4); the variable overrides.
         "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
     }
     return start_service("kcc_intake", port, env, ready_within_s=60)

@@ -250,6 +250,9 @@ def install_access_guard(
         client = request.client.host if request.client else "unknown"
         token = bearer(request.headers.get("authorization"))
         if token is None:
+            # Counted like a bad token: a burst of anonymous or malformed requests is limited too.
+            if rate_limiter is not None and (retry := rate_limiter.take(f"addr:{client}")) is not None:
+                return _too_many(retry)
             return _deny(401, "a bearer token is required", _challenge())
         try:
             principal = await validator.validate(token)

@@ -5,9 +5,17 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import aiokafka
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaTimeoutError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 from faststream.kafka import KafkaBroker
+from faststream.kafka.publisher.state import RealProducer
 from faststream.kafka.opentelemetry.provider import BatchKafkaTelemetrySettingsProvider, KafkaTelemetrySettingsProvider
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.opentelemetry.middleware import TelemetryMiddleware
@@ -22,6 +30,10 @@ from kcc_shared.telemetry import event_attributes_from_bytes
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
+# Errors after which an idempotent producer's sequence state is wrong for good: aiokafka keeps
+# retrying (aiokafka issue 1017; librdkafka treats the same state as fatal), so only a new
+# producer, with a new producer id, gets records through again.
+FATAL_PRODUCER_ERRORS = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
 def make_broker(
@@ -142,15 +154,85 @@ class EventPublisher:
         self._broker, self._timeout_s = broker, timeout_s
 
     async def publish(self, event: CloudEvent, *, topic: TopicSpec) -> None:
+        """Publish once acknowledged; a producer stuck while Kafka answers is replaced and the publish retried once."""
         if type(event) not in topic.events:
             raise TypeError(f"{type(event).__name__} does not belong on {topic.name}")
         key = getattr(event.data, topic.key) if topic.key else event.subject
-        await publish_acknowledged(
-            self._broker,
-            event.model_dump_json().encode(),
-            timeout_s=self._timeout_s,
-            topic=topic.name,
-            key=key.encode() if key else None,
-            headers={"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
-            correlation_id=event.id,
-        )
+        kwargs = {
+            "topic": topic.name,
+            "key": key.encode() if key else None,
+            "headers": {"content-type": CONTENT_TYPE, "ce_type": event.type, "ce_id": event.id},
+            "correlation_id": event.id,
+        }
+        body = event.model_dump_json().encode()
+        producer = current_producer(self._broker)
+        try:
+            await publish_acknowledged(self._broker, body, timeout_s=self._timeout_s, **kwargs)
+        except (KafkaTimeoutError, *FATAL_PRODUCER_ERRORS) as exc:
+            stuck = isinstance(exc, FATAL_PRODUCER_ERRORS) or await kafka_reachable(self._broker)
+            if not (stuck and await replace_producer(self._broker, failed=producer)):
+                raise  # Kafka is away: the caller retries (a consumer redelivers, a request answers 503)
+            await publish_acknowledged(self._broker, body, timeout_s=self._timeout_s, **kwargs)
+
+
+
+_replacing: dict[int, asyncio.Lock] = {}
+
+
+def current_producer(broker: KafkaBroker) -> aiokafka.AIOKafkaProducer | None:
+    """The aiokafka producer the broker publishes with now (None before it connected)."""
+    state = broker.config.producer._producer  # noqa: SLF001
+    return state.producer if state else None
+
+
+async def replace_producer(
+    broker: KafkaBroker, *, failed: aiokafka.AIOKafkaProducer | None = None, close_within_s: float = 5.0
+) -> bool:
+    """Give the broker a new producer (same settings) and close the old one; False if Kafka is unreachable.
+
+    The new producer connects first, so during an outage nothing changes and the old producer
+    keeps its queued records. Records the old one still held are dropped with it: callers
+    re-send what was not acknowledged (at least once; consumers de-duplicate on the event id).
+    FastStream has no public way to swap a producer, so this sets the one its publisher holds.
+    With `failed`, a producer another caller already replaced is not replaced again.
+    """
+    async with _replacing.setdefault(id(broker), asyncio.Lock()):
+        if failed is not None and current_producer(broker) is not failed:
+            return True
+        return await _replace(broker, close_within_s=close_within_s)
+
+
+async def _replace(broker: KafkaBroker, *, close_within_s: float) -> bool:
+    fast_producer = broker.config.producer
+    fresh = aiokafka.AIOKafkaProducer(**broker._connection_kwargs)  # noqa: SLF001 - the broker's own settings
+    try:
+        await asyncio.wait_for(fresh.start(), close_within_s * 2)
+    except Exception as exc:  # noqa: BLE001 - unreachable or refused: keep what we have
+        log.warning("could not start a new Kafka producer", extra={"error": repr(exc)})
+        await _close_quietly(fresh, within_s=close_within_s)
+        return False
+    old = fast_producer._producer  # noqa: SLF001
+    fast_producer._producer = RealProducer(fresh)  # noqa: SLF001
+    if old:
+        await _close_quietly(old.producer, within_s=close_within_s)
+    log.warning("replaced the Kafka producer: its sequence state was stale or it stopped acknowledging")
+    return True
+
+
+async def kafka_reachable(broker: KafkaBroker, *, within_s: float = 10.0) -> bool:
+    """True when a new client with the broker's settings can connect (metadata answered)."""
+    probe = aiokafka.AIOKafkaProducer(**broker._connection_kwargs)  # noqa: SLF001 - the broker's own settings
+    try:
+        await asyncio.wait_for(probe.start(), within_s)
+        return True
+    except Exception:  # noqa: BLE001 - any failure: not reachable now
+        return False
+    finally:
+        await _close_quietly(probe, within_s=within_s)
+
+
+async def _close_quietly(producer: aiokafka.AIOKafkaProducer, *, within_s: float) -> None:
+    try:
+        await asyncio.wait_for(producer.stop(), within_s)
+    except Exception as exc:  # noqa: BLE001 - a stuck flush must not block recovery
+        log.warning("gave up closing a Kafka producer", extra={"error": repr(exc)})

@@ -31,7 +31,7 @@ from kcc_shared.contracts import DEAD_LETTER, DEAD_LETTER_REPLAYS, CloudEvent, T
 from kcc_shared.inbox import Inbox
 from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
-from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings
+from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings, StrictJsonNumbers
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
@@ -59,6 +59,8 @@ class Infrastructure:
     consumer_metrics: ConsumerMetrics
     topics: list[TopicSpec] = field(default_factory=list)
     lag: ConsumerLag | None = None
+    # A service's own readiness checks by name: each says "ok" or why not (e.g. intake's outbox).
+    checks: dict[str, Callable[[], str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, settings: ServiceSettings, *, span_exporter: SpanExporter | None = None) -> "Infrastructure":
@@ -125,6 +127,8 @@ class Infrastructure:
             checks["store"] = f"store unreachable: {type(exc).__name__}"
         if self.broker.subscribers:
             checks["consumers"] = await self._consumers_positioned()
+        for name, check in self.checks.items():
+            checks[name] = check()
         return checks
 
     async def _consumers_positioned(self) -> str:
@@ -232,6 +236,8 @@ def create_service_app(
     name = infra.settings.service_name
     limiter = RateLimiter(rate_limit) if rate_limit is not None and rate_limit.enabled else None
     app.state.rate_limiter = limiter
+    # Innermost of the guards: a request is authenticated before its numbers are looked at.
+    app.add_middleware(StrictJsonNumbers)
     install_access_guard(
         app, service=name, validator=TokenValidator(infra.settings.auth), resources=resources, webhooks=webhooks,
         rate_limiter=limiter,

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from datetime import date, timedelta
 from collections.abc import AsyncIterator, Callable
@@ -320,6 +321,19 @@ class PrivateKafka:
 
     def stop(self) -> None:
         self._run("kafka-down")
+
+    def kill(self) -> None:
+        """End the broker at once (SIGKILL), as a crash or an OOM kill would; `start` brings it back."""
+        pid_file = Path(self.env["KCC_STACK_DIR"]) / "kafka" / "pid"
+        pid = int(pid_file.read_text())
+        os.kill(pid, 9)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        pid_file.unlink(missing_ok=True)
 
 
 @pytest.fixture

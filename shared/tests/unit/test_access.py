@@ -217,6 +217,20 @@ async def test_intake_answers_429_with_retry_after_per_client(monkeypatch):
     assert alice.token != bob.token
 
 
+async def test_a_burst_of_malformed_requests_without_a_token_is_limited_too(monkeypatch):
+    monkeypatch.setenv("KCC_INTAKE_RATE_LIMIT__PER_SECOND", "1")
+    monkeypatch.setenv("KCC_INTAKE_RATE_LIMIT__BURST", "5")
+    app = intake_app(IntakeSettings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        responses = [
+            await client.post("/v1/channels/web/submissions", content=b"{not json", headers={"content-type": "application/json"},
+                              auth=NO_AUTH)
+            for _ in range(8)
+        ]
+    assert [r.status_code for r in responses] == [401] * 5 + [429] * 3
+    assert int(responses[-1].headers["retry-after"]) >= 1
+
+
 async def test_every_service_refuses_a_body_over_its_limit(monkeypatch):
     monkeypatch.setenv("KCC_ROUTING_MAX_BODY_BYTES", "2048")
     app = routing_app(RoutingSettings())

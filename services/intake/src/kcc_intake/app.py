@@ -29,7 +29,10 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED, ERASURE_REQUESTED)
     contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
-    relay = OutboxRelay(store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry)
+    relay = OutboxRelay(
+        store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
+    )
+    infra.checks["outbox"] = relay.readiness
     pseudonyms = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value())
     privacy_store = PrivacyRepository(infra.db)
     privacy = PrivacyService(

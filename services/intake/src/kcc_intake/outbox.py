@@ -26,6 +26,7 @@ from opentelemetry import propagate
 from prometheus_client import CollectorRegistry, Gauge
 
 from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
+from kcc_shared.kafka import FATAL_PRODUCER_ERRORS, current_producer, kafka_reachable, replace_producer
 
 from kcc_intake.repository import PendingStore
 
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 _counter = itertools.count()
 RECOVERY_INTERVAL_S = 600.0  # also at start-up; in between only events a crash orphaned
+STUCK_AFTER_S = 60.0  # a stall this long shows on /readyz (the gauges show it from the start)
+REPLACE_GRACE_S = 5.0  # an old producer that just reconnected delivers within this, or is stuck
 RECOVERY_BATCH = 10_000  # unpublished events read per collection and recovery round
 
 
@@ -63,16 +66,26 @@ class Pending:
     event_id: str
     fields: dict[str, Any]
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class OutboxRelay:
-    def __init__(self, *, store: PendingStore, broker: KafkaBroker, registry: CollectorRegistry, batch_size: int = 200) -> None:
+    def __init__(
+        self, *, store: PendingStore, broker: KafkaBroker, registry: CollectorRegistry, batch_size: int = 200,
+        ack_timeout_s: float = 15.0,
+    ) -> None:
         self._store, self._broker, self._batch_size = store, broker, batch_size
+        self._ack_timeout_s = ack_timeout_s
+        self._stalled_since: float | None = None
+        self._producer: Any = None  # the producer the batch in flight was sent with
         self._queue: deque[Pending] = deque()
         self._queued: dict[str, Pending] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._gauge = Gauge("kcc_intake_outbox_pending", "Events stored but not yet acknowledged by Kafka", registry=registry)
+        self._oldest = Gauge(
+            "kcc_intake_outbox_oldest_pending_seconds", "Age of the oldest event not yet acknowledged by Kafka", registry=registry
+        )
 
     def submit(self, *, collection: str, doc_id: str, event_id: str, fields: dict[str, Any]) -> Pending:
         """Hand a stored, unpublished event to the relay (once per event id)."""
@@ -80,7 +93,7 @@ class OutboxRelay:
         if pending is None:
             pending = self._queued[event_id] = Pending(collection, doc_id, event_id, fields)
             self._queue.append(pending)
-            self._gauge.set(len(self._queued))
+            self._update_gauges()
             self._wake.set()
         return pending
 
@@ -138,14 +151,15 @@ class OutboxRelay:
         if not batch:
             return 0
         in_flight: list[tuple[Pending, asyncio.Future[Any]]] = []
+        self._producer = current_producer(self._broker)
         try:
             for pending in batch:
                 in_flight.append((pending, await self._send(pending)))
         except Exception as exc:  # noqa: BLE001 - not handed to the producer: retry from here, in order
             log.warning("outbox publish failed", extra={"error": repr(exc)})
-        results = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
-        done = [p for (p, _), result in zip(in_flight, results) if not isinstance(result, BaseException)]
-        retry = [p for p in batch if p not in done]
+        acknowledged = await self._acknowledged(in_flight)
+        done = [p for p, _ in in_flight if p.event_id in acknowledged]
+        retry = [p for p in batch if p.event_id not in acknowledged]
         if done:
             await self._store.mark_published([(p.collection, p.doc_id) for p in done])
         for pending in done:
@@ -154,10 +168,78 @@ class OutboxRelay:
                 if not waiter.done():
                     waiter.set_result(None)
         self._queue.extendleft(reversed(retry))
-        self._gauge.set(len(self._queued))
+        self._update_gauges()
         if retry:
             await asyncio.sleep(0.5)
         return len(done)
+
+    async def _acknowledged(self, in_flight: list[tuple[Pending, "asyncio.Future[Any]"]]) -> set[str]:
+        """Event ids the broker acknowledged. Waits while Kafka is away (the producer resends
+        by itself then); a producer that stays silent or fails for good once Kafka answers is
+        replaced, and what it held is sent again by the caller."""
+        futures = {future: pending for pending, future in in_flight}
+        acknowledged: set[str] = set()
+        while futures:
+            done, _ = await asyncio.wait(futures, timeout=self._ack_timeout_s)
+            fatal = False
+            for future in done:
+                pending = futures.pop(future)
+                error = future.exception()
+                if error is None:
+                    acknowledged.add(pending.event_id)
+                else:
+                    fatal = fatal or isinstance(error, FATAL_PRODUCER_ERRORS)
+                    self._episode(f"send failed: {error!r}")
+            if not futures and not fatal:
+                break
+            # Some sends are unanswered after the timeout, or failed for good. When Kafka
+            # answers a new client, the old producer gets a grace period to deliver (it may just
+            # have reconnected); if it still does not, it is stuck: replace it.
+            if not await kafka_reachable(self._broker):
+                self._episode(f"{len(futures)} events unacknowledged for {self._ack_timeout_s:g} s; Kafka unreachable, waiting")
+                continue
+            if futures and not fatal:
+                late, _ = await asyncio.wait(futures, timeout=REPLACE_GRACE_S)
+                for future in late:
+                    pending = futures.pop(future)
+                    if future.exception() is None:
+                        acknowledged.add(pending.event_id)
+                    else:
+                        fatal = fatal or isinstance(future.exception(), FATAL_PRODUCER_ERRORS)
+                if not futures and not fatal:
+                    break
+            self._episode("the producer stopped getting acknowledgements while Kafka answers; replacing it")
+            if await replace_producer(self._broker, failed=self._producer):
+                return acknowledged  # what the old producer held is sent again by the caller
+            if not futures:
+                break
+        if acknowledged and self._stalled_since is not None:
+            log.warning("outbox publishing again", extra={"stalled_s": round(time.monotonic() - self._stalled_since, 1)})
+            self._stalled_since = None
+        return acknowledged
+
+    def _episode(self, what: str) -> None:
+        """One log line per stall episode, however long it lasts (the client library logs plenty)."""
+        if self._stalled_since is None:
+            self._stalled_since = time.monotonic()
+            log.warning("outbox stalled: %s", what, extra={"pending": len(self._queued)})
+
+    def _update_gauges(self) -> None:
+        self._gauge.set(len(self._queued))
+        oldest = min((p.queued_at for p in self._queued.values()), default=None)
+        self._oldest.set(0.0 if oldest is None else time.monotonic() - oldest)
+
+    @property
+    def stalled_for_s(self) -> float:
+        """How long publishing has been stalled (0 when it flows)."""
+        return 0.0 if self._stalled_since is None else time.monotonic() - self._stalled_since
+
+    def readiness(self) -> str:
+        """"ok", or how long the outbox has not got through (a readiness check)."""
+        stalled = self.stalled_for_s
+        if stalled < STUCK_AFTER_S:
+            return "ok"
+        return f"outbox stalled for {stalled:.0f} s with {len(self._queued)} events unpublished"
 
     async def _send(self, pending: Pending) -> "asyncio.Future[Any]":
         f = pending.fields

@@ -5,13 +5,14 @@ storing a contact and queueing its event is one atomic write. Once the broker ac
 batch, one update per collection unsets `unpublished`; recovery reads only what still has it,
 through an index, however long ago it was stored."""
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from kcc_shared.mongo import insert_once
 
@@ -19,6 +20,14 @@ CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
 CONTACTS, OUTBOX = "contacts", "outbox"
 # Both collections queue events; recovery reads the unpublished ones in acceptance order.
 UNPUBLISHED_INDEX = ([("unpublished", ASCENDING), ("seq", ASCENDING)], "unpublished")
+
+
+OUTBOX_KEEP_S = 7 * 24 * 3600
+
+
+async def _retire_index(collection: AsyncCollection, name: str) -> None:
+    with contextlib.suppress(OperationFailure):  # not there (a new database): nothing to retire
+        await collection.drop_index(name)
 
 
 async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -37,7 +46,7 @@ class ContactRepository:
 
     async def ensure_indexes(self) -> None:
         await self._contacts.create_index("dedup_key", unique=True, name="dedup_key")
-        await self._contacts.create_index([("stored_at", ASCENDING)], name="stored_at")
+        await _retire_index(self._contacts, "stored_at")  # the old recovery scan's; nothing reads by it now
         await self._contacts.create_index(UNPUBLISHED_INDEX[0], name=UNPUBLISHED_INDEX[1])
         await self._contacts.create_index([("purged_at", ASCENDING), ("received_at", ASCENDING)], name="retention")
         for key in CITIZEN_KEYS:
@@ -79,7 +88,10 @@ class OutboxRepository:
         self._outbox = db[OUTBOX]
 
     async def ensure_indexes(self) -> None:
-        await self._outbox.create_index([("stored_at", ASCENDING)], name="stored_at")
+        await _retire_index(self._outbox, "stored_at")
+        # A published life-cycle event is kept a week: long enough to answer a repeated
+        # request as a duplicate, short enough that the outbox does not grow for ever.
+        await self._outbox.create_index("published_at", name="published_ttl", expireAfterSeconds=OUTBOX_KEEP_S)
         await self._outbox.create_index(UNPUBLISHED_INDEX[0], name=UNPUBLISHED_INDEX[1])
 
     async def insert(self, entry: dict[str, Any]) -> dict[str, Any] | None:

@@ -50,6 +50,10 @@ class IntakeSettings(ServiceSettings):
     accept_wait_s: float = Field(
         default=2.0, gt=0, description="How long a request waits for the broker's ack before answering 202 from the outbox"
     )
+    outbox_ack_timeout_s: float = Field(
+        default=15.0, gt=0,
+        description="Sends unacknowledged this long while Kafka answers a new client mean the producer is stuck: it is replaced",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_attachment_bytes: int = Field(default=10_485_760, ge=1024)
     number_map: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_NUMBER_MAP))

@@ -1,4 +1,4 @@
-"""Routing on the real Kafka broker and the real store (FerretDB/MongoDB)."""
+"""Routing on the real Kafka broker and the real store."""
 
 import asyncio
 import json
