@@ -48,7 +48,8 @@ async def test_readyz_reports_a_stopped_broker_and_recovers(service_env, private
         assert {name: code for name, (code, _) in states.items()} == dict.fromkeys(apps, 200)
         # Every service consumes: intake too (the erasure topics).
         for name in ("intake", "routing", "callback", "metrics"):
-            assert states[name][1]["checks"] == {"kafka": "ok", "store": "ok", "consumers": "ok"}
+            own = {"outbox": "ok"} if name == "intake" else {}
+            assert states[name][1]["checks"] == {"kafka": "ok", "store": "ok", "consumers": "ok", **own}
 
         await asyncio.to_thread(private_kafka.stop)
         states = await wait_until(clients, 503, timeout=20)

@@ -126,10 +126,21 @@ class Infrastructure:
         except Exception as exc:  # noqa: BLE001
             checks["store"] = f"store unreachable: {type(exc).__name__}"
         if self.broker.subscribers:
-            checks["consumers"] = await self._consumers_positioned()
+            # Running, not "has partitions": a replica beyond the partition count, or one in the
+            # middle of a rebalance, still serves HTTP (consumer lag is a metric, not readiness).
+            checks["consumers"] = self._consumers_running()
         for name, check in self.checks.items():
             checks[name] = check()
         return checks
+
+    def _consumers_running(self) -> str:
+        """"ok" while every subscriber's consumer runs (with or without partitions)."""
+        stopped = [
+            ", ".join(getattr(subscriber, "topics", None) or ["?"])
+            for subscriber in self.broker.subscribers
+            if getattr(subscriber, "consumer", None) is None or getattr(subscriber.consumer, "_closed", False)
+        ]
+        return "ok" if not stopped else f"consumer not running for {'; '.join(stopped)}"
 
     async def _consumers_positioned(self) -> str:
         """"ok" once every subscriber has its partitions and knows where to read from."""
@@ -147,10 +158,14 @@ class Infrastructure:
         return "ok" if not waiting else f"waiting for partitions of {'; '.join(waiting)}"
 
     async def wait_until_ready(self, timeout: float = 60.0) -> None:
-        """Block until every readiness check is "ok" (tests use it before publishing)."""
+        """Block until every readiness check is "ok" and every consumer has its partitions and
+        read position (tests use it before publishing, so a group that starts at the end of a
+        topic misses nothing)."""
         deadline = time.monotonic() + timeout
         while True:
             checks = await self.readiness()
+            if self.broker.subscribers:
+                checks["positioned"] = await self._consumers_positioned()
             if all(v == "ok" for v in checks.values()):
                 return
             if time.monotonic() > deadline:

@@ -114,3 +114,29 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_goes_
 
 async def _exists(collection, key) -> bool:
     return await collection.find_one({"_id": key}) is not None
+
+
+async def test_a_replica_without_partitions_is_ready(service_env):
+    """Two replicas in one group on a one-partition topic: one consumes, both answer ready."""
+    service_env("probe")
+    topic = TopicSpec(name=unique("kcc.test.replicas") + ".v1", description="test", events=(ContactReceived,), key="contact_id", partitions=1)
+    replicas = [Infrastructure.build(ProbeSettings()) for _ in range(2)]
+
+    async def ignore(event: ContactReceived) -> None:
+        pass
+
+    try:
+        for infra in replicas:
+            infra.subscribe(topic, ignore)
+            await infra.wait_for_dependencies()
+            await infra.broker.start()
+
+        async def assigned() -> bool:
+            return sum(len(i.broker.subscribers[0].consumer.assignment()) for i in replicas) == 1
+
+        assert await wait_for(assigned, timeout=30)
+        idle = next(i for i in replicas if not i.broker.subscribers[0].consumer.assignment())
+        assert await idle.readiness() == {"kafka": "ok", "store": "ok", "consumers": "ok"}
+    finally:
+        for infra in replicas:
+            await infra.close()
