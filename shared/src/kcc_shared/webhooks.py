@@ -93,21 +93,25 @@ class SeenSignatures(Protocol):
 
 
 class MongoSeenSignatures:
-    """Signatures accepted so far, one document per signature (`_id`: the unique key)."""
+    """Signatures accepted so far, one document per signature (`_id`: the unique key).
 
-    def __init__(self, collection: AsyncCollection) -> None:
-        self._collection = collection
+    A signature is remembered for `keep` after its timestamp (by a TTL index): older ones fail
+    the age check anyway, so the collection holds only the last minutes' requests."""
+
+    def __init__(self, collection: AsyncCollection, *, keep: timedelta = timedelta(minutes=10)) -> None:
+        self._collection, self._keep = collection, keep
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index("expires_at", name="ttl", expireAfterSeconds=0)
 
     async def first_time(self, *, source: str, signature: str, at: datetime) -> bool:
         try:
-            await self._collection.insert_one({"_id": f"{source}|{signature}", "source": source, "at": at})
+            await self._collection.insert_one(
+                {"_id": f"{source}|{signature}", "source": source, "at": at, "expires_at": at + self._keep}
+            )
         except DuplicateKeyError:
             return False
         return True
-
-    async def forget_before(self, cutoff: datetime) -> int:
-        """Drop signatures too old to be accepted anyway (their timestamps fail the age check)."""
-        return (await self._collection.delete_many({"at": {"$lt": cutoff}})).deleted_count
 
 
 class WebhookVerifier:

@@ -1,7 +1,7 @@
 """Composition root of the intake service."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -10,6 +10,7 @@ from kcc_shared.contracts import (
     CALL_EVENTS, CONTACT_ACKNOWLEDGED, CONTACT_RECEIVED, COUNTER_EVENTS, ERASURE_COMPLETED, ERASURE_REQUESTED,
 )
 from kcc_shared.erasure import take_part_in_erasure
+from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
@@ -46,31 +47,31 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     )
     take_part_in_erasure(infra, erase=privacy.erase)
     infra.subscribe(ERASURE_COMPLETED, privacy.erasure_completed)
-    retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
+    retention = PeriodicJob(
+        "retention", privacy.purge_expired, interval_s=settings.retention_interval_s,
+        lease=Lease(infra.db["leases"], name="retention", holder=holder_name("intake"),
+                    ttl=timedelta(seconds=settings.retention_interval_s * 1.5 + 60)),
+    )
     mail = EmailIntake(intake=intake, contacts=contacts, settings=settings.smtp)
     smtp: list[asyncio.Server] = []
-    seen = MongoSeenSignatures(infra.db["webhook_signatures"])
-    webhooks = WebhookVerifier(settings.webhooks, seen)
     # Signatures older than twice the accepted age fail the timestamp check anyway.
-    forget_signatures = PeriodicJob(
-        "webhook-signatures", lambda: seen.forget_before(datetime.now(UTC) - 2 * webhooks.max_age), interval_s=600
-    )
+    seen = MongoSeenSignatures(infra.db["webhook_signatures"], keep=2 * timedelta(seconds=settings.webhooks.max_age_s))
+    webhooks = WebhookVerifier(settings.webhooks, seen)
 
     async def prepare() -> None:
         await contacts.ensure_indexes()
         await outbox.ensure_indexes()
         await privacy_store.ensure_indexes()
+        await seen.ensure_indexes()
 
     async def started() -> None:
         relay.start()
         retention.start()
-        forget_signatures.start()
         if settings.smtp.enabled:
             smtp.append(await start_smtp(mail, settings.smtp, max_bytes=settings.max_attachment_bytes))
 
     async def stopping() -> None:
         await retention.stop()
-        await forget_signatures.stop()
         for server in smtp:
             server.close()
             await server.wait_closed()

@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import department_topic
 from kcc_shared.erasure import take_part_in_erasure
+from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
@@ -62,7 +63,11 @@ def create_app(
     subscribers.register(infra, routing, outcomes)
     privacy = RoutingPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
     take_part_in_erasure(infra, erase=privacy.erase)
-    retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
+    retention = PeriodicJob(
+        "retention", privacy.purge_expired, interval_s=settings.retention_interval_s,
+        lease=Lease(infra.db["leases"], name="retention", holder=holder_name("routing"),
+                    ttl=timedelta(seconds=settings.retention_interval_s * 1.5 + 60)),
+    )
     # The configured departments' topics are created at start-up with the others.
     infra.produces(*(department_topic(d.id) for d in load_config().departments))
 

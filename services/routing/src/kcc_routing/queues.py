@@ -210,11 +210,16 @@ class WorkQueues:
             existing = await self._store.get(contact_id)
             if existing is None:
                 raise NotFound(contact_id)
-            if existing["status"] == "resolved":
+            if existing["status"] == "resolved" and self._same_resolution(existing, agent_id, outcome, handle_time_s):
+                # A retry (the answer or the publish got lost): the same event again, same id,
+                # so it is published at least once and consumers count it once.
+                done, now = existing, existing["resolved_at"]
+            elif existing["status"] == "resolved":
                 raise Conflict(f"contact {contact_id} is already resolved")
-            if existing.get("claimed_by") != agent_id:
+            elif existing.get("claimed_by") != agent_id:
                 raise Conflict(f"contact {contact_id} is not claimed by {agent_id}")
-            raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
+            else:
+                raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
         return ContactResolved.create(
             data=ContactResolvedData(
                 contact_id=contact_id,
@@ -231,6 +236,10 @@ class WorkQueues:
             event_id=derived_id(contact_id, "resolved"),
             time=now,
         )
+
+    @staticmethod
+    def _same_resolution(item: dict[str, Any], agent_id: str, outcome: str, handle_time_s: float) -> bool:
+        return (item.get("claimed_by"), item.get("outcome"), item.get("handle_time_s")) == (agent_id, outcome, handle_time_s)
 
     async def get(self, contact_id: str) -> dict[str, Any]:
         item = await self._store.get(contact_id)

@@ -50,7 +50,7 @@ class FakeWork:
         item = self.items.get(contact_id)
         if item is None or item["status"] != "claimed" or item["claimed_by"] != agent_id or item["lease_until"] < now:
             return None
-        item.update(status="resolved", outcome=outcome, handle_time_s=handle_time_s)
+        item.update(status="resolved", outcome=outcome, handle_time_s=handle_time_s, resolved_at=now)
         return dict(item)
 
     async def count_transfer(self, *, contact_id, limit):

@@ -88,3 +88,20 @@ async def test_the_holder_renews_its_lease_and_nobody_else_can(harness):
     h.clock.now = NOW + timedelta(minutes=10)  # renewed too late: the lease ran out
     with pytest.raises(Conflict, match="has expired"):
         await h.queues.renew(contact_id="c-1", agent_id="a-1", now=h.clock.now)
+
+
+async def test_a_retried_resolve_gives_the_same_event_and_another_resolve_is_refused(harness):
+    """A resolve whose answer or publish got lost is retried: the same event (same id, same
+    time) comes back to be published again; consumers count it once. A different one is a conflict."""
+    h = harness(NOW)
+    await h.routing.route(live("c-1", channel=Channel.TELEPHONE, ref="call-9"))
+    await h.queues.claim(contact_id="c-1", agent_id="a-1", now=NOW)
+    first = await h.queues.resolve(contact_id="c-1", agent_id="a-1", outcome="answered_in_kcc", handle_time_s=120, now=NOW)
+    retried = await h.queues.resolve(
+        contact_id="c-1", agent_id="a-1", outcome="answered_in_kcc", handle_time_s=120, now=NOW + timedelta(seconds=30)
+    )
+    assert retried.id == first.id and retried.data == first.data
+    with pytest.raises(Conflict, match="already resolved"):
+        await h.queues.resolve(contact_id="c-1", agent_id="a-1", outcome="transferred", handle_time_s=120, now=NOW)
+    with pytest.raises(Conflict, match="already resolved"):
+        await h.queues.resolve(contact_id="c-1", agent_id="a-2", outcome="answered_in_kcc", handle_time_s=120, now=NOW)
