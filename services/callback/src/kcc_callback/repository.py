@@ -77,7 +77,7 @@ class CallbackRepository:
             IndexModel([("purged_at", ASCENDING), ("requested_at", ASCENDING)], name="retention"),
         ])
         await declare_indexes(self._slots, [
-            IndexModel([("department_id", ASCENDING), ("start", ASCENDING), ("taken", ASCENDING)], name="day"),
+            IndexModel([("department_id", ASCENDING), ("start", ASCENDING)], name="day"),
             IndexModel([("_id", ASCENDING), ("holders", ASCENDING)], name="holder_of_slot"),
             IndexModel([("holders", ASCENDING)], name="holder"),
             # The retention job deletes slots that ended long ago. Not a TTL index: that expires by the
@@ -139,19 +139,23 @@ class CallbackRepository:
         await self._callbacks.update_one({"_id": callback_id}, {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
 
     async def due_before(self, *, department_id: str, statuses: tuple[str, ...], before: datetime) -> list[dict[str, Any]]:
-        cursor = self._callbacks.find(
-            {"department_id": department_id, "status": {"$in": list(statuses)}, "slot_start": {"$lt": before}},
-            {"_id": 0, "outbox": 0},
-        ).sort([("slot_start", ASCENDING)])
-        return [doc async for doc in cursor]
+        """The department's call-backs in `statuses` whose slot starts before `before`, earliest first."""
+        found: list[dict[str, Any]] = []
+        # One query per status: each is then an index range scan (`$in` next to a range is a
+        # collection scan on SecantusDB), and the few results are merged here.
+        for status in statuses:
+            cursor = self._callbacks.find(
+                {"department_id": department_id, "status": status, "slot_start": {"$lt": before}}, {"_id": 0, "outbox": 0}
+            ).sort([("slot_start", ASCENDING)])
+            found.extend([doc async for doc in cursor])
+        return sorted(found, key=lambda doc: doc["slot_start"])
 
     # --- slots ------------------------------------------------------------------------------
 
     async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]:
-        cursor = self._slots.find(
-            {"department_id": department_id, "start": {"$gte": start, "$lt": end}, "taken": {"$gte": capacity}}, {"start": 1}
-        )
-        return {doc["start"] async for doc in cursor}
+        # A day's slots are a few dozen: read them and compare here, so the filter stays within the index.
+        cursor = self._slots.find({"department_id": department_id, "start": {"$gte": start, "$lt": end}}, {"start": 1, "taken": 1})
+        return {doc["start"] async for doc in cursor if doc["taken"] >= capacity}
 
     async def book_slot(
         self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str
