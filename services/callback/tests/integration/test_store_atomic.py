@@ -108,3 +108,14 @@ async def test_every_query_of_the_store_uses_an_index(store):
     plans = await recorder.plans(client)
     assert len(plans) >= 20, [str(p) for p in plans]
     assert [str(plan) for plan in await recorder.collection_scans(client)] == []
+
+
+async def test_indexes_are_declared_idempotently_and_fired_timers_expire_by_ttl(store):
+    _, _, db, repository = store
+    await repository.ensure_indexes()  # a restart: the same indexes again, no error
+    ttl = {i["name"]: i.get("expireAfterSeconds") async for i in await db["timers"].list_indexes()}
+    assert ttl["expire"] == 2 * 86_400
+    # The keep period changed in the settings: the next start-up alters the TTL index in place.
+    await CallbackRepository(db, expire_after_s=5 * 86_400).ensure_indexes()
+    ttl = {i["name"]: i.get("expireAfterSeconds") async for i in await db["timers"].list_indexes()}
+    assert ttl["expire"] == 5 * 86_400
