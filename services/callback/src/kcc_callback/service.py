@@ -10,6 +10,8 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
+from pymongo.errors import PyMongoError
+
 from kcc_shared.contracts import (
     CALLBACK_ASSIGNED, CALLBACK_ATTEMPTED, CALLBACK_CANCELLED, CALLBACK_COMPLETED, CALLBACK_FAILED,
     CALLBACK_SCHEDULED, TOPICS, CallbackAssigned, CallbackAssignedData, CallbackAttempted,
@@ -21,7 +23,7 @@ from kcc_shared.contracts import (
 from kcc_shared.registry import RegistryClient, UnknownPseudonym
 
 from kcc_callback.booking import SlotBooker, remind_at
-from kcc_callback.calendar import Clock, WorkingCalendar
+from kcc_callback.calendar import Clock, Slot, WorkingCalendar
 from kcc_callback.models import (
     OPEN, Attempt, AttemptBody, Callback, CancelBody, ClaimBody, CompleteBody, Conflict, RescheduleBody,
 )
@@ -85,7 +87,11 @@ class CallbackService:
             except Conflict:
                 return  # a concurrent delivery of the same request booked it (and publishes)
         else:
-            await self._publish_outbox(current.callback_id)  # an earlier delivery may have died before publishing
+            # An earlier delivery may have died after saving the booking: publish what it queued
+            # and add the reminder it may not have added.
+            await self._publish_outbox(current.callback_id)
+            if current.status in OPEN and current.slot_start is not None:
+                await self._add_reminder(current)
 
     async def _book(self, callback: Callback, *, after: datetime, windows: list[TimeWindow], rescheduled: bool) -> Callback:
         """Book a slot and save it as the call-back's next booking (its events published)."""
@@ -95,13 +101,6 @@ class CallbackService:
             deadline=callback.deadline or after, windows=windows, keep_held=not rescheduled,
         )
         number = callback.booking + 1
-        # The reminder timer goes in first: if we crash before saving, it finds no booking
-        # `number` when due and is skipped.
-        await self._repository.add_timer(
-            timer_id=timer_id(callback.callback_id, "reminder", number), callback_id=callback.callback_id,
-            kind="reminder", booking=number,
-            due_at=remind_at(booking.slot, minutes_before=self._settings.reminder_minutes_before),
-        )
         scheduled = CallbackScheduled.create(
             source=self._source, subject=callback.callback_id, time=self._clock(),
             event_id=derived_id(callback.callback_id, f"scheduled/{number}"),
@@ -117,7 +116,7 @@ class CallbackService:
             "preferred_windows": [w.model_dump() for w in windows],
         }
         try:
-            return await self._commit(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
+            saved = await self._commit(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
         except Conflict:
             # Someone else changed it meanwhile: give the place back unless what they saved holds it
             # (a concurrent delivery of the same request books the same slot).
@@ -125,6 +124,19 @@ class CallbackService:
             if current is None or current.slot_id != booking.slot_id:
                 await self._repository.release_slot(slot_id=booking.slot_id, holder=callback.callback_id)
             raise
+        await self._add_reminder(saved)
+        return saved
+
+    async def _add_reminder(self, callback: Callback) -> None:
+        """Add the reminder timer of the call-back's current booking (idempotent)."""
+        # Only after the booking is saved: a timer added before could come due, be claimed while
+        # the booking is still being saved, and be skipped as belonging to no booking.
+        slot = Slot(start=callback.slot_start, end=callback.slot_end)
+        await self._repository.add_timer(
+            timer_id=timer_id(callback.callback_id, "reminder", callback.booking), callback_id=callback.callback_id,
+            kind="reminder", booking=callback.booking,
+            due_at=remind_at(slot, minutes_before=self._settings.reminder_minutes_before),
+        )
 
     async def _resolve_phone(self, phone_key: str | None) -> str | None:
         """The number behind a pseudonym, or None when it cannot be had now (asked again when an agent needs it)."""
@@ -296,5 +308,11 @@ class CallbackService:
                 break
             done.append(entry["id"])
         if done:
-            await self._repository.published(callback_id=callback_id, event_ids=done)
+            try:
+                await self._repository.published(callback_id=callback_id, event_ids=done)
+            except PyMongoError:
+                # The transition is saved and its events are out: the request succeeded. Failing
+                # it now (503) would make a client retry an action already done (409); the entries
+                # stay in the outbox and the scheduler publishes them again under the same ids.
+                log.warning("published events stay in the outbox until the next run", extra={"callback_id": callback_id}, exc_info=True)
         return len(done)

@@ -16,6 +16,7 @@ from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.registry import RegistryClient, RegistrySettings
 
 import httpx
+from pymongo.errors import AutoReconnect
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PHONE = "+31612345678"
@@ -146,14 +147,14 @@ class FakeClock:
         return self.now
 
 
-def build(now: datetime, registry: RegistryClient | None = None):
+def build(now: datetime, registry: RegistryClient | None = None, repository: FakeRepository | None = None):
     settings = CallbackSettings(
         departments={
             "kcc": DepartmentCapacity(coordinator="co-kcc"),
             "sozawe": DepartmentCapacity(opens=time(9), closes=time(12), slot_minutes=30, per_slot=1, max_attempts=2, coordinator="co-sozawe"),
         }
     )
-    repository, publisher, clock = FakeRepository(), FakePublisher(), FakeClock(now)
+    repository, publisher, clock = repository or FakeRepository(), FakePublisher(), FakeClock(now)
     service = CallbackService(
         repository=repository, publisher=publisher, settings=settings, calendar=WorkingCalendar(), clock=clock,
         registry=registry,
@@ -263,3 +264,38 @@ async def test_completed_callbacks_are_not_overdue_and_unknown_ids_are_not_found
     assert publisher.types() == ["scheduled", "cancelled"]
     with pytest.raises(NotFound):
         await service.claim("cb-unknown", ClaimBody(team_id="team-a"))
+
+
+class StoreDownAfterPublish(FakeRepository):
+    """The store stops answering once the events are out, before they are pulled from the outbox."""
+
+    async def published(self, *, callback_id, event_ids):
+        raise AutoReconnect("store went away")
+
+
+async def test_a_completion_the_store_saved_answers_completed_even_if_pulling_its_outbox_fails():
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC), repository=StoreDownAfterPublish())
+    await service.request(request())
+    await service.attempt("cb-1", AttemptBody(agent_id="mw-1", outcome="reached"))
+    done = await service.complete("cb-1", CompleteBody(agent_id="mw-1"))  # no 503 for a completion that happened
+    assert done.status == "completed" and publisher.types()[-1] == "completed"
+    assert [e["id"] for e in repository.callbacks["cb-1"]["outbox"]][-1] == publisher.events[-1][1].id  # published again later
+    with pytest.raises(InvalidTransition):
+        await service.complete("cb-1", CompleteBody(agent_id="mw-1"))
+
+
+async def test_a_reminder_due_at_once_is_sent_even_if_the_scheduler_runs_while_the_booking_is_saved():
+    class SchedulerRunsDuringSave(FakeRepository):
+        scheduler = None
+
+        async def save(self, **kwargs):
+            if self.scheduler is not None:
+                await self.scheduler.run_once()  # a scheduler round between booking the slot and saving it
+            return await super().save(**kwargs)
+
+    now = datetime(2026, 11, 24, 8, 50, tzinfo=AMS)  # sozawe's first slot, 09:00, is within the 15 reminder minutes
+    service, scheduler, repository, publisher, _ = build(now, repository=SchedulerRunsDuringSave())
+    repository.scheduler = scheduler
+    await service.request(request(requested_at=now))
+    await scheduler.run_once()
+    assert publisher.types() == ["scheduled", "reminder"]
