@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-from datetime import timedelta
 
 import httpx
 
@@ -31,7 +30,7 @@ def create_app(
     """`registry_transport` reaches intake's registry another way than `registry_url` (an
     in-process intake app in tests)."""
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    repository = CallbackRepository(infra.db)
+    repository = CallbackRepository(infra.db, expire_after_s=settings.keep_finished_days * 86_400)
     callbacks = CallbackService(
         repository=repository, publisher=infra.publisher, settings=settings,
         calendar=WorkingCalendar(timezone=settings.timezone), clock=clock, source=infra.source,
@@ -47,14 +46,6 @@ def create_app(
     privacy = CallbackPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
     take_part_in_erasure(infra, erase=privacy.erase)
     retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
-
-    async def housekeep() -> dict[str, int]:
-        now = clock()
-        done = await repository.purge_finished(before=now - timedelta(days=settings.housekeeping_keep_days))
-        orphans = await repository.release_orphan_places(now=now, booked_before=now - timedelta(minutes=10))
-        return {**done, "orphan_places": orphans}
-
-    housekeeping = PeriodicJob("housekeeping", housekeep, interval_s=settings.housekeeping_interval_s)
     background: list[asyncio.Task] = []
 
     async def callback_department(_request, params) -> object:
@@ -66,10 +57,8 @@ def create_app(
         # After the broker started: the timers publish.
         background.append(asyncio.create_task(scheduler.run_forever(), name="callback-timers"))
         retention.start()
-        housekeeping.start()
 
     async def stop() -> None:
-        await housekeeping.stop()
         await retention.stop()
         for task in background:
             task.cancel()
@@ -90,5 +79,5 @@ def create_app(
     app.state.callbacks = callbacks
     app.state.scheduler = scheduler
     app.state.repository = repository
-    app.state.privacy, app.state.retention, app.state.housekeeping = privacy, retention, housekeeping
+    app.state.privacy, app.state.retention = privacy, retention
     return app

@@ -49,7 +49,7 @@ class Callback(BaseModel):
     slot_start: datetime | None = None
     slot_end: datetime | None = None
     at_risk: bool = False
-    slot_place: str | None = Field(default=None, description="The slot place this call-back holds")
+    slot_id: str | None = Field(default=None, description="The slot this call-back holds a place in")
     booking: int = Field(default=0, description="1 for the first booking, +1 per reschedule")
     max_attempts: int = 3
     attempts: list[Attempt] = Field(default_factory=list)

@@ -1,67 +1,110 @@
-"""The callback store: call-backs, their transition log (the outbox), slot places and timers.
+"""The callback store: call-backs (each with its outbox), slots and timers.
 
-Runs on MongoDB and on FerretDB 1.x. FerretDB's SQLite backend does not make a conditional
-update atomic under concurrency (measured: 50 concurrent `$inc if booked < 5` all matched),
-so everything that must not happen twice rests on the one thing both stores do enforce
-atomically: a unique `_id` on insert.
-- A slot with capacity n has places `<slot>|0 … <slot>|n-1`; booking inserts one place
-  document, and only one insert per place can succeed. No slot is ever overbooked. A place
-  is given back by its own id.
-- A transition of a call-back from revision r is the insert of `<callback>|r+1` into
-  `transitions`; only one writer wins it, the others get a conflict. The callback document
-  is then rolled forward to it (again by whoever reads it, after a crash in between), and the
-  transition's events stay `pending` until published: the outbox.
+Everything that must not happen twice is one atomic update of one document:
+- A slot is one document `{_id: <department>|<start>, taken, holders: [call-back ids]}`. A
+  booking adds the call-back to `holders` only while fewer than the capacity hold it and it is
+  not among them yet, so no slot is overbooked and a redelivered request finds itself holding.
+- A transition of a call-back from revision r is one update guarded by `revision: r` that also
+  appends the transition's events to the document's `outbox`; a concurrent second writer
+  matches nothing (409). Published entries are pulled from the outbox once the broker has them.
+- A timer is claimed by one `find_one_and_update` that sets its owner and lease.
+
+Every filter's fields lie in the index its query uses (the planned-store test checks this with
+explain), and retention is by TTL index or one delete/update by filter.
 """
 
 import contextlib
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+INDEX_OPTIONS_CONFLICT = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
-def _slot_id(department_id: str, start: datetime) -> str:
+def slot_id(department_id: str, start: datetime) -> str:
     return f"{department_id}|{start.astimezone(UTC).isoformat()}"
 
 
+async def declare_indexes(collection: AsyncCollection, indexes: list[IndexModel]) -> None:
+    """Create the indexes; a TTL index whose period changed in the settings is altered in place."""
+    for index in indexes:
+        try:
+            await collection.create_indexes([index])
+        except OperationFailure as exc:
+            expire = index.document.get("expireAfterSeconds")
+            if exc.code not in INDEX_OPTIONS_CONFLICT or expire is None:
+                raise
+            await collection.database.command(
+                "collMod", collection.name, index={"name": index.document["name"], "expireAfterSeconds": expire}
+            )
+
+
+def _book_pipeline(*, holder: str, capacity: int, department_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Add `holder` to the slot's holders if it has room and `holder` is not there yet.
+
+    An update pipeline because the guard "not among the holders" as a filter (`$ne` on an
+    array) cannot be answered from an index: the filter stays `{_id}` and the document decides."""
+    holders = {"$ifNull": ["$holders", []]}
+    room = {"$and": [{"$lt": [{"$size": holders}, capacity]}, {"$not": [{"$in": [holder, holders]}]}]}
+    return [
+        {"$set": {
+            "department_id": department_id, "start": start, "end": end,
+            "holders": {"$cond": [room, {"$concatArrays": [holders, [holder]]}, holders]},
+        }},
+        {"$set": {"taken": {"$size": "$holders"}}},
+    ]
+
+
 class CallbackRepository:
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, *, expire_after_s: float = 2 * 86_400) -> None:
         self._callbacks = db["callbacks"]
-        self._transitions = db["transitions"]
-        self._places = db["slot_places"]
+        self._slots = db["slots"]
         self._timers = db["timers"]
+        self._expire_after_s = int(expire_after_s)
 
     async def ensure_indexes(self) -> None:
-        await self._callbacks.create_index(
-            [("department_id", ASCENDING), ("status", ASCENDING), ("slot_start", ASCENDING)], name="due"
-        )
-        await self._transitions.create_index([("pending", ASCENDING), ("callback_id", ASCENDING), ("revision", ASCENDING)], name="outbox")
-        await self._places.create_index([("department_id", ASCENDING), ("start", ASCENDING)], name="day")
-        await self._timers.create_index([("state", ASCENDING), ("due_at", ASCENDING)], name="due")
+        """Declare every index a query here uses (idempotent), the TTL ones included."""
+        await declare_indexes(self._callbacks, [
+            IndexModel([("_id", ASCENDING), ("revision", ASCENDING)], name="transition"),
+            IndexModel([("department_id", ASCENDING), ("status", ASCENDING), ("slot_start", ASCENDING)], name="due"),
+            IndexModel([("outbox.at", ASCENDING)], name="outbox"),
+            IndexModel([("contact_id", ASCENDING)], name="contact"),
+            IndexModel([("phone_key", ASCENDING)], name="phone_key"),
+            IndexModel([("purged_at", ASCENDING), ("requested_at", ASCENDING)], name="retention"),
+        ])
+        await declare_indexes(self._slots, [
+            IndexModel([("department_id", ASCENDING), ("start", ASCENDING)], name="day"),
+            IndexModel([("_id", ASCENDING), ("holders", ASCENDING)], name="holder_of_slot"),
+            IndexModel([("holders", ASCENDING)], name="holder"),
+            # The retention job deletes slots that ended long ago. Not a TTL index: that expires by the
+            # server's clock, and a service on a simulated clock would see capacity of its slots vanish.
+            IndexModel([("end", ASCENDING)], name="ended"),
+        ])
+        await declare_indexes(self._timers, [
+            IndexModel([("state", ASCENDING), ("due_at", ASCENDING)], name="due"),
+            IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="lease"),
+            IndexModel([("_id", ASCENDING), ("owner", ASCENDING)], name="owner"),
+            IndexModel([("callback_id", ASCENDING)], name="callback"),
+            # Only fired or skipped timers have `done_at`: pending ones never expire.
+            IndexModel([("done_at", ASCENDING)], name="expire", expireAfterSeconds=self._expire_after_s),
+        ])
 
     # --- call-backs -------------------------------------------------------------------------
 
     async def create(self, callback: dict[str, Any]) -> bool:
         """Insert once, keyed by call-back id; False when it already existed (a redelivery)."""
         try:
-            await self._callbacks.insert_one({"_id": callback["callback_id"], **callback, "revision": 0})
+            await self._callbacks.insert_one({"_id": callback["callback_id"], **callback, "revision": 0, "outbox": []})
         except DuplicateKeyError:
             return False
         return True
 
     async def get(self, callback_id: str) -> dict[str, Any] | None:
-        """The call-back, rolled forward over any transition logged but not yet applied."""
-        while True:
-            doc = await self._callbacks.find_one({"_id": callback_id}, {"_id": 0})
-            if doc is None:
-                return None
-            logged = await self._transitions.find_one({"_id": f"{callback_id}|{doc['revision'] + 1}"})
-            if logged is None:
-                return doc
-            await self._apply(logged)
+        return await self._callbacks.find_one({"_id": callback_id}, {"_id": 0, "outbox": 0})
 
     async def get_phone(self, callback_id: str) -> dict[str, Any] | None:
         return await self._callbacks.find_one({"_id": callback_id}, {"phone": 1, "phone_key": 1})
@@ -69,79 +112,88 @@ class CallbackRepository:
     async def set_phone(self, callback_id: str, phone: str) -> None:
         await self._callbacks.update_one({"_id": callback_id}, {"$set": {"phone": phone}})
 
-    async def save(self, *, callback_id: str, revision: int, changes: dict[str, Any], events: list[dict[str, Any]], at: datetime) -> bool:
-        """Log the transition from `revision` with its events, then apply it; False if another
-        writer already made a transition from that revision (a conflict)."""
-        transition = {
-            "_id": f"{callback_id}|{revision + 1}", "callback_id": callback_id, "revision": revision + 1,
-            "changes": changes, "events": events, "pending": bool(events), "at": at,
-        }
-        try:
-            await self._transitions.insert_one(transition)
-        except DuplicateKeyError:
-            return False
-        await self._apply(transition)
-        return True
-
-    async def _apply(self, transition: dict[str, Any]) -> None:
-        await self._callbacks.update_one(
-            {"_id": transition["callback_id"], "revision": transition["revision"] - 1},
-            {"$set": {**transition["changes"], "revision": transition["revision"]}},
+    async def save(
+        self, *, callback_id: str, revision: int, changes: dict[str, Any], events: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Apply the transition from `revision` and queue its events in the same write; the
+        call-back as saved (its outbox included), or None if it is no longer at `revision`."""
+        return await self._callbacks.find_one_and_update(
+            {"_id": callback_id, "revision": revision},
+            {"$set": {**changes, "revision": revision + 1}, "$push": {"outbox": {"$each": events}}},
+            projection={"_id": 0},
+            return_document=ReturnDocument.AFTER,
         )
 
-    async def pending_events(
-        self, *, callback_id: str | None = None, logged_before: datetime | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
-        """Transitions whose events are not yet published, oldest first per call-back."""
-        query: dict[str, Any] = {"pending": True}
-        if callback_id is not None:
-            query["callback_id"] = callback_id
-        if logged_before is not None:
-            query["at"] = {"$lt": logged_before}
-        cursor = self._transitions.find(query).sort([("callback_id", ASCENDING), ("revision", ASCENDING)]).limit(limit)
+    async def outbox_of(self, callback_id: str) -> list[dict[str, Any]]:
+        """The call-back's events not yet published, oldest first."""
+        doc = await self._callbacks.find_one({"_id": callback_id}, {"outbox": 1})
+        return (doc or {}).get("outbox") or []
+
+    async def outboxes_before(self, *, queued_before: datetime, limit: int = 100) -> list[dict[str, Any]]:
+        """Call-backs with an event queued before `queued_before` and not yet published."""
+        cursor = self._callbacks.find({"outbox.at": {"$lt": queued_before}}, {"callback_id": 1, "outbox": 1}).limit(limit)
         return [doc async for doc in cursor]
 
-    async def mark_published(self, *, transition_id: str) -> None:
-        await self._transitions.update_one({"_id": transition_id}, {"$set": {"pending": False}})
+    async def published(self, *, callback_id: str, event_ids: list[str]) -> None:
+        """Pull events the broker acknowledged from the call-back's outbox."""
+        await self._callbacks.update_one({"_id": callback_id}, {"$pull": {"outbox": {"id": {"$in": event_ids}}}})
 
     async def due_before(self, *, department_id: str, statuses: tuple[str, ...], before: datetime) -> list[dict[str, Any]]:
-        cursor = self._callbacks.find(
-            {"department_id": department_id, "status": {"$in": list(statuses)}, "slot_start": {"$lt": before}},
-            {"_id": 0},
-        ).sort([("slot_start", ASCENDING)])
-        return [doc async for doc in cursor]
+        """The department's call-backs in `statuses` whose slot starts before `before`, earliest first."""
+        found: list[dict[str, Any]] = []
+        # One query per status: each is then an index range scan (`$in` next to a range is a
+        # collection scan on SecantusDB), and the few results are merged here.
+        for status in statuses:
+            cursor = self._callbacks.find(
+                {"department_id": department_id, "status": status, "slot_start": {"$lt": before}}, {"_id": 0, "outbox": 0}
+            ).sort([("slot_start", ASCENDING)])
+            found.extend([doc async for doc in cursor])
+        return sorted(found, key=lambda doc: doc["slot_start"])
 
-    # --- slot places ------------------------------------------------------------------------
+    # --- slots ------------------------------------------------------------------------------
 
     async def full_slots(self, *, department_id: str, start: datetime, end: datetime, capacity: int) -> set[datetime]:
-        cursor = self._places.find({"department_id": department_id, "start": {"$gte": start, "$lt": end}}, {"start": 1})
-        taken = Counter([doc["start"] async for doc in cursor])
-        return {slot for slot, n in taken.items() if n >= capacity}
+        # A day's slots are a few dozen: read them and compare here, so the filter stays within the index.
+        cursor = self._slots.find({"department_id": department_id, "start": {"$gte": start, "$lt": end}}, {"start": 1, "taken": 1})
+        return {doc["start"] async for doc in cursor if doc["taken"] >= capacity}
 
     async def book_slot(
-        self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str, booked_at: datetime
+        self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str
     ) -> str | None:
-        """Take one of the slot's places: the first whose insert succeeds (unique `_id`).
-        Returns the place's id, or None when the slot is full."""
-        slot_id = _slot_id(department_id, start)
-        for place in range(capacity):
-            place_id = f"{slot_id}|{place}"
-            try:
-                await self._places.insert_one(
-                    {"_id": place_id, "department_id": department_id, "start": start, "end": end, "holder": holder,
-                     "booked_at": booked_at}
+        """Take a place in the slot for `holder` (already holding one counts); the slot's id, or
+        None when it is full."""
+        pipeline = _book_pipeline(holder=holder, capacity=capacity, department_id=department_id, start=start, end=end)
+        slot = None
+        for _ in range(3):
+            # Two first bookings of a slot may race to create it: MongoDB may answer one with a
+            # duplicate key, SecantusDB 0.7 with no document (its update applied). Booking is
+            # idempotent per holder, so asking again gives the slot as it now stands.
+            with contextlib.suppress(DuplicateKeyError):
+                slot = await self._slots.find_one_and_update(
+                    {"_id": slot_id(department_id, start)}, pipeline, upsert=True,
+                    projection={"holders": 1}, return_document=ReturnDocument.AFTER,
                 )
-            except DuplicateKeyError:
-                continue
-            return place_id
-        return None
+            if slot is not None:
+                break
+        else:
+            raise RuntimeError(f"slot {slot_id(department_id, start)} could not be created or read")
+        return slot["_id"] if holder in slot["holders"] else None
 
-    async def release_place(self, *, place_id: str, holder: str) -> None:
-        """Give a place back (by its id: a delete by query is not isolated on FerretDB)."""
-        await self._places.delete_one({"_id": place_id, "holder": holder})
+    async def held_slot(self, *, holder: str) -> dict[str, Any] | None:
+        """The slot `holder` holds a place in, if any (a crash after booking left it held)."""
+        return await self._slots.find_one({"holders": holder}, {"start": 1, "end": 1})
+
+    async def release_slot(self, *, slot_id: str, holder: str) -> bool:
+        """Give `holder`'s place in the slot back; False when it held none there."""
+        result = await self._slots.update_one(
+            {"_id": slot_id, "holders": holder}, {"$pull": {"holders": holder}, "$inc": {"taken": -1}}
+        )
+        return result.modified_count == 1
 
     async def slot_counts(self, *, department_id: str) -> dict[datetime, int]:
-        return dict(Counter([doc["start"] async for doc in self._places.find({"department_id": department_id}, {"start": 1})]))
+        """Places taken per slot start, slots with none left out."""
+        cursor = self._slots.find({"department_id": department_id}, {"start": 1, "taken": 1})
+        return {doc["start"]: doc["taken"] async for doc in cursor if doc["taken"]}
 
     # --- timers -----------------------------------------------------------------------------
 
@@ -149,78 +201,33 @@ class CallbackRepository:
         """Create a timer once (idempotent on its deterministic id)."""
         with contextlib.suppress(DuplicateKeyError):
             await self._timers.insert_one(
-                {"_id": timer_id, "callback_id": callback_id, "kind": kind, "booking": booking, "due_at": due_at, "state": "pending"}
+                {"_id": timer_id, "callback_id": callback_id, "kind": kind, "booking": booking, "due_at": due_at,
+                 "state": "pending", "claims": 0}
             )
 
     async def claim_due_timer(self, *, now: datetime, lease_until: datetime, owner: str) -> dict[str, Any] | None:
-        """Take the earliest due timer: a pending one, or a claimed one whose claimant's lease
-        ran out (it crashed). On FerretDB two schedulers may both take one; both then publish
-        the same event id, which consumers de-duplicate."""
-        return await self._timers.find_one_and_update(
-            {"$or": [{"state": "pending", "due_at": {"$lte": now}}, {"state": "claimed", "lease_until": {"$lte": now}}]},
-            {"$set": {"state": "claimed", "owner": owner, "lease_until": lease_until}, "$inc": {"claims": 1}},
-            sort=[("due_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+        """Take a due timer for `owner` until `lease_until`: first one whose claimant's lease ran
+        out (it crashed), else the earliest pending one that is due. Exactly one caller gets it."""
+        claim = {"$set": {"state": "claimed", "owner": owner, "lease_until": lease_until}, "$inc": {"claims": 1}}
+        # Two queries, not one `$or`: each is then answered from its own index.
+        for selector, order in (
+            ({"state": "claimed", "lease_until": {"$lte": now}}, "lease_until"),
+            ({"state": "pending", "due_at": {"$lte": now}}, "due_at"),
+        ):
+            timer = await self._timers.find_one_and_update(
+                selector, claim, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
+            )
+            if timer is not None:
+                return timer
+        return None
 
     async def finish_timer(self, *, timer_id: str, owner: str, outcome: str, at: datetime) -> bool:
+        """Mark a claimed timer done; False when another scheduler took it over meanwhile."""
         result = await self._timers.update_one(
-            {"_id": timer_id, "state": "claimed", "owner": owner},
-            {"$set": {"state": "done", "outcome": outcome, "done_at": at}},
+            {"_id": timer_id, "owner": owner},
+            {"$set": {"state": "done", "outcome": outcome, "done_at": at}, "$unset": {"lease_until": ""}},
         )
         return result.modified_count == 1
 
     async def timers_of(self, callback_id: str) -> list[dict[str, Any]]:
         return [doc async for doc in self._timers.find({"callback_id": callback_id})]
-
-    # --- housekeeping -----------------------------------------------------------------------
-
-    async def purge_finished(self, *, before: datetime) -> dict[str, int]:
-        """Delete what only the past needs, from before `before`: timers that fired or were
-        skipped, the places of slots that ended, and transitions published and applied (the
-        call-back document keeps their result). The scheduler's and the booking's queries read
-        these collections whole on FerretDB, so they must not grow with every call-back ever made."""
-        timers = await self._timers.delete_many({"state": "done", "done_at": {"$lt": before}})
-        places = await self._places.delete_many({"end": {"$lt": before}})
-        old = await self._transitions.find(
-            {"pending": False, "at": {"$lt": before}}, {"callback_id": 1, "revision": 1}
-        ).to_list(None)
-        # One read for every revision (a find per call-back would scan once per call-back).
-        revisions = {
-            doc["_id"]: doc["revision"]
-            async for doc in self._callbacks.find({"_id": {"$in": sorted({t["callback_id"] for t in old})}}, {"revision": 1})
-        }
-        for callback_id in sorted({t["callback_id"] for t in old if t["revision"] > revisions.get(t["callback_id"], t["revision"])}):
-            current = await self.get(callback_id)  # rolls forward what a crash left unapplied (rare)
-            revisions[callback_id] = current["revision"] if current else revisions[callback_id]
-        applied = [t["_id"] for t in old if t["callback_id"] not in revisions or t["revision"] <= revisions[t["callback_id"]]]
-        transitions = await self._transitions.delete_many({"_id": {"$in": applied}}) if applied else None
-        return {
-            "timers": timers.deleted_count,
-            "slot_places": places.deleted_count,
-            "transitions": transitions.deleted_count if transitions else 0,
-        }
-
-    async def release_orphan_places(self, *, now: datetime, booked_before: datetime) -> int:
-        """Give back places of coming slots that no call-back holds: a crash between taking a
-        place and saving the call-back, or between a reschedule's save and its giving back of
-        the old place, left them taken. Only places booked before `booked_before`, so a booking
-        still on its way to being saved is left alone."""
-        places = await self._places.find(
-            {"start": {"$gt": now}, "$or": [{"booked_at": {"$lt": booked_before}}, {"booked_at": {"$exists": False}}]},
-            {"holder": 1},
-        ).to_list(None)
-        held = {
-            doc["_id"]: doc.get("slot_place")
-            async for doc in self._callbacks.find({"_id": {"$in": sorted({p["holder"] for p in places})}}, {"slot_place": 1})
-        }
-        released = 0
-        for place in places:
-            if held.get(place["holder"]) == place["_id"]:
-                continue
-            current = await self.get(place["holder"])  # a logged transition may hold it (rare: look closer)
-            if current is not None and current.get("slot_place") == place["_id"]:
-                continue
-            await self.release_place(place_id=place["_id"], holder=place["holder"])
-            released += 1
-        return released

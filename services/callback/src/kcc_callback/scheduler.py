@@ -1,10 +1,9 @@
 """Timers that survive restarts: reminders before a slot, `overdue` when a deadline passes.
 
 Due times live in the store (`timers` collection, one document per timer with a
-deterministic id). A scheduler loop claims a due timer (`find_one_and_update` from `pending`
-to `claimed`, with a lease), publishes its event, then marks it `done`. (On FerretDB's SQLite
-backend that claim is not isolated from a concurrent second scheduler; both would then
-publish the same event id, which the argument below already covers.)
+deterministic id). A scheduler loop claims a due timer (one `find_one_and_update` from
+`pending` to `claimed`, with a lease: of concurrent schedulers exactly one gets it), publishes
+its event, then marks it `done`; done timers expire by TTL index a few days later.
 
 Why every consumer sees each reminder/overdue event exactly once:
 - The event id is derived from the timer id (`derived_id(timer_id, "fired")`), so however
@@ -15,7 +14,7 @@ Why every consumer sees each reminder/overdue event exactly once:
 - A crash after the publish but before `done` makes the next scheduler publish the same event
   id once more. Consumers de-duplicate on the event id (our `Inbox`), so it takes effect
   once. A timer marked `done` is never claimed again, so later restarts emit nothing.
-The loop also publishes call-back outboxes whose first publish failed.
+The loop also publishes call-back outbox entries whose first publish failed.
 """
 
 import asyncio
@@ -51,9 +50,9 @@ class TimerScheduler:
 
     async def run_once(self) -> int:
         """Publish pending outboxes and fire every due timer; returns the events published."""
-        # Leave fresh transitions to the request that made them (it publishes right away);
+        # Leave fresh outbox entries to the request that queued them (it publishes right away);
         # publishing them here too would only send the same event ids twice.
-        published = await self._callbacks.flush(logged_before=self._clock() - timedelta(seconds=OUTBOX_GRACE_S))
+        published = await self._callbacks.flush(queued_before=self._clock() - timedelta(seconds=OUTBOX_GRACE_S))
         while True:
             now = self._clock()
             timer = await self._repository.claim_due_timer(

@@ -1,14 +1,16 @@
 """The call-back life cycle: request → scheduled → attempts → completed | failed | cancelled.
 
-Every transition is logged with its events (one unique insert, so concurrent writers conflict
-instead of overwriting each other) and then applied; the logged events are the outbox,
-published right after, and again by the scheduler loop if that publish failed, so state and
-events never diverge.
+Every transition is one update of the call-back guarded by its revision (a concurrent writer
+gets 409) that also queues the transition's events in the call-back's outbox, so state and
+events never diverge. They are published right after, and again by the scheduler loop if that
+publish failed; an entry leaves the outbox once the broker acknowledged it.
 """
 
 import logging
 from datetime import datetime
 from typing import Any, Protocol
+
+from pymongo.errors import PyMongoError
 
 from kcc_shared.contracts import (
     CALLBACK_ASSIGNED, CALLBACK_ATTEMPTED, CALLBACK_CANCELLED, CALLBACK_COMPLETED, CALLBACK_FAILED,
@@ -21,7 +23,7 @@ from kcc_shared.contracts import (
 from kcc_shared.registry import RegistryClient, UnknownPseudonym
 
 from kcc_callback.booking import SlotBooker, remind_at
-from kcc_callback.calendar import Clock, WorkingCalendar
+from kcc_callback.calendar import Clock, Slot, WorkingCalendar
 from kcc_callback.models import (
     OPEN, Attempt, AttemptBody, Callback, CancelBody, ClaimBody, CompleteBody, Conflict, RescheduleBody,
 )
@@ -83,23 +85,22 @@ class CallbackService:
             try:
                 await self._book(current, after=after, windows=current.preferred_windows, rescheduled=False)
             except Conflict:
-                pass  # a concurrent delivery of the same request booked it; ours was given back
-        await self.flush(callback_id=data.callback_id)
+                return  # a concurrent delivery of the same request booked it (and publishes)
+        else:
+            # An earlier delivery may have died after saving the booking: publish what it queued
+            # and add the reminder it may not have added.
+            await self._publish_outbox(current.callback_id)
+            if current.status in OPEN and current.slot_start is not None:
+                await self._add_reminder(current)
 
     async def _book(self, callback: Callback, *, after: datetime, windows: list[TimeWindow], rescheduled: bool) -> Callback:
+        """Book a slot and save it as the call-back's next booking (its events published)."""
         capacity = self._settings.capacity(callback.department_id)
         booking = await self._booker.book(
             department_id=callback.department_id, holder=callback.callback_id, capacity=capacity, after=after,
-            deadline=callback.deadline or after, windows=windows, now=self._clock(),
+            deadline=callback.deadline or after, windows=windows, keep_held=not rescheduled,
         )
         number = callback.booking + 1
-        # The reminder timer goes in first: if we crash before saving, it finds no booking
-        # `number` when due and is skipped.
-        await self._repository.add_timer(
-            timer_id=timer_id(callback.callback_id, "reminder", number), callback_id=callback.callback_id,
-            kind="reminder", booking=number,
-            due_at=remind_at(booking.slot, minutes_before=self._settings.reminder_minutes_before),
-        )
         scheduled = CallbackScheduled.create(
             source=self._source, subject=callback.callback_id, time=self._clock(),
             event_id=derived_id(callback.callback_id, f"scheduled/{number}"),
@@ -111,14 +112,31 @@ class CallbackService:
         )
         changes = {
             "status": "scheduled", "slot_start": booking.slot.start, "slot_end": booking.slot.end,
-            "at_risk": booking.at_risk, "booking": number, "slot_place": booking.place, "preferred_windows": [w.model_dump() for w in windows],
+            "at_risk": booking.at_risk, "booking": number, "slot_id": booking.slot_id,
+            "preferred_windows": [w.model_dump() for w in windows],
         }
         try:
-            return await self._save(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
+            saved = await self._commit(callback, changes, [(CALLBACK_SCHEDULED, scheduled)])
         except Conflict:
-            # Someone else changed it meanwhile: give the place back, keep no double booking.
-            await self._repository.release_place(place_id=booking.place, holder=callback.callback_id)
+            # Someone else changed it meanwhile: give the place back unless what they saved holds it
+            # (a concurrent delivery of the same request books the same slot).
+            current = await self.get(callback.callback_id)
+            if current is None or current.slot_id != booking.slot_id:
+                await self._repository.release_slot(slot_id=booking.slot_id, holder=callback.callback_id)
             raise
+        await self._add_reminder(saved)
+        return saved
+
+    async def _add_reminder(self, callback: Callback) -> None:
+        """Add the reminder timer of the call-back's current booking (idempotent)."""
+        # Only after the booking is saved: a timer added before could come due, be claimed while
+        # the booking is still being saved, and be skipped as belonging to no booking.
+        slot = Slot(start=callback.slot_start, end=callback.slot_end)
+        await self._repository.add_timer(
+            timer_id=timer_id(callback.callback_id, "reminder", callback.booking), callback_id=callback.callback_id,
+            kind="reminder", booking=callback.booking,
+            due_at=remind_at(slot, minutes_before=self._settings.reminder_minutes_before),
+        )
 
     async def _resolve_phone(self, phone_key: str | None) -> str | None:
         """The number behind a pseudonym, or None when it cannot be had now (asked again when an agent needs it)."""
@@ -221,9 +239,8 @@ class CallbackService:
         after = max(self._clock(), body.not_before or self._clock())
         windows = body.preferred_windows or callback.preferred_windows
         rescheduled = await self._book(callback, after=after, windows=windows, rescheduled=True)
-        if callback.slot_place is not None:
-            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
-        await self.flush(callback_id=callback_id)
+        if callback.slot_id is not None and callback.slot_id != rescheduled.slot_id:
+            await self._repository.release_slot(slot_id=callback.slot_id, holder=callback_id)
         return rescheduled
 
     async def cancel(self, callback_id: str, body: CancelBody) -> Callback:
@@ -239,8 +256,8 @@ class CallbackService:
         )
         changes = {"status": "cancelled", "closed_at": now, "closed_by": body.agent_id}
         cancelled = await self._commit(callback, changes, [(CALLBACK_CANCELLED, event)])
-        if callback.slot_place is not None and callback.slot_start > now:
-            await self._repository.release_place(place_id=callback.slot_place, holder=callback_id)
+        if callback.slot_id is not None and callback.slot_start > now:
+            await self._repository.release_slot(slot_id=callback.slot_id, holder=callback_id)
         return cancelled
 
     # --- persistence and the outbox ---------------------------------------------------------
@@ -251,36 +268,51 @@ class CallbackService:
             raise NotFound(callback_id)
         return callback
 
-    async def _save(self, callback: Callback, changes: dict[str, Any], events: list[tuple[TopicSpec, CloudEvent]]) -> Callback:
-        outbox = [{"topic": topic.name, "event": event.model_dump(mode="json")} for topic, event in events]
-        saved = await self._repository.save(
-            callback_id=callback.callback_id, revision=callback.revision, changes=changes, events=outbox, at=self._clock()
-        )
-        if not saved:
-            raise Conflict(f"call-back {callback.callback_id} changed meanwhile; read it again and retry")
-        return await self._load(callback.callback_id)
-
     async def _commit(self, callback: Callback, changes: dict[str, Any], events: list[tuple[TopicSpec, CloudEvent]]) -> Callback:
-        saved = await self._save(callback, changes, events)
-        await self.flush(callback_id=callback.callback_id)
-        return saved
+        """Save the transition from the call-back's revision with its events, then publish them."""
+        now = self._clock()
+        outbox = [
+            {"id": event.id, "topic": topic.name, "event": event.model_dump(mode="json"), "at": now} for topic, event in events
+        ]
+        saved = await self._repository.save(
+            callback_id=callback.callback_id, revision=callback.revision, changes=changes, events=outbox
+        )
+        if saved is None:
+            raise Conflict(f"call-back {callback.callback_id} changed meanwhile; read it again and retry")
+        await self._publish(callback.callback_id, saved.pop("outbox"))
+        return Callback.model_validate(saved)
 
-    async def flush(self, *, callback_id: str | None = None, logged_before: datetime | None = None) -> int:
-        """Publish logged events in order per call-back, then mark their transition published.
+    async def _publish_outbox(self, callback_id: str) -> None:
+        await self._publish(callback_id, await self._repository.outbox_of(callback_id))
 
-        A crash between the publish and the mark publishes the same event ids again later:
-        at least once, which consumers de-duplicate on the id."""
+    async def flush(self, *, queued_before: datetime) -> int:
+        """Publish the outbox entries queued before `queued_before` that are still there."""
         published = 0
-        pending = await self._repository.pending_events(callback_id=callback_id, logged_before=logged_before)
-        for transition in pending:
-            for entry in transition["events"]:
-                topic = _TOPICS_BY_NAME[entry["topic"]]
-                event = topic.adapter.validate_python(entry["event"])
-                try:
-                    await self._publisher.publish(event, topic=topic)
-                except Exception:  # noqa: BLE001 - the scheduler loop publishes it later
-                    log.warning("event stays in the outbox for the next run", extra={"event_id": event.id}, exc_info=True)
-                    return published
-                published += 1
-            await self._repository.mark_published(transition_id=transition["_id"])
+        for doc in await self._repository.outboxes_before(queued_before=queued_before):
+            published += await self._publish(doc["callback_id"], doc["outbox"])
         return published
+
+    async def _publish(self, callback_id: str, outbox: list[dict[str, Any]]) -> int:
+        """Publish a call-back's queued events in order, then pull those the broker acknowledged.
+
+        A crash between the publish and the pull publishes the same event ids again later:
+        at least once, which consumers de-duplicate on the id."""
+        done: list[str] = []
+        for entry in outbox:
+            topic = _TOPICS_BY_NAME[entry["topic"]]
+            event = topic.adapter.validate_python(entry["event"])
+            try:
+                await self._publisher.publish(event, topic=topic)
+            except Exception:  # noqa: BLE001 - the scheduler loop publishes it later
+                log.warning("event stays in the outbox for the next run", extra={"event_id": event.id}, exc_info=True)
+                break
+            done.append(entry["id"])
+        if done:
+            try:
+                await self._repository.published(callback_id=callback_id, event_ids=done)
+            except PyMongoError:
+                # The transition is saved and its events are out: the request succeeded. Failing
+                # it now (503) would make a client retry an action already done (409); the entries
+                # stay in the outbox and the scheduler publishes them again under the same ids.
+                log.warning("published events stay in the outbox until the next run", extra={"callback_id": callback_id}, exc_info=True)
+        return len(done)

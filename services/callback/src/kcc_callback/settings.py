@@ -65,11 +65,10 @@ class CallbackSettings(ServiceSettings):
     registry_token: SecretStr | None = Field(default=None, description="This service's bearer token for the registry")
     retention_months: int = Field(default=12, ge=1, description="Phone numbers and notes are purged after this")
     retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")
-    housekeeping_keep_days: float = Field(
+    keep_finished_days: float = Field(
         default=2, gt=0, le=365,
-        description="Fired timers, places of ended slots and published transitions are deleted this long after",
+        description="Fired or skipped timers expire (TTL index) this long after",
     )
-    housekeeping_interval_s: float = Field(default=3600, gt=0, description="How often housekeeping runs")
 
     @model_validator(mode="after")
     def _load_departments_file(self) -> "CallbackSettings":

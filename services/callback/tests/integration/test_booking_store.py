@@ -1,4 +1,4 @@
-"""Booking on the real store (FerretDB/MongoDB): no overbooking under concurrency,
+"""Booking on the real store: no overbooking under concurrency,
 holiday-aware deadlines, DST-safe slot times, idempotent requests."""
 
 import asyncio

@@ -88,7 +88,7 @@ async def test_full_life_cycle_on_the_real_broker_and_store(service_env, topic_r
         await asyncio.sleep(1)  # give the duplicates time to arrive: they must change nothing
         db = app.state.infra.db
         assert await db["callbacks"].count_documents({"callback_id": cb1}) == 1
-        assert await db["slot_places"].count_documents({"holder": cb1}) == 1
+        assert await db["slots"].count_documents({"holders": cb1}) == 1
 
         # 2. Bad input is a 4xx with field and reason.
         missing = await client.post("/v1/callbacks/cb-none/claim", json={"employee_id": "mw-7"})

@@ -16,6 +16,7 @@ from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.registry import RegistryClient, RegistrySettings
 
 import httpx
+from pymongo.errors import AutoReconnect
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PHONE = "+31612345678"
@@ -36,20 +37,24 @@ def fake_registry(values: dict[str, str], asked: list[httpx.Request]) -> Registr
 
 
 class FakeRepository:
-    """The repository's contract in memory: transitions (the outbox), slot counters, timers."""
+    """The repository's contract in memory: call-backs with their outbox, slot holders, timers."""
 
     def __init__(self) -> None:
-        self.callbacks, self.transitions, self.slots, self.places, self.timers = {}, {}, {}, {}, {}
+        self.callbacks, self.holders, self.timers = {}, {}, {}
+
+    @property
+    def slots(self):
+        return {key: len(holders) for key, holders in self.holders.items()}
 
     async def create(self, callback):
         if callback["callback_id"] in self.callbacks:
             return False
-        self.callbacks[callback["callback_id"]] = {**copy.deepcopy(callback), "revision": 0}
+        self.callbacks[callback["callback_id"]] = {**copy.deepcopy(callback), "revision": 0, "outbox": []}
         return True
 
     async def get(self, callback_id):
         doc = self.callbacks.get(callback_id)
-        return copy.deepcopy(doc) if doc else None
+        return {k: copy.deepcopy(v) for k, v in doc.items() if k != "outbox"} if doc else None
 
     async def get_phone(self, callback_id):
         doc = self.callbacks.get(callback_id)
@@ -58,19 +63,26 @@ class FakeRepository:
     async def set_phone(self, callback_id, phone):
         self.callbacks[callback_id]["phone"] = phone
 
-    async def save(self, *, callback_id, revision, changes, events, at):
+    async def save(self, *, callback_id, revision, changes, events):
         doc = self.callbacks[callback_id]
-        if f"{callback_id}|{revision + 1}" in self.transitions:
-            return False
-        self.transitions[f"{callback_id}|{revision + 1}"] = {"_id": f"{callback_id}|{revision + 1}", "events": copy.deepcopy(events), "pending": bool(events)}
+        if doc["revision"] != revision:
+            return None
         doc.update(copy.deepcopy(changes), revision=revision + 1)
-        return True
+        doc["outbox"] += copy.deepcopy(events)
+        return copy.deepcopy(doc)
 
-    async def pending_events(self, *, callback_id=None, logged_before=None, limit=100):
-        return [copy.deepcopy(t) for tid, t in self.transitions.items() if t["pending"] and callback_id in (None, tid.split("|")[0])]
+    async def outbox_of(self, callback_id):
+        return copy.deepcopy(self.callbacks.get(callback_id, {}).get("outbox", []))
 
-    async def mark_published(self, *, transition_id):
-        self.transitions[transition_id]["pending"] = False
+    async def outboxes_before(self, *, queued_before, limit=100):
+        return [
+            {"callback_id": cid, "outbox": copy.deepcopy(doc["outbox"])}
+            for cid, doc in self.callbacks.items() if any(e["at"] < queued_before for e in doc["outbox"])
+        ][:limit]
+
+    async def published(self, *, callback_id, event_ids):
+        doc = self.callbacks[callback_id]
+        doc["outbox"] = [e for e in doc["outbox"] if e["id"] not in event_ids]
 
     async def due_before(self, *, department_id, statuses, before):
         found = [d for d in self.callbacks.values() if d["department_id"] == department_id and d["status"] in statuses and d.get("slot_start") and d["slot_start"] < before]
@@ -79,15 +91,24 @@ class FakeRepository:
     async def full_slots(self, *, department_id, start, end, capacity):
         return {s for (d, s), n in self.slots.items() if d == department_id and start <= s < end and n >= capacity}
 
-    async def book_slot(self, *, department_id, start, end, capacity, holder, booked_at):
-        if self.slots.get((department_id, start), 0) >= capacity:
-            return None
-        self.slots[(department_id, start)] = self.slots.get((department_id, start), 0) + 1
-        self.places[f"{department_id}|{start.isoformat()}|{holder}"] = (department_id, start)
-        return f"{department_id}|{start.isoformat()}|{holder}"
+    async def book_slot(self, *, department_id, start, end, capacity, holder):
+        holders = self.holders.setdefault((department_id, start), [])
+        if holder not in holders and len(holders) < capacity:
+            holders.append(holder)
+        return f"{department_id}|{start.isoformat()}" if holder in holders else None
 
-    async def release_place(self, *, place_id, holder):
-        self.slots[self.places.pop(place_id)] -= 1
+    async def held_slot(self, *, holder):
+        for (department_id, start), holders in self.holders.items():
+            if holder in holders:
+                return {"_id": f"{department_id}|{start.isoformat()}", "start": start, "end": start + timedelta(minutes=15)}
+        return None
+
+    async def release_slot(self, *, slot_id, holder):
+        for (department_id, start), holders in self.holders.items():
+            if f"{department_id}|{start.isoformat()}" == slot_id and holder in holders:
+                holders.remove(holder)
+                return True
+        return False
 
     async def add_timer(self, *, timer_id, callback_id, kind, booking, due_at):
         self.timers.setdefault(timer_id, {"_id": timer_id, "callback_id": callback_id, "kind": kind, "booking": booking, "due_at": due_at, "state": "pending"})
@@ -101,7 +122,7 @@ class FakeRepository:
 
     async def finish_timer(self, *, timer_id, owner, outcome, at):
         timer = self.timers[timer_id]
-        if timer["state"] == "claimed" and timer["owner"] == owner:
+        if timer["owner"] == owner:
             timer.update(state="done", outcome=outcome)
             return True
         return False
@@ -126,14 +147,14 @@ class FakeClock:
         return self.now
 
 
-def build(now: datetime, registry: RegistryClient | None = None):
+def build(now: datetime, registry: RegistryClient | None = None, repository: FakeRepository | None = None):
     settings = CallbackSettings(
         departments={
             "kcc": DepartmentCapacity(coordinator="co-kcc"),
             "sozawe": DepartmentCapacity(opens=time(9), closes=time(12), slot_minutes=30, per_slot=1, max_attempts=2, coordinator="co-sozawe"),
         }
     )
-    repository, publisher, clock = FakeRepository(), FakePublisher(), FakeClock(now)
+    repository, publisher, clock = repository or FakeRepository(), FakePublisher(), FakeClock(now)
     service = CallbackService(
         repository=repository, publisher=publisher, settings=settings, calendar=WorkingCalendar(), clock=clock,
         registry=registry,
@@ -243,3 +264,38 @@ async def test_completed_callbacks_are_not_overdue_and_unknown_ids_are_not_found
     assert publisher.types() == ["scheduled", "cancelled"]
     with pytest.raises(NotFound):
         await service.claim("cb-unknown", ClaimBody(team_id="team-a"))
+
+
+class StoreDownAfterPublish(FakeRepository):
+    """The store stops answering once the events are out, before they are pulled from the outbox."""
+
+    async def published(self, *, callback_id, event_ids):
+        raise AutoReconnect("store went away")
+
+
+async def test_a_completion_the_store_saved_answers_completed_even_if_pulling_its_outbox_fails():
+    service, _, repository, publisher, _ = build(datetime(2026, 11, 24, 7, 0, tzinfo=UTC), repository=StoreDownAfterPublish())
+    await service.request(request())
+    await service.attempt("cb-1", AttemptBody(agent_id="mw-1", outcome="reached"))
+    done = await service.complete("cb-1", CompleteBody(agent_id="mw-1"))  # no 503 for a completion that happened
+    assert done.status == "completed" and publisher.types()[-1] == "completed"
+    assert [e["id"] for e in repository.callbacks["cb-1"]["outbox"]][-1] == publisher.events[-1][1].id  # published again later
+    with pytest.raises(InvalidTransition):
+        await service.complete("cb-1", CompleteBody(agent_id="mw-1"))
+
+
+async def test_a_reminder_due_at_once_is_sent_even_if_the_scheduler_runs_while_the_booking_is_saved():
+    class SchedulerRunsDuringSave(FakeRepository):
+        scheduler = None
+
+        async def save(self, **kwargs):
+            if self.scheduler is not None:
+                await self.scheduler.run_once()  # a scheduler round between booking the slot and saving it
+            return await super().save(**kwargs)
+
+    now = datetime(2026, 11, 24, 8, 50, tzinfo=AMS)  # sozawe's first slot, 09:00, is within the 15 reminder minutes
+    service, scheduler, repository, publisher, _ = build(now, repository=SchedulerRunsDuringSave())
+    repository.scheduler = scheduler
+    await service.request(request(requested_at=now))
+    await scheduler.run_once()
+    assert publisher.types() == ["scheduled", "reminder"]

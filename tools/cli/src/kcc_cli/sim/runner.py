@@ -101,6 +101,9 @@ class Runner:
         self.ledger = Ledger()
         self.departments = departments  # the organisation's, fetched by `prepare`
         self.pacer: Pacer | None = None
+        # A back-office works its call-back list one round at a time: a round that runs past the
+        # next one's moment (a slow platform) would otherwise work the same call-backs again.
+        self._back_office_rounds: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def prepare(self) -> None:
         """Learn which departments the organisation has (presence and hand-offs go only there)."""
@@ -395,11 +398,12 @@ class Runner:
         """Each back-office works its call-backs due today: claim, call, and complete when reached."""
         await self._until(moment)
         for department in [d for d in model.BACK_OFFICES if d in (self.departments or [])]:
-            reply = await self.client.callbacks_due_today(department)
-            if self._failed("callbacks due", reply) or not isinstance(reply.body, list):
-                continue
-            for task in reply.body:
-                await self._call_back(department, task)
+            async with self._back_office_rounds[department]:
+                reply = await self.client.callbacks_due_today(department)
+                if self._failed("callbacks due", reply) or not isinstance(reply.body, list):
+                    continue
+                for task in reply.body:
+                    await self._call_back(department, task)
 
     async def _call_back(self, department: str, task: dict[str, Any]) -> None:
         callback_id, status = task["callback_id"], task.get("status")
