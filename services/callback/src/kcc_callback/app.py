@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 import httpx
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.erasure import take_part_in_erasure
+from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.registry import RegistryClient, RegistrySettings
 from kcc_shared.access import MISSING
@@ -45,7 +47,11 @@ def create_app(
     subscribers.register(infra, callbacks)
     privacy = CallbackPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
     take_part_in_erasure(infra, erase=privacy.erase)
-    retention = PeriodicJob("retention", privacy.purge_expired, interval_s=settings.retention_interval_s)
+    retention = PeriodicJob(
+        "retention", privacy.purge_expired, interval_s=settings.retention_interval_s,
+        lease=Lease(infra.db["leases"], name="retention", holder=holder_name("callback"),
+                    ttl=timedelta(seconds=settings.retention_interval_s * 1.5 + 60)),
+    )
     background: list[asyncio.Task] = []
 
     async def callback_department(_request, params) -> object:

@@ -7,7 +7,7 @@ Everything that must not happen twice is one atomic update of one document:
 - A transition of a call-back from revision r is one update guarded by `revision: r` that also
   appends the transition's events to the document's `outbox`; a concurrent second writer
   matches nothing (409). Published entries are pulled from the outbox once the broker has them.
-- A timer is claimed by one `find_one_and_update` that sets its owner and lease.
+- A timer is claimed by one conditional update that sets its owner and lease.
 
 Every filter's fields lie in the index its query uses (the planned-store test checks this with
 explain), and retention is by TTL index or one delete/update by filter.
@@ -17,12 +17,13 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-INDEX_OPTIONS_CONFLICT = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
+INDEX_OPTIONS_CONFLICT = (85, 86)
+CLAIM_CANDIDATES = 5  # due timers tried per claim before giving up the round  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
 def slot_id(department_id: str, start: datetime) -> str:
@@ -69,7 +70,6 @@ class CallbackRepository:
     async def ensure_indexes(self) -> None:
         """Declare every index a query here uses (idempotent), the TTL ones included."""
         await declare_indexes(self._callbacks, [
-            IndexModel([("_id", ASCENDING), ("revision", ASCENDING)], name="transition"),
             IndexModel([("department_id", ASCENDING), ("status", ASCENDING), ("slot_start", ASCENDING)], name="due"),
             IndexModel([("outbox.at", ASCENDING)], name="outbox"),
             IndexModel([("contact_id", ASCENDING)], name="contact"),
@@ -78,7 +78,6 @@ class CallbackRepository:
         ])
         await declare_indexes(self._slots, [
             IndexModel([("department_id", ASCENDING), ("start", ASCENDING)], name="day"),
-            IndexModel([("_id", ASCENDING), ("holders", ASCENDING)], name="holder_of_slot"),
             IndexModel([("holders", ASCENDING)], name="holder"),
             # The retention job deletes slots that ended long ago. Not a TTL index: that expires by the
             # server's clock, and a service on a simulated clock would see capacity of its slots vanish.
@@ -87,7 +86,6 @@ class CallbackRepository:
         await declare_indexes(self._timers, [
             IndexModel([("state", ASCENDING), ("due_at", ASCENDING)], name="due"),
             IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="lease"),
-            IndexModel([("_id", ASCENDING), ("owner", ASCENDING)], name="owner"),
             IndexModel([("callback_id", ASCENDING)], name="callback"),
             # Only fired or skipped timers have `done_at`: pending ones never expire.
             IndexModel([("done_at", ASCENDING)], name="expire", expireAfterSeconds=self._expire_after_s),
@@ -117,12 +115,15 @@ class CallbackRepository:
     ) -> dict[str, Any] | None:
         """Apply the transition from `revision` and queue its events in the same write; the
         call-back as saved (its outbox included), or None if it is no longer at `revision`."""
-        return await self._callbacks.find_one_and_update(
+        saved = await self._callbacks.update_one(
             {"_id": callback_id, "revision": revision},
             {"$set": {**changes, "revision": revision + 1}, "$push": {"outbox": {"$each": events}}},
-            projection={"_id": 0},
-            return_document=ReturnDocument.AFTER,
         )
+        if not saved.modified_count:
+            return None
+        # Read back by `_id` (update_one, not findAndModify: see `book_slot`). A later writer
+        # may already have moved it on: the caller gets that state, never an older one.
+        return await self._callbacks.find_one({"_id": callback_id}, {"_id": 0})
 
     async def outbox_of(self, callback_id: str) -> list[dict[str, Any]]:
         """The call-back's events not yet published, oldest first."""
@@ -163,20 +164,20 @@ class CallbackRepository:
         """Take a place in the slot for `holder` (already holding one counts); the slot's id, or
         None when it is full."""
         pipeline = _book_pipeline(holder=holder, capacity=capacity, department_id=department_id, start=start, end=end)
-        slot = None
+        the_slot = slot_id(department_id, start)
+        # An update, then a read of the holders: as atomic as a findAndModify, which on the
+        # local store (SecantusDB 0.7) scans the collection for an existing document. Two first
+        # bookings of a slot may race to create it and one get a duplicate key: booking is
+        # idempotent per holder, so it simply asks again.
         for _ in range(3):
-            # Two first bookings of a slot may race to create it: MongoDB may answer one with a
-            # duplicate key, SecantusDB 0.7 with no document (its update applied). Booking is
-            # idempotent per holder, so asking again gives the slot as it now stands.
-            with contextlib.suppress(DuplicateKeyError):
-                slot = await self._slots.find_one_and_update(
-                    {"_id": slot_id(department_id, start)}, pipeline, upsert=True,
-                    projection={"holders": 1}, return_document=ReturnDocument.AFTER,
-                )
-            if slot is not None:
+            try:
+                await self._slots.update_one({"_id": the_slot}, pipeline, upsert=True)
                 break
-        else:
-            raise RuntimeError(f"slot {slot_id(department_id, start)} could not be created or read")
+            except DuplicateKeyError:
+                continue
+        slot = await self._slots.find_one({"_id": the_slot}, {"holders": 1})
+        if slot is None:
+            raise RuntimeError(f"slot {the_slot} could not be created or read")
         return slot["_id"] if holder in slot["holders"] else None
 
     async def held_slot(self, *, holder: str) -> dict[str, Any] | None:
@@ -210,15 +211,17 @@ class CallbackRepository:
         out (it crashed), else the earliest pending one that is due. Exactly one caller gets it."""
         claim = {"$set": {"state": "claimed", "owner": owner, "lease_until": lease_until}, "$inc": {"claims": 1}}
         # Two queries, not one `$or`: each is then answered from its own index.
+        # The earliest few candidates, then a conditional update of each in turn: the update
+        # re-checks the selector, so of racing schedulers exactly one takes a timer (update_one,
+        # not findAndModify: see `book_slot`).
         for selector, order in (
             ({"state": "claimed", "lease_until": {"$lte": now}}, "lease_until"),
             ({"state": "pending", "due_at": {"$lte": now}}, "due_at"),
         ):
-            timer = await self._timers.find_one_and_update(
-                selector, claim, sort=[(order, ASCENDING)], return_document=ReturnDocument.AFTER
-            )
-            if timer is not None:
-                return timer
+            candidates = await self._timers.find(selector, {"_id": 1}).sort(order, ASCENDING).limit(CLAIM_CANDIDATES).to_list(None)
+            for candidate in candidates:
+                if (await self._timers.update_one({"_id": candidate["_id"], **selector}, claim)).modified_count:
+                    return await self._timers.find_one({"_id": candidate["_id"]})
         return None
 
     async def finish_timer(self, *, timer_id: str, owner: str, outcome: str, at: datetime) -> bool:

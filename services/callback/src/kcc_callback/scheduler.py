@@ -1,7 +1,7 @@
 """Timers that survive restarts: reminders before a slot, `overdue` when a deadline passes.
 
 Due times live in the store (`timers` collection, one document per timer with a
-deterministic id). A scheduler loop claims a due timer (one `find_one_and_update` from
+deterministic id). A scheduler loop claims a due timer (one conditional update from
 `pending` to `claimed`, with a lease: of concurrent schedulers exactly one gets it), publishes
 its event, then marks it `done`; done timers expire by TTL index a few days later.
 
