@@ -39,6 +39,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
         title="Contact.STAD metrics",
         description="Service norms per channel, live and historical.",
         routers=[api.router],
+        on_startup=repository.ensure_indexes,
         on_started=started,
         on_shutdown=stopping,
     )

@@ -94,8 +94,8 @@ class Reports:
             f for f in await self._repository.in_period(kind="received", first=first, last=last) if channel in (None, f["channel"])
         ]
         ids = sorted({f["contact_id"] for f in received})
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
-        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids, near=(first, last))
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
+        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
         rows = breakdown(received, by=by, first_routed=routed, resolved=resolved, tz=self._tz)
         return Breakdown(from_=first, to=last, by=by, channel=channel, rows=[BreakdownRow(**r) for r in rows])
 
@@ -104,9 +104,9 @@ class Reports:
         ids = sorted(scores)
         channels = {
             f["contact_id"]: f["channel"]
-            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids, near=(first, last))
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids)
         }
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
         departments = {cid: f.get("department_id") or "unrouted" for cid, f in routed.items()}
         values = list(scores.values())
         return Satisfaction(
@@ -125,7 +125,7 @@ class Reports:
         waiting_ids = sorted({f["contact_id"] for f in routed} - done)
         received = {
             f["contact_id"]: f
-            for f in await self._repository.where_in(kind="received", field="contact_id", values=waiting_ids, near=(horizon, today))
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=waiting_ids)
         }
         return snapshot(
             now=now, tz=self._tz,
