@@ -75,11 +75,10 @@ def _context(record: Any) -> Context:
 
 def register_batches(
     broker: KafkaBroker, processor: EventProcessor, *, method: str, make_service: Callable[[FactBatch], MetricsService],
-    collection: Any, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
+    repository: FactRepository, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
 ) -> None:
     """Subscribe `processor.topic` in batches; `method` names the MetricsService handler.
-    `collection` is the facts' base collection (one collection per kind beneath it)."""
-    repository = FactRepository(collection)
+    `repository` stores the facts and keeps the read model."""
 
     @broker.subscriber(
         processor.topic.name,

@@ -46,7 +46,7 @@ async def rebuild(
     result = Rebuilt(database=database)
     try:
         db = client[database]
-        repository = FactRepository(db["facts"])
+        repository = FactRepository(db["facts"], timezone=settings.timezone, norms=settings.norms)
         if await repository.holds_facts():
             raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
         await repository.ensure_indexes()

@@ -1,5 +1,7 @@
 """Facts the metrics service counts, one immutable document per event id (so counting is
-idempotent, and a replay of the topics into a fresh database yields the same facts).
+idempotent, and a replay of the topics into a fresh database yields the same facts), and the
+telephone read model kept from them as they arrive (calls.py): a document per call and
+counters per 15-minute interval and service line.
 
 One collection per kind of fact (`facts.call`, `facts.received`, …), each with the indexes its
 questions use: the local `day` (with `event` first where a question asks for one stage), and
@@ -11,12 +13,14 @@ event id) is the consumers' inbox: a redelivered event is a duplicate key, ignor
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from kcc_shared.mongo import insert_once
+from kcc_metrics import calls, live
+from kcc_metrics.norms import NormSettings
 
 DUPLICATE_KEY = 11000
 # Values per `$in` query: one round trip per chunk, a command well under the 16 MB limit.
@@ -34,17 +38,29 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "survey": (("day",), ("contact_id",)),
     "agent": (("day",),),
 }
+# The read model's collections and their indexes (beside the facts, in the same database).
+READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "calls": (("interval",), ("waiting", "day")),
+    "intervals": (("day",), ("service_line", "day")),
+    **{entity.collection: (("open", "day"),) for entity in live.ENTITIES.values()},
+    "queues": (("day",),),
+}
 
 
 class FactRepository:
-    def __init__(self, collection: AsyncCollection, *, cache: dict[Any, list[dict[str, Any]]] | None = None) -> None:
-        """`collection` names the base (`db["facts"]`); each kind is `<base>.<kind>`."""
-        self._base = collection
+    def __init__(
+        self, collection: AsyncCollection, *, timezone: str = "Europe/Amsterdam", norms: NormSettings | None = None,
+        cache: dict[Any, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """`collection` names the base (`db["facts"]`); each kind is `<base>.<kind>`. `timezone` and
+        `norms` define the intervals and the counters kept in them."""
+        self._base, self._db = collection, collection.database
+        self._tz, self._norms = ZoneInfo(timezone), norms or NormSettings()
         self._cache = cache
 
     def reading_once(self) -> "FactRepository":
         """The same facts, for one request: each question is asked of the store at most once."""
-        return FactRepository(self._base, cache={})
+        return FactRepository(self._base, timezone=self._tz.key, norms=self._norms, cache={})
 
     def of(self, kind: str) -> AsyncCollection:
         """The collection of one kind of fact."""
@@ -55,6 +71,9 @@ class FactRepository:
         for kind, indexes in INDEXES.items():
             for fields in indexes:
                 await self.of(kind).create_index([(f, ASCENDING) for f in fields], name="_".join(fields))
+        for name, indexes in READ_MODEL_INDEXES.items():
+            for fields in indexes:
+                await self._db[name].create_index([(f, ASCENDING) for f in fields], name="_".join(fields))
 
     async def holds_facts(self) -> bool:
         """Whether any fact is stored (a rebuild goes into a fresh database only)."""
@@ -62,12 +81,13 @@ class FactRepository:
         return any(n.startswith(prefix) for n in await self._base.database.list_collection_names())
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
-        """Store a fact once; a redelivered event finds its fact already there."""
-        await insert_once(self.of(fact["kind"]), {"_id": event_id, **fact})
+        """Store a fact once and keep the read model; a redelivered event changes nothing."""
+        await self.store([{"_id": event_id, **fact}])
 
     async def store(self, facts: Iterable[dict[str, Any]]) -> None:
-        """Insert a batch of facts (with their `_id`), one unordered `insert_many` per kind;
-        ids already stored (redeliveries, also within the batch) are the idempotence, not an error."""
+        """Insert a batch of facts (with their `_id`), one unordered `insert_many` per kind, then
+        bring the read model up to date; ids already stored (redeliveries, also within the
+        batch) are the idempotence, not an error."""
         groups: dict[str, list[dict[str, Any]]] = {}
         for fact in facts:
             groups.setdefault(fact["kind"], []).append(fact)
@@ -78,6 +98,69 @@ class FactRepository:
                 others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
                 if others or exc.details.get("writeConcernErrors"):
                     raise
+        if groups.get("call"):
+            await self._keep_calls(groups["call"])
+        await self._keep_live(groups)
+
+    async def _keep_live(self, groups: dict[str, list[dict[str, Any]]]) -> None:
+        """Add a batch's facts to the live documents they concern (one bulk upsert per kind of
+        document), re-flag those documents open or not, and note the queues seen per day."""
+        by_entity: dict[live.Entity, list[dict[str, Any]]] = {}
+        for kind, facts in groups.items():
+            if kind in live.ENTITIES:
+                by_entity.setdefault(live.ENTITIES[kind], []).extend(facts)
+        for entity, facts in by_entity.items():
+            documents, updates = self._db[entity.collection], live.updates(entity, facts)
+            await documents.bulk_write([UpdateOne({"_id": k}, u, upsert=True) for k, u in updates.items()], ordered=False)
+            flags = [
+                UpdateOne({"_id": d["_id"]}, {"$set": {"open": now}})
+                async for d in documents.find({"_id": {"$in": sorted(updates)}})
+                if (now := live.is_open(entity, d)) != d.get("open")
+            ]
+            if flags:
+                await documents.bulk_write(flags, ordered=False)
+        seen = live.seen_queues(fact for facts in groups.values() for fact in facts)
+        if seen:
+            await self._db["queues"].bulk_write([UpdateOne({"_id": k}, {"$set": v}, upsert=True) for k, v in seen.items()], ordered=False)
+
+    async def open_documents(self, entity: live.Entity, *, since: date) -> list[dict[str, Any]]:
+        """The live documents of one kind still open, dated on or after the local day `since`."""
+        return [d async for d in self._db[entity.collection].find({"open": True, "day": {"$gte": since.isoformat()}})]
+
+    async def queues_seen(self, *, since: date) -> list[dict[str, Any]]:
+        """The queues something was put in on or after the local day `since`, one row per queue and day."""
+        return [q async for q in self._db["queues"].find({"day": {"$gte": since.isoformat()}})]
+
+    async def _keep_calls(self, facts: list[dict[str, Any]]) -> None:
+        """Add a batch's call facts to their calls' documents (one bulk upsert), then recompute
+        the counters of every interval those calls were offered in (one read, one bulk write)."""
+        updates = calls.call_updates(facts, tz=self._tz)
+        documents = self._db["calls"]
+        await documents.bulk_write([UpdateOne({"_id": cid}, {"$set": u}, upsert=True) for cid, u in updates.items()], ordered=False)
+        touched = {c["interval"] async for c in documents.find({"_id": {"$in": sorted(updates)}}, {"interval": 1}) if c.get("interval")}
+        if not touched:
+            return
+        offered = [c async for c in documents.find({"interval": {"$in": sorted(touched)}})]
+        flags = [
+            UpdateOne({"_id": c["_id"]}, {"$set": {"waiting": now}})
+            for c in offered if (now := calls.waiting(c)) != c.get("waiting")
+        ]
+        if flags:
+            await documents.bulk_write(flags, ordered=False)
+        rows = calls.interval_documents(calls.interval_totals(offered, norms=self._norms), norms=self._norms)
+        await self._db["intervals"].bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False)
+
+    async def intervals(self, *, first: date, last: date, service_line: str | None = None) -> list[dict[str, Any]]:
+        """The telephone counters of every interval (and service line) on the local days [first, last]."""
+        query: dict[str, Any] = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        if service_line is not None:
+            query["service_line"] = service_line
+        rows = [row async for row in self._db["intervals"].find(query)]
+        return sorted(rows, key=lambda r: (r["start"], r["service_line"]))
+
+    async def waiting_calls(self, *, since: date) -> list[dict[str, Any]]:
+        """Calls offered on or after the local day `since` and still in the queue (the live picture)."""
+        return [c async for c in self._db["calls"].find({"waiting": True, "day": {"$gte": since.isoformat()}})]
 
     async def _find(self, kind: str, query: dict[str, Any], key: Any) -> list[dict[str, Any]]:
         if self._cache is not None and key in self._cache:

@@ -21,6 +21,7 @@ from kcc_shared.consumer import DeadLetterSink, EventProcessor
 from kcc_shared.runtime import Infrastructure
 
 from kcc_metrics.batches import register_batches
+from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 
 # (topic, MetricsService method, the event types it records; empty = all the topic carries)
@@ -54,7 +55,7 @@ class FactsAreTheInbox:
         return None
 
 
-def register(infra: Infrastructure, metrics: MetricsService, *, collection: object) -> None:
+def register(infra: Infrastructure, metrics: MetricsService, *, repository: FactRepository) -> None:
     """Each topic is consumed in batches (`batches.py`): the fast path collects the facts the
     ordinary handlers make and inserts them at once; the shared `EventProcessor` (retries,
     dead letters) handles what the fast path cannot.
@@ -73,7 +74,7 @@ def register(infra: Infrastructure, metrics: MetricsService, *, collection: obje
             settings=settings.consumer, metrics=infra.consumer_metrics,
         )
         register_batches(
-            infra.broker, processor, method=method, collection=collection,
+            infra.broker, processor, method=method, repository=repository,
             make_service=metrics.with_repository, tracer=infra.tracer_provider.get_tracer("kcc_metrics.batches"),
             auto_offset_reset=settings.consumer.auto_offset_reset,
         )

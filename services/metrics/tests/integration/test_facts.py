@@ -1,7 +1,7 @@
 """Facts on the real store: one collection per kind, a redelivery stored once, and every
 question answered by one indexed query whatever else is stored."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from pymongo import AsyncMongoClient
@@ -29,8 +29,8 @@ async def test_facts_are_stored_once_per_event_and_questions_return_what_they_as
         await store_facts(repository, [
             {"_id": "s1", **fact("resolved", "2026-12-04", contact_id="c1")},
             {"_id": "s2", **fact("resolved", "2027-02-01", contact_id="c1")},  # months later: still joined
-            {"_id": "o1", **fact("call", "2026-11-30", call_id="k1", event="offered")},
-            {"_id": "e1", **fact("call", "2026-12-01", call_id="k1", event="ended")},  # past midnight
+            {"_id": "o1", **fact("call", "2026-11-30", call_id="k1", event="offered", at=datetime(2026, 11, 30, 22, 50, tzinfo=UTC))},
+            {"_id": "e1", **fact("call", "2026-12-01", call_id="k1", event="ended", at=datetime(2026, 11, 30, 23, 5, tzinfo=UTC))},  # past midnight
             {"_id": "r1", **fact("received", "2026-10-30", contact_id="c1", channel="letter")},
         ])
 
@@ -54,7 +54,7 @@ async def test_facts_are_stored_once_per_event_and_questions_return_what_they_as
         # One request asks each question once: a fact stored meanwhile shows in the next request only.
         request = repository.reading_once()
         assert len(await request.in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 1
-        await repository.record(event_id="a1", fact=fact("call", "2026-12-01", call_id="k2", event="offered"))
+        await repository.record(event_id="a1", fact=fact("call", "2026-12-01", call_id="k2", event="offered", at=datetime(2026, 12, 1, 9, tzinfo=UTC)))
         assert len(await request.in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 1
         assert len(await repository.reading_once().in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 2
     finally:
