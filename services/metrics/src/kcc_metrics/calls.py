@@ -51,19 +51,21 @@ def call_updates(facts: Iterable[dict[str, Any]], *, tz: ZoneInfo) -> dict[str, 
     return updates
 
 
+def merged(call: dict[str, Any] | None, call_id: str, update: dict[str, Any]) -> dict[str, Any]:
+    """A call document with a batch's `$set` applied (what the store holds after the upsert)."""
+    document: dict[str, Any] = {"_id": call_id, **(call or {}), "events": dict((call or {}).get("events", {}))}
+    for path, value in update.items():
+        if path.startswith("events."):
+            document["events"][path[len("events."):]] = value
+        else:
+            document[path] = value
+    return document
+
+
 def documents(facts: Iterable[dict[str, Any]], *, tz: ZoneInfo) -> list[dict[str, Any]]:
     """Call documents built in memory from call facts (what the store's upserts build)."""
     keyed = [{"_id": fact.get("_id") or f"fact-{n}", **fact} for n, fact in enumerate(facts)]
-    built: list[dict[str, Any]] = []
-    for call_id, update in call_updates(keyed, tz=tz).items():
-        call: dict[str, Any] = {"_id": call_id, "events": {}}
-        for path, value in update.items():
-            if path.startswith("events."):
-                call["events"][path[len("events."):]] = value
-            else:
-                call[path] = value
-        built.append(call)
-    return built
+    return [merged(None, call_id, update) for call_id, update in call_updates(keyed, tz=tz).items()]
 
 
 def stages(call: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -80,35 +82,39 @@ def waiting(call: dict[str, Any]) -> bool:
     return bool(events["offered"]) and not (events["answered"] or events["abandoned"] or events["ended"])
 
 
+def contribution(call: dict[str, Any], *, norms: NormSettings) -> dict[str, Any] | None:
+    """What one call adds to the counters of its interval (None until its offer is known)."""
+    events = stages(call)
+    if not events["offered"] or not call.get("interval"):
+        return None
+    threshold, limit = norms.telephone_threshold_s, norms.telephone_transfers_max
+    row: dict[str, Any] = {**dict.fromkeys(TOTALS, 0), "max_transfers": None, "offered": 1}
+    if events["answered"]:
+        wait = events["answered"][0]["wait_s"]
+        row |= {"answered": 1, "answered_within": int(wait <= threshold), "wait_s_total": wait}
+        if events["ended"]:
+            end = events["ended"][0]
+            row |= {"ended": 1, "handle_s_total": end.get("talk_s", 0) + end.get("hold_s", 0) + end.get("wrap_up_s", 0)}
+        transfers = len(events["transferred"])
+        row |= {"transfers": transfers, "calls_over_limit": int(transfers > limit), "max_transfers": transfers}
+    elif events["abandoned"]:
+        wait = events["abandoned"][0]["wait_s"]
+        row |= {"abandoned": 1, "abandoned_within": int(wait <= threshold), "abandoned_wait_s_total": wait}
+    return row
+
+
+def interval_sums(calls: Iterable[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(interval, service line) -> the sum of the stored contributions (`c`) of the calls offered in it."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for call in sorted(calls, key=lambda c: c["_id"]):
+        if call.get("c") is not None and call.get("interval"):
+            groups[(call["interval"], call["service_line"])].append(call["c"])
+    return {key: summed(rows) for key, rows in groups.items()}
+
+
 def interval_totals(calls: Iterable[dict[str, Any]], *, norms: NormSettings) -> dict[tuple[str, str], dict[str, Any]]:
     """(interval, service line) -> the counters of the calls offered in it (telephone_kpis' definitions)."""
-    totals: dict[tuple[str, str], dict[str, Any]] = {}
-    threshold, limit = norms.telephone_threshold_s, norms.telephone_transfers_max
-    for call in sorted(calls, key=lambda c: c["_id"]):
-        events = stages(call)
-        if not events["offered"] or not call.get("interval"):
-            continue
-        row = totals.setdefault((call["interval"], call["service_line"]), {**dict.fromkeys(TOTALS, 0), "max_transfers": None})
-        row["offered"] += 1
-        if events["answered"]:
-            wait = events["answered"][0]["wait_s"]
-            row["answered"] += 1
-            row["answered_within"] += wait <= threshold
-            row["wait_s_total"] += wait
-            if events["ended"]:
-                end = events["ended"][0]
-                row["ended"] += 1
-                row["handle_s_total"] += end.get("talk_s", 0) + end.get("hold_s", 0) + end.get("wrap_up_s", 0)
-            transfers = len(events["transferred"])
-            row["transfers"] += transfers
-            row["calls_over_limit"] += transfers > limit
-            row["max_transfers"] = max(row["max_transfers"] or 0, transfers)
-        elif events["abandoned"]:
-            wait = events["abandoned"][0]["wait_s"]
-            row["abandoned"] += 1
-            row["abandoned_within"] += wait <= threshold
-            row["abandoned_wait_s_total"] += wait
-    return totals
+    return interval_sums({**call, "c": contribution(call, norms=norms)} for call in calls)
 
 
 def interval_documents(totals: dict[tuple[str, str], dict[str, Any]], *, norms: NormSettings) -> list[dict[str, Any]]:

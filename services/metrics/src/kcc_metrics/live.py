@@ -1,8 +1,9 @@
 """The live documents behind `GET /v1/realtime`, pure: one keyed document per counter visit,
 call-back and contact, holding each of its events under the event's id (a redelivery rewrites
-the same entry; a late or out-of-order event joins whenever it comes), flagged `open` while it
-still waits; and one document per queue and local day a contact was queued on, so a queue with
-nobody waiting still shows. The realtime request reads the open documents and the queues of the
+the same entry; a late or out-of-order event joins whenever it comes), with a `state` that only
+moves forward (`$max`): OPEN once it waits (a ticket drawn, a call-back booked, a contact queued),
+CLOSED once it no longer does, whichever event comes first; and one document per queue and
+local day something was queued in, so a queue with nobody waiting still shows. The realtime request reads the open documents and the queues of the
 last days: what is waiting now, not the events of the period. Calls have theirs in calls.py.
 
 Documents keep only what the live picture needs: never the citizen key (erasure touches facts only)."""
@@ -17,19 +18,28 @@ from kcc_metrics.realtime import LIVE_CHANNELS
 QUEUED_DECISIONS = ("answer_in_kcc", "forward_to_department")
 
 
+OPEN, CLOSED = 1, 2
+
+
 @dataclass(frozen=True)
 class Entity:
     collection: str
     key: str  # the fact field naming the document
     fields: tuple[str, ...]  # what an entry keeps of its fact
-    day_from: tuple[str, ...]  # facts (kind or event) whose local day dates the document (the latest one)
+    opens: tuple[str, ...]  # events that make it wait; their local day dates the document (the latest one)
+    closes: tuple[str, ...]  # events after which it no longer waits
 
 
-VISIT = Entity("visits", "visit_key", ("event", "at", "location", "appointment_id"), ("drawn",))
-CALLBACK = Entity("callbacks", "callback_id", ("event", "at", "deadline", "department_id", "contact_id"), ("scheduled",))
+VISIT = Entity("visits", "visit_key", ("event", "at", "location", "appointment_id"), ("drawn",), ("called", "left", "served"))
+CALLBACK = Entity(
+    "callbacks", "callback_id", ("event", "at", "deadline", "department_id", "contact_id"), ("scheduled",),
+    ("completed", "failed", "cancelled"),
+)
+# A contact waits once routed into a queue realtime shows (`queued`), until resolved.
 CONTACT = Entity(
     "contacts", "contact_id",
     ("kind", "channel", "received_at", "decision", "department_id", "routed_at", "due_at", "resolved_at"), ("routed",),
+    ("resolved",),
 )
 # Kind of fact -> the document it goes to.
 ENTITIES: dict[str, Entity] = {"counter": VISIT, "callback": CALLBACK, "received": CONTACT, "routed": CONTACT, "resolved": CONTACT}
@@ -41,14 +51,24 @@ def entry_key(event_id: str) -> str:
 
 
 def updates(entity: Entity, facts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """document id -> the update adding a batch's facts to it (`$set` of entries, `$max` of the day)."""
+    """document id -> the update adding a batch's facts to it (`$set` of entries, `$max` of day and state).
+
+    Telephone and counter contacts never wait in a KCC or department queue (their calls and
+    tickets do): their facts make no contact document."""
     found: dict[str, dict[str, Any]] = defaultdict(lambda: {"$set": {}})
     for fact in facts:
+        if entity is CONTACT and fact.get("channel") in LIVE_CHANNELS:
+            continue
         update = found[fact[entity.key]]
         update["$set"][f"events.{entry_key(fact['_id'])}"] = {k: fact[k] for k in entity.fields if fact.get(k) is not None}
-        if fact["kind"] in entity.day_from or fact.get("event") in entity.day_from:
-            update["$max"] = {"day": max(fact["day"], update.get("$max", {}).get("day", ""))}
-    return found
+        stage = fact.get("event") or fact["kind"]
+        state = CLOSED if stage in entity.closes else OPEN if stage in entity.opens and (entity is not CONTACT or queued(fact)) else None
+        if state is not None:
+            highest = update.setdefault("$max", {})
+            highest["state"] = max(state, highest.get("state", 0))
+            if state == OPEN:
+                highest["day"] = max(fact["day"], highest.get("day", ""))
+    return dict(found)
 
 
 def entries(document: dict[str, Any]) -> list[dict[str, Any]]:
@@ -66,17 +86,6 @@ def queued(routed: dict[str, Any]) -> str | None:
     if routed.get("channel") in (None, *LIVE_CHANNELS) or routed.get("decision") not in QUEUED_DECISIONS:
         return None
     return f"kcc:{routed['channel']}" if routed["decision"] == "answer_in_kcc" else f"department:{routed['department_id']}"
-
-
-def is_open(entity: Entity, document: dict[str, Any]) -> bool:
-    """Whether the document still waits: a ticket not yet called, a call-back not yet done, a queued contact unresolved."""
-    kinds = {e.get("event") or e.get("kind") for e in document.get("events", {}).values()}
-    if entity is VISIT:
-        return "drawn" in kinds and not kinds & {"called", "left", "served"}
-    if entity is CALLBACK:
-        return "scheduled" in kinds and not kinds & {"completed", "failed", "cancelled"}
-    routed = [e for e in document.get("events", {}).values() if e.get("kind") == "routed"]
-    return any(queued(e) for e in routed) and "resolved" not in kinds
 
 
 def seen_queues(facts: Iterable[dict[str, Any]]) -> dict[str, dict[str, str]]:

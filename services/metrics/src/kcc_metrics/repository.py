@@ -32,9 +32,10 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "acknowledged": (("day",), ("contact_id",)),
     "routed": (("day",), ("contact_id",)),
     "resolved": (("day",), ("contact_id",)),
-    "call": (("day",), ("event", "day"), ("call_id",)),
-    "counter": (("day",), ("event", "day"), ("visit_key",)),
-    "callback": (("day",), ("event", "day"), ("callback_id",), ("contact_id",)),
+    # Telephone figures come from the read model; call facts are joined only by call id (hand-offs).
+    "call": (("call_id",),),
+    "counter": (("event", "day"), ("visit_key",)),
+    "callback": (("event", "day"), ("callback_id",), ("contact_id",)),
     "survey": (("day",), ("contact_id",)),
     "agent": (("day",),),
 }
@@ -42,7 +43,7 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
 READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "calls": (("interval",), ("waiting", "day")),
     "intervals": (("day",), ("service_line", "day")),
-    **{entity.collection: (("open", "day"),) for entity in live.ENTITIES.values()},
+    **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
     "queues": (("day",),),
 }
 
@@ -104,50 +105,53 @@ class FactRepository:
 
     async def _keep_live(self, groups: dict[str, list[dict[str, Any]]]) -> None:
         """Add a batch's facts to the live documents they concern (one bulk upsert per kind of
-        document), re-flag those documents open or not, and note the queues seen per day."""
+        document, which also moves each one's state forward) and note the queues seen per day."""
         by_entity: dict[live.Entity, list[dict[str, Any]]] = {}
         for kind, facts in groups.items():
             if kind in live.ENTITIES:
                 by_entity.setdefault(live.ENTITIES[kind], []).extend(facts)
         for entity, facts in by_entity.items():
-            documents, updates = self._db[entity.collection], live.updates(entity, facts)
-            await documents.bulk_write([UpdateOne({"_id": k}, u, upsert=True) for k, u in updates.items()], ordered=False)
-            flags = [
-                UpdateOne({"_id": d["_id"]}, {"$set": {"open": now}})
-                async for d in documents.find({"_id": {"$in": sorted(updates)}})
-                if (now := live.is_open(entity, d)) != d.get("open")
-            ]
-            if flags:
-                await documents.bulk_write(flags, ordered=False)
+            updates = live.updates(entity, facts)
+            if updates:
+                writes = [UpdateOne({"_id": k}, u, upsert=True) for k, u in updates.items()]
+                await self._db[entity.collection].bulk_write(writes, ordered=False)
         seen = live.seen_queues(fact for facts in groups.values() for fact in facts)
         if seen:
             await self._db["queues"].bulk_write([UpdateOne({"_id": k}, {"$set": v}, upsert=True) for k, v in seen.items()], ordered=False)
 
     async def open_documents(self, entity: live.Entity, *, since: date) -> list[dict[str, Any]]:
         """The live documents of one kind still open, dated on or after the local day `since`."""
-        return [d async for d in self._db[entity.collection].find({"open": True, "day": {"$gte": since.isoformat()}})]
+        query = {"state": live.OPEN, "day": {"$gte": since.isoformat()}}
+        return [d async for d in self._db[entity.collection].find(query)]
 
     async def queues_seen(self, *, since: date) -> list[dict[str, Any]]:
         """The queues something was put in on or after the local day `since`, one row per queue and day."""
         return [q async for q in self._db["queues"].find({"day": {"$gte": since.isoformat()}})]
 
     async def _keep_calls(self, facts: list[dict[str, Any]]) -> None:
-        """Add a batch's call facts to their calls' documents (one bulk upsert), then recompute
-        the counters of every interval those calls were offered in (one read, one bulk write)."""
+        """Add a batch's call facts to their calls' documents with each call's contribution to its
+        interval (one read, one bulk upsert), then recompute the counters of the intervals those
+        calls were offered in from the stored contributions (one read, one bulk write).
+
+        A call's events share its key, so one consumer at a time handles a call: the read before
+        the write sees every earlier event of it. Recomputing an interval from its calls, rather
+        than adding deltas, keeps the counters exact after a crash between the writes: the
+        redelivered batch touches the same intervals again."""
         updates = calls.call_updates(facts, tz=self._tz)
         documents = self._db["calls"]
-        await documents.bulk_write([UpdateOne({"_id": cid}, {"$set": u}, upsert=True) for cid, u in updates.items()], ordered=False)
-        touched = {c["interval"] async for c in documents.find({"_id": {"$in": sorted(updates)}}, {"interval": 1}) if c.get("interval")}
+        stored = {c["_id"]: c async for c in documents.find({"_id": {"$in": sorted(updates)}})}
+        writes, touched = [], set()
+        for call_id, update in updates.items():
+            call = calls.merged(stored.get(call_id), call_id, update)
+            share = calls.contribution(call, norms=self._norms)
+            writes.append(UpdateOne({"_id": call_id}, {"$set": {**update, "c": share, "waiting": calls.waiting(call)}}, upsert=True))
+            if call.get("interval"):
+                touched.add(call["interval"])
+        await documents.bulk_write(writes, ordered=False)
         if not touched:
             return
-        offered = [c async for c in documents.find({"interval": {"$in": sorted(touched)}})]
-        flags = [
-            UpdateOne({"_id": c["_id"]}, {"$set": {"waiting": now}})
-            for c in offered if (now := calls.waiting(c)) != c.get("waiting")
-        ]
-        if flags:
-            await documents.bulk_write(flags, ordered=False)
-        rows = calls.interval_documents(calls.interval_totals(offered, norms=self._norms), norms=self._norms)
+        shares = documents.find({"interval": {"$in": sorted(touched)}}, {"c": 1, "interval": 1, "service_line": 1})
+        rows = calls.interval_documents(calls.interval_sums([c async for c in shares]), norms=self._norms)
         await self._db["intervals"].bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False)
 
     async def intervals(self, *, first: date, last: date, service_line: str | None = None) -> list[dict[str, Any]]:
