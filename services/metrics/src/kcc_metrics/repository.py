@@ -1,7 +1,8 @@
 """Facts the metrics service counts, one immutable document per event id (so counting is
 idempotent, and a replay of the topics into a fresh database yields the same facts), and the
-telephone read model kept from them as they arrive (calls.py): a document per call and
-counters per 15-minute interval and service line.
+read model kept from them as they arrive, one bulk write per kind of document and poll: a
+document per call and counters per 15-minute interval and service line (calls.py), live
+documents per counter visit, call-back and contact and the queues seen per day (live.py).
 
 One collection per kind of fact (`facts.call`, `facts.received`, …), each with the indexes its
 questions use: the local `day` (with `event` first where a question asks for one stage), and

@@ -43,10 +43,10 @@ SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] =
 
 class FactsAreTheInbox:
     """The inbox of the metrics consumers is the facts themselves: every fact's `_id` is its
-    event's id and is written with one insert-once into the partition its kind and day choose
-    (always the same for one event), so a redelivered event is a no-op insert.
-    A separate inbox would add a read and an insert per event (three store round trips instead
-    of one), and the store sets the pace (benchmarks/metrics_consumer.py)."""
+    event's id, inserted once into its kind's collection, so a redelivered event is a duplicate
+    key; the read model's documents keep each event under its id too, so writing it again
+    changes nothing. A separate inbox would add a read and an insert per event, and the store
+    sets the pace (benchmarks/metrics_consumer.py)."""
 
     async def seen(self, *, consumer: str, event_id: str) -> bool:
         return False
