@@ -41,21 +41,25 @@ async def test_facts_are_stored_once_per_event_and_questions_return_what_they_as
         assert await repository.in_period(kind="received", first=date(2026, 10, 31), last=date(2026, 11, 30)) == []
         joined = await repository.where_in(kind="resolved", field="contact_id", values=["c1"])
         assert sorted(f["_id"] for f in joined) == ["s1", "s2"]
-        offered = await repository.in_period(kind="call", first=date(2026, 11, 30), last=date(2026, 11, 30), event="offered")
-        assert [f["_id"] for f in offered] == ["o1"]
         call = await repository.where_in(kind="call", field="call_id", values=["k1"])
         assert sorted(f["_id"] for f in call) == ["e1", "o1"]
-        assert await repository.count_by(kind="call", day=date(2026, 12, 1), field="event") == {"ended": 1}
-        everything = await repository.in_period(kind="call", first=date(1, 1, 1), last=date(9999, 12, 31))
-        assert sorted(f["_id"] for f in everything) == ["e1", "o1"]
         many = await repository.where_in(kind="call", field="call_id", values=[f"k{n}" for n in range(2500)])  # three chunks
         assert sorted(f["_id"] for f in many) == ["e1", "o1"]
+        assert await repository.count_by(kind="received", day=date(2026, 10, 30), field="channel") == {"letter": 1}
+        everything = await repository.in_period(kind="resolved", first=date(1, 1, 1), last=date(9999, 12, 31))
+        assert sorted(f["_id"] for f in everything) == ["s1", "s2"]
 
-        # One request asks each question once: a fact stored meanwhile shows in the next request only.
+        # A stage of a period (indexed on event, day), and one request asks each question once:
+        # a fact stored meanwhile shows in the next request only.
+        def ticket(n: int, stage: str) -> dict:
+            at = datetime(2026, 12, 1, 9, n, tzinfo=UTC)
+            return fact("counter", "2026-12-01", event=stage, at=at, location="stadhuis", visit_key=f"stadhuis:t{n}:2026-12-01")
+        december = (date(2026, 12, 1), date(2026, 12, 1))
+        await store_facts(repository, [{"_id": "t1", **ticket(1, "drawn")}, {"_id": "t1c", **ticket(1, "called")}])
         request = repository.reading_once()
-        assert len(await request.in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 1
-        await repository.record(event_id="a1", fact=fact("call", "2026-12-01", call_id="k2", event="offered", at=datetime(2026, 12, 1, 9, tzinfo=UTC)))
-        assert len(await request.in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 1
-        assert len(await repository.reading_once().in_period(kind="call", first=date(2026, 12, 1), last=date(2026, 12, 1))) == 2
+        assert [f["_id"] for f in await request.in_period(kind="counter", first=december[0], last=december[1], event="drawn")] == ["t1"]
+        await repository.record(event_id="t2", fact=ticket(2, "drawn"))
+        assert len(await request.in_period(kind="counter", first=december[0], last=december[1], event="drawn")) == 1
+        assert len(await repository.reading_once().in_period(kind="counter", first=december[0], last=december[1], event="drawn")) == 2
     finally:
         await mongo.close()
