@@ -118,6 +118,14 @@ async def test_the_christmas_week_on_the_real_stack(service_env, christmas_scena
         assert values(body) == pytest.approx(expected)
         assert {(k["channel"], k["name"]): k["met"] for k in body["kpis"] if (k["channel"], k["name"]) in expected_met} == expected_met
         assert body["definition_version"] and body["from"] == first.isoformat()
+        # The same calls per half hour: the five offered on 22 December at 10:00 local, one service line.
+        halves = await client.get("/v1/intervals", params={"from": first.isoformat(), "to": last.isoformat(), "minutes": 30})
+        assert halves.status_code == 200 and halves.json()["from"] == first.isoformat()
+        assert [(r["start"], r["service_line"], r["offered"], r["answered"], r["abandoned"]) for r in halves.json()["intervals"]] == [
+            (f"{year}-12-22T10:00:00+01:00", line, 5, 3, 2) for line in ("algemeen", "all")
+        ]
+        twenty = await client.get("/v1/intervals", params={"from": first.isoformat(), "to": last.isoformat(), "minutes": 20})
+        assert twenty.status_code == 422 and twenty.json()["detail"][0]["loc"] == ["query", "minutes"]
         seen = await views(client, first, last)
         rows = {r["key"]: (r["received"], r["resolved"], r["answered_in_kcc"], r["handed_off"]) for r in seen["departments"]["rows"]}
         assert rows == by_department
