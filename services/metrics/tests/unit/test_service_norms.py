@@ -34,7 +34,7 @@ class FakeFacts:
             and all(f.get(k) == v for k, v in equal.items())
         ]
 
-    async def where_in(self, *, kind, field, values, near=None):
+    async def where_in(self, *, kind, field, values):
         return [f for f in self.facts.values() if f["kind"] == kind and f.get(field) in values]
 
     def reading_once(self):
