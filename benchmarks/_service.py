@@ -20,3 +20,25 @@ def start_service(module: str, port: int, env: dict[str, str], *, ready_within_s
         time.sleep(0.1)
     process.kill()
     raise SystemExit(f"{module} did not become ready within {ready_within_s:.0f} s")
+
+
+_DEV_AUTH: dict[str, object] = {}
+
+
+def dev_auth() -> tuple[dict[str, str], dict[str, str]]:
+    """A throw-away signing key for this run: the env that makes a service trust it, and ops headers.
+
+    The services require a bearer token since authentication landed; a benchmark stands in for the
+    municipality's identity provider the way the tests do (kcc_shared.devauth)."""
+    if not _DEV_AUTH:
+        import tempfile
+        from pathlib import Path
+
+        from kcc_shared.devauth import DevKeys
+
+        directory = Path(tempfile.mkdtemp(prefix="kcc-bench-auth-"))
+        keys = DevKeys.generate()
+        keys.save(directory)
+        token = keys.token(["ops"], subject="benchmark", ttl_s=24 * 3600)
+        _DEV_AUTH.update(env=keys.env(directory), headers={"Authorization": f"Bearer {token}"}, token=token)
+    return _DEV_AUTH["env"], _DEV_AUTH["headers"]  # type: ignore[return-value]

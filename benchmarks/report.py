@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from _service import start_service  # benchmarks/_service.py, beside this script
+from _service import dev_auth, start_service  # benchmarks/_service.py, beside this script
 from aiokafka import AIOKafkaProducer
 
 from kcc_shared.contracts import (
@@ -125,12 +125,13 @@ def start_metrics(port: int) -> subprocess.Popen:
         "KCC_CONSUMER_AUTO_OFFSET_RESET": "latest",
         "KCC_LOG_LEVEL": "WARNING",
         "KCC_MONGO_MAX_POOL_SIZE": os.environ.get("KCC_MONGO_MAX_POOL_SIZE", "2"),
+        **dev_auth()[0],
     }
     return start_service("kcc_metrics", port, env, ready_within_s=120)
 
 
 def offered(base: str, first: date, last: date) -> float:
-    body = httpx.get(f"{base}/v1/service-norms", params={"from": first.isoformat(), "to": last.isoformat(), "channel": "telephone"}, timeout=120).json()
+    body = httpx.get(f"{base}/v1/service-norms", params={"from": first.isoformat(), "to": last.isoformat(), "channel": "telephone"}, headers=dev_auth()[1], timeout=120).json()
     return next(k["value"] for k in body["kpis"] if k["name"] == "offered") or 0.0
 
 
@@ -168,7 +169,7 @@ def main() -> None:
                     said = subprocess.run(
                         [sys.executable, "-m", "kcc_cli", "report", "--from", first.isoformat(), "--to", period_last.isoformat(),
                          "--metrics-url", base, "--out", str(out)],
-                        check=True, capture_output=True, text=True,
+                        check=True, capture_output=True, text=True, env={**os.environ, "KCC_TOKEN_OPS": dev_auth()[1]["Authorization"][7:]},
                     ).stdout
                     times.append(time.perf_counter() - t0)
                     size = out.stat().st_size

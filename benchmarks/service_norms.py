@@ -24,13 +24,14 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _service import dev_auth  # noqa: E402
 from report import PER_DAY, free_port, offered, publish, start_metrics, traffic  # noqa: E402
 
 RECEIVED_PER_DAY = sum(PER_DAY[k] for k in ("calls", "email", "web", "counter", "letter", "social"))
 
 
 def received(base: str, first: date, last: date) -> int:
-    body = httpx.get(f"{base}/v1/channel-mix", params={"from": first.isoformat(), "to": last.isoformat()}, timeout=300).json()
+    body = httpx.get(f"{base}/v1/channel-mix", params={"from": first.isoformat(), "to": last.isoformat()}, headers=dev_auth()[1], timeout=300).json()
     return body["total"]["total"]
 
 
@@ -66,7 +67,7 @@ def main() -> None:
             times = []
             for _ in range(args.rounds):
                 t0 = time.perf_counter()
-                response = httpx.get(f"{base}/v1/service-norms", params={"from": first.isoformat(), "to": first.isoformat()}, timeout=600)
+                response = httpx.get(f"{base}/v1/service-norms", params={"from": first.isoformat(), "to": first.isoformat()}, headers=dev_auth()[1], timeout=600)
                 response.raise_for_status()
                 times.append(time.perf_counter() - t0)
             results.append((stored, times))

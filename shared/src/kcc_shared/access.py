@@ -162,6 +162,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("GET", "/v1/service-norms", (AGENT, OPS, ADMIN, "department:{department}")),
         ("GET", "/v1/channel-mix", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/breakdown", (AGENT, OPS, ADMIN)),
+        ("GET", "/v1/intervals", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/realtime", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/satisfaction", (AGENT, OPS, ADMIN)),
         ("POST", "/v1/satisfaction", ("integrator:*",)),

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
+from kcc_metrics.intervals import IntervalReport
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
 from kcc_metrics.realtime import Realtime
 from kcc_metrics.reports import Breakdown, ChannelMix, Reports, Satisfaction
@@ -104,6 +105,24 @@ async def satisfaction(reports: ReadModels, first: First, last: Last) -> Satisfa
 )
 async def answer_survey(answer: SurveyAnswerIn, surveys: SurveyIntake) -> SurveyAccepted:
     return await surveys.answer(answer)
+
+
+@router.get(
+    "/intervals", tags=["metrics"], response_model_by_alias=True,
+    summary="Telephone service level, ASA and abandonment per 15 or 30 minutes and per service line",
+)
+async def intervals(
+    reports: ReadModels, first: First, last: Last,
+    # An int in 15..30 stepping by 15: a Literal of ints would refuse the query string "30".
+    minutes: Annotated[int, Query(ge=15, le=30, multiple_of=15, description="Interval length: 15 or 30 minutes (local time)")] = 15,
+    service_line: Annotated[str | None, Query(description="Only this service line (e.g. belastingen)", max_length=100)] = None,
+) -> IntervalReport:
+    """Per local interval and service line, then per interval for all lines, then the period per line.
+
+    Each call counts in the interval of its offer; answered, abandoned and waits are the call's, whenever
+    those events arrived. Reads one small document per 15 minutes and service line."""
+    _check_period(first, last)
+    return await reports.intervals(first=first, last=last, minutes=15 if minutes == 15 else 30, service_line=service_line)
 
 
 @router.get("/realtime", tags=["metrics"], summary="Contacts waiting per queue, oldest wait, agents available, call-backs due")

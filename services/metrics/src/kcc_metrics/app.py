@@ -18,11 +18,11 @@ from kcc_metrics.surveys import Surveys
 
 def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
-    repository = FactRepository(infra.db["facts"])
+    repository = FactRepository(infra.db["facts"], timezone=settings.timezone, norms=settings.norms)
     metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
     reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days)
     gauges = RealtimeGauges(infra.registry)
-    subscribers.register(infra, metrics, collection=infra.db["facts"])
+    subscribers.register(infra, metrics, repository=repository)
     erasure.register(infra, infra.db["facts"])
     tasks: list[asyncio.Task[None]] = []
 
@@ -39,6 +39,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
         title="Contact.STAD metrics",
         description="Service norms per channel, live and historical.",
         routers=[api.router],
+        on_startup=repository.ensure_indexes,
         on_started=started,
         on_shutdown=stopping,
     )

@@ -2,9 +2,9 @@
 commit per batch, instead of an insert and a commit per event.
 
 The fast path runs each event through the ordinary `MetricsService` handler with a repository
-that collects the facts, then inserts them unordered, one `insert_many` per partition (kind and
-month, see repository.py) the poll touches; facts already there (redeliveries, also
-within one batch) are duplicate keys and ignored, so it stays idempotent on the event id.
+that collects the facts, then inserts them unordered, one `insert_many` per kind of fact the
+poll touches; facts already there (redeliveries, also within one batch) are duplicate keys and
+ignored, so it stays idempotent on the event id.
 Anything else falls back to the shared `EventProcessor`, event by event, with its retries and
 its dead-letter topic: an unparseable event, or a batch the store refused.
 
@@ -23,7 +23,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from kcc_shared.consumer import Delivery, EventProcessor
 from kcc_shared.telemetry import event_attributes_from_bytes
@@ -32,8 +32,6 @@ from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 
 log = logging.getLogger(__name__)
-
-DUPLICATE_KEY = 11000
 
 
 class FactBatch:
@@ -47,21 +45,8 @@ class FactBatch:
 
 
 async def store_facts(repository: FactRepository, facts: list[dict[str, Any]]) -> None:
-    """Insert a poll's facts, grouped by the partition each belongs in."""
-    for collection, group in repository.partitioned(facts):
-        await insert_facts(collection, group)
-
-
-async def insert_facts(collection: Any, facts: list[dict[str, Any]]) -> None:
-    """Insert every fact not yet stored; duplicate ids are the idempotence, not an error."""
-    if not facts:
-        return
-    try:
-        await collection.insert_many(facts, ordered=False)
-    except BulkWriteError as exc:
-        others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-        if others or exc.details.get("writeConcernErrors"):
-            raise
+    """Insert a poll's facts at once (see `FactRepository.store`)."""
+    await repository.store(facts)
 
 
 def _delivery(record: Any) -> Delivery:
@@ -90,11 +75,10 @@ def _context(record: Any) -> Context:
 
 def register_batches(
     broker: KafkaBroker, processor: EventProcessor, *, method: str, make_service: Callable[[FactBatch], MetricsService],
-    collection: Any, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
+    repository: FactRepository, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
 ) -> None:
     """Subscribe `processor.topic` in batches; `method` names the MetricsService handler.
-    `collection` is the facts' base collection, whose partitions the facts go to."""
-    repository = FactRepository(collection)
+    `repository` stores the facts and keeps the read model."""
 
     @broker.subscriber(
         processor.topic.name,

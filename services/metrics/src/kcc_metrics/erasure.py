@@ -5,8 +5,7 @@ resolution: did the same citizen come back on the same product?). On an erasure 
 of the citizen's keys found in the facts is replaced by its own random surrogate: the facts
 still link to each other exactly as before, so every figure stays identical, but nothing links
 them to the citizen any more (the surrogate is random, not derived from the key or a secret).
-Only `received` facts carry the key; they are partitioned per month (repository.py), so the
-re-keying goes through every `received` partition stored.
+Only `received` facts carry the key, indexed: one update by filter per key.
 """
 
 import uuid
@@ -25,19 +24,16 @@ CITIZEN_FIELD = "citizen_key"
 class FactErasure:
     def __init__(self, facts: AsyncCollection) -> None:
         """`facts`: the facts' base collection (`db["facts"]`)."""
-        self._facts = facts
         self._repository = FactRepository(facts)
 
     async def erase(self, request: CitizenErasureRequestedData) -> dict[str, int]:
         """Re-key the citizen's facts to one random surrogate per key; the count of facts re-keyed."""
         rekeyed = 0
-        partitions = await self._repository.partitions(kind="received")
+        received = self._repository.of("received")
         for key in request.pseudonyms:
-            surrogate = f"erased:{uuid.uuid4().hex}"  # one per key, the same in every month
-            for name in partitions:
-                # An update scans on FerretDB; an erasure is rare: one scan per identifier and month.
-                result = await self._facts.database[name].update_many({CITIZEN_FIELD: key}, {"$set": {CITIZEN_FIELD: surrogate}})
-                rekeyed += result.modified_count
+            surrogate = f"erased:{uuid.uuid4().hex}"  # one per key, random: linked to nothing outside
+            result = await received.update_many({CITIZEN_FIELD: key}, {"$set": {CITIZEN_FIELD: surrogate}})
+            rekeyed += result.modified_count
         return {"facts": rekeyed}
 
 

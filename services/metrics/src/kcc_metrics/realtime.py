@@ -72,9 +72,12 @@ def _grouped(facts: Iterable[dict[str, Any]], key: str) -> dict[str, dict[str, l
 def snapshot(
     *, now: datetime, tz: ZoneInfo, calls: Iterable[dict[str, Any]], tickets: Iterable[dict[str, Any]],
     routed: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], received: dict[str, dict[str, Any]],
-    callbacks: Iterable[dict[str, Any]], agents: Iterable[dict[str, Any]] = (),
+    callbacks: Iterable[dict[str, Any]], agents: Iterable[dict[str, Any]] = (), seen: Iterable[str] = (),
 ) -> Realtime:
+    """`seen`: queues something was put in lately, shown even when nobody waits in them now."""
     queues = _Queues(now)
+    for queue in seen:
+        queues.seen(queue)
     for events in _grouped(calls, "call_id").values():
         if not events["offered"]:
             continue

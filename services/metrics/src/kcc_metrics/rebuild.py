@@ -4,7 +4,7 @@ database yields exactly the figures of the live one; after a change of metric de
 rebuild and point the service at the result (`KCC_METRICS_MONGO_DATABASE`).
 
 Like the live consumers (batches.py), each poll's facts are collected by the ordinary handlers
-and inserted at once, one unordered `insert_many` per fact partition."""
+and inserted at once, one unordered `insert_many` per kind of fact."""
 
 import argparse
 import asyncio
@@ -46,9 +46,10 @@ async def rebuild(
     result = Rebuilt(database=database)
     try:
         db = client[database]
-        repository = FactRepository(db["facts"])
-        if await repository.partitions():
+        repository = FactRepository(db["facts"], timezone=settings.timezone, norms=settings.norms)
+        if await repository.holds_facts():
             raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
+        await repository.ensure_indexes()
         metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
         # The live consumers' table: a topic the service consumes is a topic the rebuild replays.
         handlers = {topic.name: (method, handles or topic.events) for topic, method, handles in SUBSCRIPTIONS}

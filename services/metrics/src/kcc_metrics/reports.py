@@ -9,6 +9,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from kcc_metrics import live
+from kcc_metrics.calls import stages
+from kcc_metrics.kpis.written import _aware
+from kcc_metrics.intervals import IntervalReport, interval_report
 from kcc_metrics.kpis.satisfaction import DEFINITION as SATISFACTION_DEFINITION
 from kcc_metrics.kpis.satisfaction import first_answers, grouped
 from kcc_metrics.models import DEFINITION_VERSION
@@ -94,8 +98,8 @@ class Reports:
             f for f in await self._repository.in_period(kind="received", first=first, last=last) if channel in (None, f["channel"])
         ]
         ids = sorted({f["contact_id"] for f in received})
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
-        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids, near=(first, last))
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
+        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
         rows = breakdown(received, by=by, first_routed=routed, resolved=resolved, tz=self._tz)
         return Breakdown(from_=first, to=last, by=by, channel=channel, rows=[BreakdownRow(**r) for r in rows])
 
@@ -104,9 +108,9 @@ class Reports:
         ids = sorted(scores)
         channels = {
             f["contact_id"]: f["channel"]
-            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids, near=(first, last))
+            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids)
         }
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids, near=(first, last)))
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
         departments = {cid: f.get("department_id") or "unrouted" for cid, f in routed.items()}
         values = list(scores.values())
         return Satisfaction(
@@ -115,23 +119,42 @@ class Reports:
             by_department=_scores(grouped(scores, departments, missing="unrouted")),
         )
 
+    async def intervals(self, *, first: date, last: date, minutes: Literal[15, 30], service_line: str | None) -> IntervalReport:
+        """Telephone figures per 15 or 30 local minutes and service line: reads the period's interval counters only."""
+        rows = await self._repository.intervals(first=first, last=last, service_line=service_line)
+        return interval_report(rows, first=first, last=last, minutes=minutes, service_line=service_line, tz=self._tz)
+
     async def realtime(self) -> Realtime:
+        """The live picture from the live documents: what waits now, never the period's events."""
         now = self._clock()
         today = now.astimezone(self._tz).date()
         yesterday, horizon = today - timedelta(days=1), today - timedelta(days=self._realtime_days)
-        routed = await self._repository.in_period(kind="routed", first=horizon, last=today)
-        resolved = await self._repository.in_period(kind="resolved", first=horizon, last=today)
-        done = {f["contact_id"] for f in resolved}
-        waiting_ids = sorted({f["contact_id"] for f in routed} - done)
-        received = {
-            f["contact_id"]: f
-            for f in await self._repository.where_in(kind="received", field="contact_id", values=waiting_ids, near=(horizon, today))
-        }
+        repository = self._repository
+        calls = [
+            {"call_id": c["_id"], "event": "offered", "at": entry["at"], "service_line": c.get("service_line")}
+            for c in await repository.waiting_calls(since=yesterday)
+            for entry in stages(c)["offered"][:1]
+        ]
+        tickets = [
+            {**entry, "visit_key": d["_id"]} for d in await repository.open_documents(live.VISIT, since=yesterday) for entry in live.entries(d)
+        ]
+        callbacks = [
+            {**entry, "callback_id": d["_id"]} for d in await repository.open_documents(live.CALLBACK, since=horizon)
+            for entry in live.entries(d)
+        ]
+        routed, received = [], {}
+        for d in await repository.open_documents(live.CONTACT, since=horizon):
+            for entry in live.entries(d):
+                if entry["kind"] == "received":
+                    received.setdefault(d["_id"], {**entry, "contact_id": d["_id"]})
+                elif entry["kind"] == "routed" and horizon <= _aware(entry["routed_at"]).astimezone(self._tz).date():
+                    routed.append({**entry, "contact_id": d["_id"]})
+        # A queue shows while something was put in it lately, even when nobody waits in it now.
+        seen = [
+            q["queue"] for q in await repository.queues_seen(since=horizon)
+            if q["day"] >= yesterday.isoformat() or not q["queue"].startswith(live.LIVE_CHANNELS)
+        ]
         return snapshot(
-            now=now, tz=self._tz,
-            calls=await self._repository.in_period(kind="call", first=yesterday, last=today),
-            tickets=await self._repository.in_period(kind="counter", first=yesterday, last=today),
-            routed=routed, resolved=resolved, received=received,
-            callbacks=await self._repository.in_period(kind="callback", first=horizon, last=today),
-            agents=await self._repository.in_period(kind="agent", first=today, last=today),
+            now=now, tz=self._tz, seen=seen, calls=calls, tickets=tickets, routed=routed, resolved=[], received=received,
+            callbacks=callbacks, agents=await repository.in_period(kind="agent", first=today, last=today),
         )

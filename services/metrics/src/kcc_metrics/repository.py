@@ -1,150 +1,200 @@
 """Facts the metrics service counts, one immutable document per event id (so counting is
-idempotent, and a replay of the topics into a fresh database yields the same facts).
+idempotent, and a replay of the topics into a fresh database yields the same facts), and the
+read model kept from them as they arrive, one bulk write per kind of document and poll: a
+document per call and counters per 15-minute interval and service line (calls.py), live
+documents per counter visit, call-back and contact and the queues seen per day (live.py).
 
-Facts are partitioned: one collection per kind and calendar month of the fact's local `day`,
-named `<base>.<kind>.<YYYY-MM>` (`facts.call.2026-11`). FerretDB 1.24 on SQLite pushes no filter
-down: any find decodes its whole collection, whatever the filter or index. With partitions a
-question reads only the months it concerns, so its cost follows the period asked, not the
-history stored. An event id always yields the same kind and day, so it always lands in the same
-collection: the unique `_id` there is still the consumers' inbox.
-
-Reads take whole partitions and filter in Python (no `$in`: on FerretDB it costs a scan like
-any other filter). A request that asks many questions reads through `reading_once()`, which
-keeps what it read, so each partition is read at most once per request.
+One collection per kind of fact (`facts.call`, `facts.received`, …), each with the indexes its
+questions use: the local `day` (with `event` first where a question asks for one stage), and
+the ids the KPIs join on. Every question is one indexed query: a day range, or `$in` on a join
+field, so its cost follows what it returns, not the history stored. The unique `_id` (the
+event id) is the consumers' inbox: a redelivered event is a duplicate key, ignored.
 """
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
-from kcc_shared.mongo import insert_once
+from kcc_metrics import calls, live
+from kcc_metrics.norms import NormSettings
 
-# How far a join (`where_in`) reaches, in days before and after the days of the facts that name
-# the values, per kind of fact looked up; the partitions of those months are read.
-JOIN_WINDOW: dict[str, tuple[int, int]] = {
-    # A call's events share the day of its offer; one day more for a call that runs past midnight.
-    "call": (0, 1),
-    # A counter visit's events share its day (the visit key holds the day).
-    "counter": (0, 0),
-    # A call-back is kept, failed or cancelled after its booking (promised within a working day;
-    # rescheduled ones later): two months after.
-    "callback": (0, 62),
-    # Written contacts are answered and acknowledged after receipt, letters within 6 weeks: two
-    # months after. A later answer is late whatever its date, so the figures do not change.
-    "resolved": (0, 62),
-    "acknowledged": (0, 62),
-    # Routing follows a receipt (a forward may come later) and precedes a hand-off, a
-    # resolution or a survey answer: two months either way.
-    "routed": (62, 62),
-    # A contact is received before it is routed, resolved or rated: two months before.
-    "received": (62, 0),
-    "survey": (0, 0),
-    "agent": (0, 0),
+DUPLICATE_KEY = 11000
+# Values per `$in` query: one round trip per chunk, a command well under the 16 MB limit.
+IN_CHUNK = 1000
+
+# The indexes of each kind of fact: every filter a question sends has all its fields in one of them.
+INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "received": (("day",), ("contact_id",), ("citizen_key",)),
+    "acknowledged": (("day",), ("contact_id",)),
+    "routed": (("day",), ("contact_id",)),
+    "resolved": (("day",), ("contact_id",)),
+    # Telephone figures come from the read model; call facts are joined only by call id (hand-offs).
+    "call": (("call_id",),),
+    "counter": (("event", "day"), ("visit_key",)),
+    "callback": (("event", "day"), ("callback_id",), ("contact_id",)),
+    "survey": (("day",), ("contact_id",)),
+    "agent": (("day",),),
 }
-WIDEST = (62, 62)  # a kind not in the table
-
-
-def shifted(day: date, days: int) -> date:
-    """`day` moved by `days`, kept within the calendar (a period near year 1 or 9999 is valid input)."""
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.min if days < 0 else date.max
+# The read model's collections and their indexes (beside the facts, in the same database).
+READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "calls": (("interval",), ("waiting", "day")),
+    "intervals": (("day",), ("service_line", "day")),
+    **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
+    "queues": (("day",),),
+}
 
 
 class FactRepository:
-    def __init__(self, collection: AsyncCollection, *, cache: dict[str, list[dict[str, Any]]] | None = None) -> None:
-        """`collection` names the base (`db["facts"]`); the partitions are `<base>.<kind>.<YYYY-MM>`."""
-        self._base = collection
-        self._db, self._prefix = collection.database, collection.name
+    def __init__(
+        self, collection: AsyncCollection, *, timezone: str = "Europe/Amsterdam", norms: NormSettings | None = None,
+        cache: dict[Any, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """`collection` names the base (`db["facts"]`); each kind is `<base>.<kind>`. `timezone` and
+        `norms` define the intervals and the counters kept in them."""
+        self._base, self._db = collection, collection.database
+        self._tz, self._norms = ZoneInfo(timezone), norms or NormSettings()
         self._cache = cache
 
     def reading_once(self) -> "FactRepository":
-        """The same facts, for one request: each partition is read at most once and kept."""
-        return FactRepository(self._base, cache={})
+        """The same facts, for one request: each question is asked of the store at most once."""
+        return FactRepository(self._base, timezone=self._tz.key, norms=self._norms, cache={})
 
-    def name(self, *, kind: str, day: str) -> str:
-        """The partition of a fact of `kind` on the local `day` (YYYY-MM-DD)."""
-        return f"{self._prefix}.{kind}.{day[:7]}"
+    def of(self, kind: str) -> AsyncCollection:
+        """The collection of one kind of fact."""
+        return self._base[kind]
 
-    def partition(self, *, kind: str, day: str) -> AsyncCollection:
-        return self._db[self.name(kind=kind, day=day)]
+    async def ensure_indexes(self) -> None:
+        """Declare every kind's indexes (idempotent: an existing index is left as it is)."""
+        for kind, indexes in INDEXES.items():
+            for fields in indexes:
+                await self.of(kind).create_index([(f, ASCENDING) for f in fields], name="_".join(fields))
+        for name, indexes in READ_MODEL_INDEXES.items():
+            for fields in indexes:
+                await self._db[name].create_index([(f, ASCENDING) for f in fields], name="_".join(fields))
 
-    def partitioned(self, facts: Iterable[dict[str, Any]]) -> list[tuple[AsyncCollection, list[dict[str, Any]]]]:
-        """Facts (with their `_id`) grouped by the partition each belongs in."""
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for fact in facts:
-            groups.setdefault(self.name(kind=fact["kind"], day=fact["day"]), []).append(fact)
-        return [(self._db[name], group) for name, group in groups.items()]
-
-    async def partitions(self, *, kind: str | None = None) -> list[str]:
-        """The names of the partitions stored (of one kind), oldest month first."""
-        prefix = f"{self._prefix}.{kind}." if kind else f"{self._prefix}."
-        return sorted(n for n in await self._db.list_collection_names() if n.startswith(prefix))
+    async def holds_facts(self) -> bool:
+        """Whether any fact is stored (a rebuild goes into a fresh database only)."""
+        prefix = f"{self._base.name}."
+        return any(n.startswith(prefix) for n in await self._base.database.list_collection_names())
 
     async def record(self, *, event_id: str, fact: dict[str, Any]) -> None:
-        """Store a fact once; a redelivered event finds its fact already there."""
-        await insert_once(self.partition(kind=fact["kind"], day=fact["day"]), {"_id": event_id, **fact})
+        """Store a fact once and keep the read model; a redelivered event changes nothing."""
+        await self.store([{"_id": event_id, **fact}])
 
-    async def _read(self, name: str) -> list[dict[str, Any]]:
-        if self._cache is not None and name in self._cache:
-            return self._cache[name]
-        facts = [fact async for fact in self._db[name].find({})]
+    async def store(self, facts: Iterable[dict[str, Any]]) -> None:
+        """Insert a batch of facts (with their `_id`), one unordered `insert_many` per kind, then
+        bring the read model up to date; ids already stored (redeliveries, also within the
+        batch) are the idempotence, not an error."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for fact in facts:
+            groups.setdefault(fact["kind"], []).append(fact)
+        for kind, group in groups.items():
+            try:
+                await self.of(kind).insert_many(group, ordered=False)
+            except BulkWriteError as exc:
+                others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+                if others or exc.details.get("writeConcernErrors"):
+                    raise
+        if groups.get("call"):
+            await self._keep_calls(groups["call"])
+        await self._keep_live(groups)
+
+    async def _keep_live(self, groups: dict[str, list[dict[str, Any]]]) -> None:
+        """Add a batch's facts to the live documents they concern (one bulk upsert per kind of
+        document, which also moves each one's state forward) and note the queues seen per day."""
+        by_entity: dict[live.Entity, list[dict[str, Any]]] = {}
+        for kind, facts in groups.items():
+            if kind in live.ENTITIES:
+                by_entity.setdefault(live.ENTITIES[kind], []).extend(facts)
+        for entity, facts in by_entity.items():
+            updates = live.updates(entity, facts)
+            if updates:
+                writes = [UpdateOne({"_id": k}, u, upsert=True) for k, u in updates.items()]
+                await self._db[entity.collection].bulk_write(writes, ordered=False)
+        seen = live.seen_queues(fact for facts in groups.values() for fact in facts)
+        if seen:
+            await self._db["queues"].bulk_write([UpdateOne({"_id": k}, {"$set": v}, upsert=True) for k, v in seen.items()], ordered=False)
+
+    async def open_documents(self, entity: live.Entity, *, since: date) -> list[dict[str, Any]]:
+        """The live documents of one kind still open, dated on or after the local day `since`."""
+        query = {"state": live.OPEN, "day": {"$gte": since.isoformat()}}
+        return [d async for d in self._db[entity.collection].find(query)]
+
+    async def queues_seen(self, *, since: date) -> list[dict[str, Any]]:
+        """The queues something was put in on or after the local day `since`, one row per queue and day."""
+        return [q async for q in self._db["queues"].find({"day": {"$gte": since.isoformat()}})]
+
+    async def _keep_calls(self, facts: list[dict[str, Any]]) -> None:
+        """Add a batch's call facts to their calls' documents with each call's contribution to its
+        interval (one read, one bulk upsert), then recompute the counters of the intervals those
+        calls were offered in from the stored contributions (one read, one bulk write).
+
+        A call's events share its key, so one consumer at a time handles a call: the read before
+        the write sees every earlier event of it. Recomputing an interval from its calls, rather
+        than adding deltas, keeps the counters exact after a crash between the writes: the
+        redelivered batch touches the same intervals again."""
+        updates = calls.call_updates(facts, tz=self._tz)
+        documents = self._db["calls"]
+        stored = {c["_id"]: c async for c in documents.find({"_id": {"$in": sorted(updates)}})}
+        writes, touched = [], set()
+        for call_id, update in updates.items():
+            call = calls.merged(stored.get(call_id), call_id, update)
+            share = calls.contribution(call, norms=self._norms)
+            writes.append(UpdateOne({"_id": call_id}, {"$set": {**update, "c": share, "waiting": calls.waiting(call)}}, upsert=True))
+            if call.get("interval"):
+                touched.add(call["interval"])
+        await documents.bulk_write(writes, ordered=False)
+        if not touched:
+            return
+        shares = documents.find({"interval": {"$in": sorted(touched)}}, {"c": 1, "interval": 1, "service_line": 1})
+        rows = calls.interval_documents(calls.interval_sums([c async for c in shares]), norms=self._norms)
+        await self._db["intervals"].bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False)
+
+    async def intervals(self, *, first: date, last: date, service_line: str | None = None) -> list[dict[str, Any]]:
+        """The telephone counters of every interval (and service line) on the local days [first, last]."""
+        query: dict[str, Any] = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        if service_line is not None:
+            query["service_line"] = service_line
+        rows = [row async for row in self._db["intervals"].find(query)]
+        return sorted(rows, key=lambda r: (r["start"], r["service_line"]))
+
+    async def waiting_calls(self, *, since: date) -> list[dict[str, Any]]:
+        """Calls offered on or after the local day `since` and still in the queue (the live picture)."""
+        return [c async for c in self._db["calls"].find({"waiting": True, "day": {"$gte": since.isoformat()}})]
+
+    async def _find(self, kind: str, query: dict[str, Any], key: Any) -> list[dict[str, Any]]:
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
+        facts = [fact async for fact in self.of(kind).find(query)]
         if self._cache is not None:
-            self._cache[name] = facts
+            self._cache[key] = facts
         return facts
-
-    async def _stored(self, kind: str) -> list[str]:
-        if self._cache is None:
-            return await self.partitions(kind=kind)
-        key = f"\0partitions:{kind}"  # no collection has this name
-        if key not in self._cache:
-            self._cache[key] = await self.partitions(kind=kind)  # type: ignore[assignment]
-        return self._cache[key]  # type: ignore[return-value]
-
-    async def _months(self, kind: str, first: date, last: date) -> list[dict[str, Any]]:
-        """The facts of the stored months the days [first, last] touch: a period of centuries
-        costs one listing, not a read per month."""
-        lowest, highest = f"{first.year:04d}-{first.month:02d}", f"{last.year:04d}-{last.month:02d}"
-        names = [n for n in await self._stored(kind) if lowest <= n.rsplit(".", 1)[1] <= highest]
-        return [fact for name in names for fact in await self._read(name)]
 
     async def count_by(self, *, kind: str, day: date, field: str) -> dict[str, int]:
         pipeline = [{"$match": {"day": day.isoformat()}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
-        cursor = await self.partition(kind=kind, day=day.isoformat()).aggregate(pipeline)
+        cursor = await self.of(kind).aggregate(pipeline)
         return {row["_id"]: row["n"] async for row in cursor}
 
     async def in_period(self, *, kind: str, first: date, last: date, **equal: Any) -> list[dict[str, Any]]:
-        """Facts of one kind whose local day lies in [first, last], optionally filtered on equal fields."""
-        since, until = first.isoformat(), last.isoformat()
-        return [
-            fact for fact in await self._months(kind, first, last)
-            if since <= fact["day"] <= until and all(fact.get(k) == v for k, v in equal.items())
-        ]
+        """Facts of one kind whose local day lies in [first, last], optionally of one `event` (indexed)."""
+        query = {**equal, "day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        return await self._find(kind, query, ("period", kind, first, last, tuple(sorted(equal.items()))))
 
-    async def where_in(
-        self, *, kind: str, field: str, values: list[str], near: tuple[date, date] | None = None
-    ) -> list[dict[str, Any]]:
-        """Facts of one kind whose `field` is one of `values` (the query-time join).
-
-        `near`: the days of the facts that named the values; only the months within the kind's
-        JOIN_WINDOW around them are read. Without it every month stored is read."""
-        if not values:
-            return []
-        wanted = set(values)
-        if near is None:
-            facts = [fact for name in await self.partitions(kind=kind) for fact in await self._read(name)]
-        else:
-            before, after = JOIN_WINDOW.get(kind, WIDEST)
-            facts = await self._months(kind, shifted(near[0], -before), shifted(near[1], after))
-        return [fact for fact in facts if fact.get(field) in wanted]
-
-    async def stored(self, *, kind: str | None = None) -> list[dict[str, Any]]:
-        """Every fact stored (of one kind): for tools and tests, never on a request's path."""
-        return [fact for name in await self.partitions(kind=kind) for fact in await self._read(name)]
+    async def where_in(self, *, kind: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
+        """Facts of one kind whose `field` (an indexed join field) is one of `values`: the query-time join."""
+        wanted = sorted({v for v in values if v is not None})
+        facts: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start:start + IN_CHUNK]
+            facts += await self._find(kind, {field: {"$in": chunk}}, ("in", kind, field, tuple(chunk)))
+        return facts
 
     async def count(self, *, kind: str | None = None) -> int:
-        """How many facts are stored (of one kind): for tools and tests."""
-        return sum([await self._db[name].count_documents({}) for name in await self.partitions(kind=kind)])
+        """How many facts are stored (of one kind): for tools and tests, never on a request's path."""
+        kinds = [kind] if kind else list(INDEXES)
+        return sum([await self.of(k).count_documents({}) for k in kinds])

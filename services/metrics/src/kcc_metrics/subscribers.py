@@ -21,6 +21,7 @@ from kcc_shared.consumer import DeadLetterSink, EventProcessor
 from kcc_shared.runtime import Infrastructure
 
 from kcc_metrics.batches import register_batches
+from kcc_metrics.repository import FactRepository
 from kcc_metrics.service import MetricsService
 
 # (topic, MetricsService method, the event types it records; empty = all the topic carries)
@@ -42,10 +43,10 @@ SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] =
 
 class FactsAreTheInbox:
     """The inbox of the metrics consumers is the facts themselves: every fact's `_id` is its
-    event's id and is written with one insert-once into the partition its kind and day choose
-    (always the same for one event), so a redelivered event is a no-op insert.
-    A separate inbox would add a read and an insert per event (three store round trips instead
-    of one), and the store sets the pace (benchmarks/metrics_consumer.py)."""
+    event's id, inserted once into its kind's collection, so a redelivered event is a duplicate
+    key; the read model's documents keep each event under its id too, so writing it again
+    changes nothing. A separate inbox would add a read and an insert per event, and the store
+    sets the pace (benchmarks/metrics_consumer.py)."""
 
     async def seen(self, *, consumer: str, event_id: str) -> bool:
         return False
@@ -54,7 +55,7 @@ class FactsAreTheInbox:
         return None
 
 
-def register(infra: Infrastructure, metrics: MetricsService, *, collection: object) -> None:
+def register(infra: Infrastructure, metrics: MetricsService, *, repository: FactRepository) -> None:
     """Each topic is consumed in batches (`batches.py`): the fast path collects the facts the
     ordinary handlers make and inserts them at once; the shared `EventProcessor` (retries,
     dead letters) handles what the fast path cannot.
@@ -73,7 +74,7 @@ def register(infra: Infrastructure, metrics: MetricsService, *, collection: obje
             settings=settings.consumer, metrics=infra.consumer_metrics,
         )
         register_batches(
-            infra.broker, processor, method=method, collection=collection,
+            infra.broker, processor, method=method, repository=repository,
             make_service=metrics.with_repository, tracer=infra.tracer_provider.get_tracer("kcc_metrics.batches"),
             auto_offset_reset=settings.consumer.auto_offset_reset,
         )

@@ -118,6 +118,14 @@ async def test_the_christmas_week_on_the_real_stack(service_env, christmas_scena
         assert values(body) == pytest.approx(expected)
         assert {(k["channel"], k["name"]): k["met"] for k in body["kpis"] if (k["channel"], k["name"]) in expected_met} == expected_met
         assert body["definition_version"] and body["from"] == first.isoformat()
+        # The same calls per half hour: the five offered on 22 December at 10:00 local, one service line.
+        halves = await client.get("/v1/intervals", params={"from": first.isoformat(), "to": last.isoformat(), "minutes": 30})
+        assert halves.status_code == 200 and halves.json()["from"] == first.isoformat()
+        assert [(r["start"], r["service_line"], r["offered"], r["answered"], r["abandoned"]) for r in halves.json()["intervals"]] == [
+            (f"{year}-12-22T10:00:00+01:00", line, 5, 3, 2) for line in ("algemeen", "all")
+        ]
+        twenty = await client.get("/v1/intervals", params={"from": first.isoformat(), "to": last.isoformat(), "minutes": 20})
+        assert twenty.status_code == 422 and twenty.json()["detail"][0]["loc"] == ["query", "minutes"]
         seen = await views(client, first, last)
         rows = {r["key"]: (r["received"], r["resolved"], r["answered_in_kcc"], r["handed_off"]) for r in seen["departments"]["rows"]}
         assert rows == by_department
@@ -231,12 +239,14 @@ async def test_realtime_queues_and_callbacks_from_live_events(service_env):
         assert 240 <= queues["counter:stadsbalie"]["oldest_waiting_s"] < 300
         assert 7200 <= queues["kcc:email"]["oldest_waiting_s"] < 7260
         assert (live["agents_available"], live["callbacks_due_today"], live["callbacks_overdue"]) == (1, 1, 1)
-        scraped = await eventually(
-            lambda: client.get("/metrics"), lambda r: 'kcc_metrics_queue_waiting{queue="kcc:email"} 1.0' in r.text, timeout=10
+        # The gauges refresh on a timer: one refresh may have run while the events were being
+        # stored, so wait for one that shows them all (each line is checked on the same scrape).
+        gauges = (
+            'kcc_metrics_queue_waiting{queue="kcc:email"} 1.0', 'kcc_metrics_queue_waiting{queue="telephone:belastingen"} 1.0',
+            "kcc_metrics_callbacks_overdue 1.0", "kcc_metrics_callbacks_due_today 1.0", "kcc_metrics_agents_available 1.0",
         )
-        assert 'kcc_metrics_queue_waiting{queue="telephone:belastingen"} 1.0' in scraped.text
-        assert "kcc_metrics_callbacks_overdue 1.0" in scraped.text and "kcc_metrics_callbacks_due_today 1.0" in scraped.text
-        assert "kcc_metrics_agents_available 1.0" in scraped.text
+        scraped = await eventually(lambda: client.get("/metrics"), lambda r: all(g in r.text for g in gauges), timeout=10)
+        assert all(g in scraped.text for g in gauges)
 
 
 async def test_bad_periods_are_refused_with_the_field_and_the_reason(service_env):

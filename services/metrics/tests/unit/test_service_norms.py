@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from kcc_metrics.calls import documents, interval_documents, interval_totals
 from kcc_metrics.kpis.written import deadline
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.service import MetricsService
@@ -33,11 +34,18 @@ class FakeFacts:
             and all(f.get(k) == v for k, v in equal.items())
         ]
 
-    async def where_in(self, *, kind, field, values, near=None):
+    async def where_in(self, *, kind, field, values):
         return [f for f in self.facts.values() if f["kind"] == kind and f.get(field) in values]
 
     def reading_once(self):
         return self  # nothing to keep: everything is in memory
+
+    async def intervals(self, *, first, last, service_line=None):
+        """The telephone read model, built in memory by the same functions the store's batches use."""
+        tz = ZoneInfo("Europe/Amsterdam")
+        facts = [{"_id": event_id, **f} for event_id, f in self.facts.items() if f["kind"] == "call"]
+        rows = interval_documents(interval_totals(documents(facts, tz=tz), norms=NormSettings()), norms=NormSettings())
+        return [r for r in rows if first.isoformat() <= r["day"] <= last.isoformat() and service_line in (None, r["service_line"])]
 
 
 HANDLERS = {topic.name: method for topic, method, _ in SUBSCRIPTIONS}
