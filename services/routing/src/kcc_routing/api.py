@@ -90,6 +90,15 @@ class ClassifyResponse(BaseModel):
     recognised: bool
     products: list[RankedProduct]
     department: DepartmentRef
+    confidence: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Calibrated probability that the first product is right (1 for a phone-menu choice)",
+    )
+    triage: bool = Field(
+        default=False,
+        description="Recognised, but the confidence is below the threshold: routing sends such a contact to the "
+        "KCC triage queue (skill 'triage') for an agent, not to the department",
+    )
 
 
 @router.post("/classify", tags=["classification"], summary="Ranked UPL products for a text, and the owning department")
@@ -105,6 +114,8 @@ async def classify(body: ClassifyRequest, routing: Routing) -> ClassifyResponse:
             for c in found.candidates
         ],
         department=DepartmentRef(id=found.department.id, name=found.department.name),
+        confidence=found.confidence,
+        triage=found.triage,
     )
 
 

@@ -1,5 +1,7 @@
 """The routing decision, a pure function of the contact, the organisation and the moment.
 
+- A product guessed with too little confidence → the KCC's triage queue: an agent reads the
+  contact and routes it, rather than a department getting what is not theirs.
 - A product the KCC answers (its department has joined, or it is the KCC's own) → answer in
   the KCC, first time right.
 - Otherwise the contact is the department's: written channels are forwarded to its inbox
@@ -35,6 +37,8 @@ class Situation:
     escalated: bool = False  # a KCC agent hands the contact over: the KCC could not answer it
     department_id: str | None = None  # the agent's choice of department, if any
     present: int = 0  # back-office staff the department reports available
+    triage: bool = False  # the product is a guess below the confidence threshold
+    confidence: float | None = None
 
 
 def decide(situation: Situation, *, organisation: Organisation, now: datetime) -> ContactRoutedData:
@@ -52,6 +56,14 @@ def decide(situation: Situation, *, organisation: Organisation, now: datetime) -
         transfers_so_far=s.transfers_so_far,
         routed_at=now,
     )
+    if s.triage and not s.escalated:
+        # A wrong department costs the citizen a second hand-off; an agent reading it costs a minute.
+        return ContactRoutedData(
+            decision="answer_in_kcc",
+            reason=f"{what} is not certain (confidence {s.confidence or 0:.2f}): to the KCC triage queue, an agent reads it before it goes anywhere",
+            due_at=org.due(s.channel, s.received_at),
+            **{**base, "department_id": org.kcc.id},
+        )
     if not s.escalated and (owner.id == org.kcc.id or owner.has_joined(local_now.date())):
         if owner.id == org.kcc.id:
             reason = f"{what}: a general question, the KCC answers it"

