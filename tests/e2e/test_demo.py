@@ -51,7 +51,9 @@ def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_p
         "KCC_PLATFORM_MANAGE_STACK": "0",
         "KCC_STACK_DIR": str(tmp_path),
         "KCC_DEMO_SPEED_UP": "1200",  # a working day in 36 s; the default is 180 (4 minutes)
-        "KCC_DEMO_INHABITANTS": "20000",
+        # Few enough contacts that the platform keeps up on a busy 2-core machine with the local
+        # store (a Python server): every channel still shows within the simulated morning.
+        "KCC_DEMO_INHABITANTS": "8000",
     }
     env.pop("KCC_DEMO", None)  # on by default
     # The services trust the test session's keys (the plugin sets KCC_AUTH_*), so platform.sh mints
@@ -68,7 +70,7 @@ def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_p
     reader.start()
     seen: dict[str, int] = {}
     try:
-        while time.monotonic() - started < 300:
+        while time.monotonic() - started < 240:  # within pytest's timeout, so a failure shows the output
             lines = [line for line in list(output) if line.startswith("Contacts today")]
             if lines:
                 seen = contacts_today(lines[-1])
