@@ -53,8 +53,10 @@ async def test_one_simulated_working_day_reports_the_metrics_apis_figures_for_th
     for service in ("intake", "routing", "callback", "metrics"):
         service_env(service)
     # Routing runs on the simulated clock below, where the agents' heartbeat (every 5 real minutes)
-    # never comes in time: a 2-hour lease covers every call and visit.
-    monkeypatch.setenv("KCC_ROUTING_LEASE_S", "7200")
+    # never comes in time, and where every real second the platform takes to answer counts 900
+    # times over: a 12-hour lease (48 real seconds) covers every call and visit, however busy
+    # the store. (With 2 hours, 8 real seconds, a busy machine let a few leases lapse.)
+    monkeypatch.setenv("KCC_ROUTING_LEASE_S", "43200")
     day = future_working_day()
     # Routing and callback run on the simulated clock, as they would on that day: opening hours,
     # presence, resolutions and call-back bookings all fall on the simulated day.

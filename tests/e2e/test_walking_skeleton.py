@@ -130,7 +130,9 @@ async def test_web_contact_is_routed_and_counted_in_one_trace(service_env, topic
     assert any(n.endswith(" publish") and "contact.received" in n for n in names["intake"]), names["intake"]
     assert any(n.startswith("test_intake") and "insert" in n for n in names["intake"]), names["intake"]
     assert any("contact.received" in n and n.endswith(" process") for n in names["routing"]), names["routing"]
-    assert any("findAndModify" in n for n in names["routing"]), names["routing"]
+    # Routing stores its decision (an insert keyed by the event id) and its work item in the same trace.
+    assert any(n.startswith("test_routing") and n.endswith(".insert") for n in names["routing"]), names["routing"]
+    assert any(n.startswith("test_routing") and n.endswith(".update") for n in names["routing"]), names["routing"]
     assert any("contact.routed" in n and n.endswith(" publish") for n in names["routing"]), names["routing"]
     metrics_consumes = {n for n in names["metrics"] if n.endswith(" process")}
     assert any("contact.received" in n for n in metrics_consumes), names["metrics"]
