@@ -11,8 +11,9 @@ field, so its cost follows what it returns, not the history stored. The unique `
 event id) is the consumers' inbox: a redelivered event is a duplicate key, ignored.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,14 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
     "queues": (("day",),),
 }
+
+
+def _subjects(fact: dict[str, Any]) -> list[str]:
+    """What a fact is about, beyond its own day: the contact, the call-back."""
+    found = [f"contact:{fact['contact_id']}"] if fact.get("contact_id") else []
+    if fact.get("callback_id"):
+        found.append(f"callback:{fact['callback_id']}")
+    return found
 
 
 class FactRepository:
@@ -100,9 +109,56 @@ class FactRepository:
                 others = [e for e in exc.details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
                 if others or exc.details.get("writeConcernErrors"):
                     raise
-        if groups.get("call"):
-            await self._keep_calls(groups["call"])
+        days = await self._keep_calls(groups["call"]) if groups.get("call") else set()
         await self._keep_live(groups)
+        await self.mark_changes(groups, days)
+
+    async def mark_changes(self, groups: dict[str, list[dict[str, Any]]], days: set[str]) -> None:
+        """Raise the change counter of every local day whose sheet (sheets.py) a batch's facts can
+        change: `days` (the intervals its calls touched), each fact's own day and every day a fact
+        of the same contact or call-back fell on (a late resolution changes its receipt's day),
+        and, for a contact received or routed, the days before it within the first-contact-resolution
+        window (it may be a repeat of a contact resolved then). The days of each subject are kept
+        in `subject_days` (ids and dates only)."""
+        days, subjects = set(days), defaultdict(set)
+        for kind, facts in groups.items():
+            if kind == "agent":
+                continue  # no service norm counts agent statuses
+            for fact in facts:
+                days.add(fact["day"])
+                for subject in _subjects(fact):
+                    subjects[subject].add(fact["day"])
+        if subjects:
+            known = self._db["subject_days"].find({"_id": {"$in": sorted(subjects)}}, {"days": 1})
+            async for doc in known:
+                subjects[doc["_id"]].update(doc.get("days", ()))
+            window = timedelta(days=self._norms.fcr_window_days + 1)
+            for subject, seen in subjects.items():
+                days |= seen
+                if subject.startswith("contact:"):
+                    start = date.fromisoformat(min(seen))
+                    days |= {(start - timedelta(days=n)).isoformat() for n in range(window.days + 1)}
+            writes = [
+                UpdateOne({"_id": subject}, {"$addToSet": {"days": {"$each": sorted(seen)}}}, upsert=True)
+                for subject, seen in subjects.items()
+            ]
+            await self._db["subject_days"].bulk_write(writes, ordered=False)
+        if days:
+            await self._db["changes"].bulk_write(
+                [UpdateOne({"_id": day}, {"$inc": {"seq": 1}}, upsert=True) for day in sorted(days)], ordered=False
+            )
+
+    async def change_seqs(self, days: Iterable[date]) -> dict[str, int]:
+        """Local day -> its change counter (absent: never changed)."""
+        wanted = sorted(day.isoformat() for day in days)
+        return {c["_id"]: c["seq"] async for c in self._db["changes"].find({"_id": {"$in": wanted}})}
+
+    async def sheets(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored day sheets by id."""
+        return {s["_id"]: s async for s in self._db["sheets"].find({"_id": {"$in": ids}})}
+
+    async def keep_sheets(self, sheets: list[dict[str, Any]]) -> None:
+        await self._db["sheets"].bulk_write([ReplaceOne({"_id": s["_id"]}, s, upsert=True) for s in sheets], ordered=False)
 
     async def _keep_live(self, groups: dict[str, list[dict[str, Any]]]) -> None:
         """Add a batch's facts to the live documents they concern (one bulk upsert per kind of
@@ -129,7 +185,7 @@ class FactRepository:
         """The queues something was put in on or after the local day `since`, one row per queue and day."""
         return [q async for q in self._db["queues"].find({"day": {"$gte": since.isoformat()}})]
 
-    async def _keep_calls(self, facts: list[dict[str, Any]]) -> None:
+    async def _keep_calls(self, facts: list[dict[str, Any]]) -> set[str]:
         """Add a batch's call facts to their calls' documents with each call's contribution to its
         interval (one read, one bulk upsert), then recompute the counters of the intervals those
         calls were offered in from the stored contributions (one read, one bulk write).
@@ -150,10 +206,11 @@ class FactRepository:
                 touched.add(call["interval"])
         await documents.bulk_write(writes, ordered=False)
         if not touched:
-            return
+            return set()
         shares = documents.find({"interval": {"$in": sorted(touched)}}, {"c": 1, "interval": 1, "service_line": 1})
         rows = calls.interval_documents(calls.interval_sums([c async for c in shares]), norms=self._norms)
         await self._db["intervals"].bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False)
+        return {interval[:10] for interval in touched}
 
     async def intervals(self, *, first: date, last: date, service_line: str | None = None) -> list[dict[str, Any]]:
         """The telephone counters of every interval (and service line) on the local days [first, last]."""

@@ -1,5 +1,6 @@
 """Records one fact per event, and computes counts and service-norm KPIs from the facts."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,22 +28,26 @@ from kcc_shared.contracts import (
 
 from kcc_metrics.calls import summed
 from kcc_metrics.kpis.callback import callback_kpis
-from kcc_metrics.kpis.counter import counter_kpis
+from kcc_metrics.kpis.counter import called_waits, counter_kpis
 from kcc_metrics.kpis.handoff import HANDOFFS, first_handoffs, handoff_kpi
 from kcc_metrics.kpis.letters import acknowledgement_kpi
 from kcc_metrics.kpis.resolution import fcr_kpi, products_of
-from kcc_metrics.kpis.satisfaction import first_answers, satisfaction_kpis
+from kcc_metrics.kpis.satisfaction import satisfaction_kpis
 from kcc_metrics.kpis.telephone import telephone_kpis
-from kcc_metrics.kpis.written import WRITTEN_CHANNELS, resolution_kpi, written_kpis
+from kcc_metrics.kpis.now import Now
+from kcc_metrics.kpis.written import WRITTEN_CHANNELS, _aware, resolution_kpi, written_kpis
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.repository import FactRepository
+from kcc_metrics.sheets import combined, holds, sheet_id, version, waits_histogram
 from kcc_metrics.views import first_routed
 
 _CALL_EVENT_TIME = {
     "offered": "offered_at", "answered": "answered_at", "abandoned": "abandoned_at",
     "transferred": "transferred_at", "ended": "ended_at", "callback-requested": "requested_at",
 }
+# Days computed at once when a report finds sheets to (re)compute.
+SHEET_CONCURRENCY = 4
 CallEvent = CallOffered | CallAnswered | CallAbandoned | CallTransferred | CallEnded | CallCallbackRequested
 
 
@@ -178,26 +183,69 @@ class MetricsService:
     async def service_norms(
         self, *, first: date, last: date, channel: str | None = None, department: str | None = None
     ) -> ServiceNormsReport:
-        """Every KPI over the local days [first, last], optionally for one channel or department."""
-        # The KPIs ask some questions twice: each is sent to the store once per request.
-        reading = self.with_repository(self._repository.reading_once())
-        return await reading._service_norms(first=first, last=last, channel=channel, department=department)
+        """Every KPI over the local days [first, last], optionally for one channel or department:
+        the days' sheets added up (sheets.py), each day recomputed from its facts only when it changed."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return ServiceNormsReport(
+            from_=first, to=last, channel=channel, department=department,
+            kpis=combined(await self.day_sheets(days, channel=channel, department=department), norms=self._norms),
+        )
 
-    async def _service_norms(self, *, first: date, last: date, channel: str | None, department: str | None) -> ServiceNormsReport:
-        kpis = []
+    async def day_sheets(self, days: list[date], *, channel: str | None, department: str | None) -> list[dict[str, Any]]:
+        """The sheets of `days`, those no longer holding (or never made) computed and stored anew."""
+        ids = [sheet_id(day, channel, department) for day in days]
+        stored, seqs = await self._repository.sheets(ids), await self._repository.change_seqs(days)
+        now, current = self._clock(), version(self._norms, self._tz.key)
+        stale = [
+            (n, day) for n, day in enumerate(days)
+            if not holds(stored.get(ids[n]), seq=seqs.get(day.isoformat(), 0), version=current, now=now)
+        ]
+        found = [stored.get(i) for i in ids]
+        gate = asyncio.Semaphore(SHEET_CONCURRENCY)
+
+        async def compute(n: int, day: date) -> None:
+            async with gate:
+                found[n] = await self._day_sheet(
+                    day, channel=channel, department=department, seq=seqs.get(day.isoformat(), 0), version=current
+                )
+
+        await asyncio.gather(*(compute(n, day) for n, day in stale))
+        if stale:
+            await self._repository.keep_sheets([found[n] for n, _ in stale])
+        return [sheet for sheet in found if sheet is not None]
+
+    async def _day_sheet(
+        self, day: date, *, channel: str | None, department: str | None, seq: int, version: str
+    ) -> dict[str, Any]:
+        """One local day's figures from its facts (each question asked of the store once)."""
+        now = Now(self._clock())
+        reading = self.with_repository(self._repository.reading_once())
+        figures = await reading._figures(first=day, last=day, channel=channel, department=department, now=now)
+        return {
+            "_id": sheet_id(day, channel, department), "day": day.isoformat(), "channel": channel, "department": department,
+            "seq": seq, "version": version, "computed_at": now.at, "valid_until": now.next_change,
+            **figures, "kpis": [kpi.model_dump(mode="json") for kpi in figures["kpis"]],
+        }
+
+    async def _figures(self, *, first: date, last: date, channel: str | None, department: str | None, now: Now) -> dict[str, Any]:
+        """The KPIs over [first, last] from the facts, with the telephone counters and the counter waits behind them."""
+        kpis: list[Any] = []
+        figures: dict[str, Any] = {"telephone": None, "waits": None}
         # Calls carry no department (the CTI knows none), so a department report has no telephone KPIs.
         if channel in (None, "telephone") and department is None:
             # The period's 15-minute counters, kept as call events arrive: O(intervals), not O(calls).
-            kpis += telephone_kpis(summed(await self._repository.intervals(first=first, last=last)), norms=self._norms)
+            figures["telephone"] = summed(await self._repository.intervals(first=first, last=last))
+            kpis += telephone_kpis(figures["telephone"], norms=self._norms)
         if channel in (None, "counter") and department is None:
             drawn = await self._repository.in_period(kind="counter", first=first, last=last, event="drawn")
             visits = await self._repository.where_in(kind="counter", field="visit_key", values=[f["visit_key"] for f in drawn])
             kpis += counter_kpis(visits, norms=self._norms)
+            figures["waits"] = waits_histogram(called_waits(visits))
         if channel in (None, "callback"):
             booked = await self._repository.in_period(kind="callback", first=first, last=last, event="scheduled")
             booked = [f for f in booked if department in (None, f["department_id"])]
             facts = await self._repository.where_in(kind="callback", field="callback_id", values=[f["callback_id"] for f in booked])
-            kpis += callback_kpis(facts, norms=self._norms, now=self._clock())
+            kpis += callback_kpis(facts, norms=self._norms, now=now)
         if channel is None or channel in WRITTEN_CHANNELS:
             received = await self._repository.in_period(kind="received", first=first, last=last)
             received = [f for f in received if f["channel"] in WRITTEN_CHANNELS and channel in (None, f["channel"])]
@@ -205,7 +253,7 @@ class MetricsService:
             ids = [f["contact_id"] for f in received]
             resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
             kpis += [
-                kpi for kpi in written_kpis(received, resolved, norms=self._norms, tz=self._tz, now=self._clock())
+                kpi for kpi in written_kpis(received, resolved, norms=self._norms, tz=self._tz, now=now)
                 if channel in (None, kpi.channel)
             ]
             if channel in (None, "letter"):
@@ -213,18 +261,31 @@ class MetricsService:
                 acknowledged = await self._repository.where_in(
                     kind="acknowledged", field="contact_id", values=[f["contact_id"] for f in letters]
                 )
-                kpis.append(acknowledgement_kpi(letters, acknowledged, norms=self._norms, tz=self._tz, now=self._clock()))
-        resolved = await self._repository.in_period(kind="resolved", first=first, last=last)
+                kpis.append(acknowledgement_kpi(letters, acknowledged, norms=self._norms, tz=self._tz, now=now))
+        resolved = await self._first_resolved(first=first, last=last)
         resolved = [
             f for f in resolved if channel in (None, f["channel"]) and department in (None, f.get("department_id"))
         ]
         if channel not in ("callback", "handoff"):  # these are promises, not contacts: no resolution share
             kpis.append(resolution_kpi(resolved, norms=self._norms, channel=channel or "all"))
-            kpis.append(await self._first_contact_resolution(resolved, first=first, last=last, channel=channel or "all"))
+            kpis.append(await self._first_contact_resolution(resolved, first=first, last=last, channel=channel or "all", now=now))
             kpis += await self._satisfaction(first=first, last=last, channel=channel, department=department)
         if channel in (None, "handoff"):
-            kpis.append(await self._handoffs(first=first, last=last, department=department))
-        return ServiceNormsReport(from_=first, to=last, channel=channel, department=department, kpis=kpis)
+            kpis.append(await self._handoffs(first=first, last=last, department=department, now=now))
+        return {**figures, "kpis": kpis}
+
+    async def _first_resolved(self, *, first: date, last: date) -> list[dict[str, Any]]:
+        """Every resolution fact of the contacts first resolved in [first, last] (a contact counts
+        in the period of its first resolution, also when it was resolved again later)."""
+        period = await self._repository.in_period(kind="resolved", first=first, last=last)
+        facts = await self._repository.where_in(kind="resolved", field="contact_id", values=[f["contact_id"] for f in period])
+        earliest: dict[str, dict[str, Any]] = {}
+        for fact in facts:
+            known = earliest.get(fact["contact_id"])
+            if known is None or (_aware(fact["resolved_at"]), fact["outcome"]) < (_aware(known["resolved_at"]), known["outcome"]):
+                earliest[fact["contact_id"]] = fact
+        inside = {cid for cid, fact in earliest.items() if first.isoformat() <= fact["day"] <= last.isoformat()}
+        return [f for f in facts if f["contact_id"] in inside]
 
     async def _of_department(
         self, received: list[dict[str, Any]], department: str | None
@@ -238,7 +299,9 @@ class MetricsService:
         theirs = {f["contact_id"] for f in routed if f.get("department_id") == department}
         return [f for f in received if f["contact_id"] in theirs]
 
-    async def _first_contact_resolution(self, resolved: list[dict[str, Any]], *, first: date, last: date, channel: str) -> Any:
+    async def _first_contact_resolution(
+        self, resolved: list[dict[str, Any]], *, first: date, last: date, channel: str, now: Now
+    ) -> Any:
         """FCR over `resolved`, with the receipts of these contacts and of every later contact by the same citizens."""
         ids = {f["contact_id"] for f in resolved}
         # A contact is received once, mostly within the period of its resolution: those receipts come
@@ -258,12 +321,18 @@ class MetricsService:
         linked = [cid for cid, f in received.items() if f.get("citizen_key")]
         routed = await self._repository.where_in(kind="routed", field="contact_id", values=linked)
         return fcr_kpi(
-            resolved, received=received, products=products_of(routed, resolved), norms=self._norms, now=self._clock(),
+            resolved, received=received, products=products_of(routed, resolved), norms=self._norms, now=now,
             channel=channel,
         )
 
     async def _satisfaction(self, *, first: date, last: date, channel: str | None, department: str | None) -> list[Any]:
-        scores = first_answers(await self._repository.in_period(kind="survey", first=first, last=last))
+        # A contact's first answer counts, in the period of its day (also when it answered again later).
+        period = await self._repository.in_period(kind="survey", first=first, last=last)
+        answers = await self._repository.where_in(kind="survey", field="contact_id", values=[f["contact_id"] for f in period])
+        firsts = {f["contact_id"]: f for f in sorted(answers, key=lambda f: (_aware(f["answered_at"]), f["score"]), reverse=True)}
+        scores = {
+            cid: f["score"] for cid, f in sorted(firsts.items()) if first.isoformat() <= f["day"] <= last.isoformat()
+        }
         ids = sorted(scores)
         channels = {
             f["contact_id"]: f["channel"]
@@ -276,7 +345,7 @@ class MetricsService:
             scores = {cid: s for cid, s in scores.items() if channels.get(cid) == channel}
         return [k for k in satisfaction_kpis(scores, channels=channels, norms=self._norms) if channel in (None, k.channel)]
 
-    async def _handoffs(self, *, first: date, last: date, department: str | None) -> Any:
+    async def _handoffs(self, *, first: date, last: date, department: str | None, now: Now) -> Any:
         routed = await self._repository.in_period(kind="routed", first=first, last=last)
         ids = sorted({f["contact_id"] for f in routed if f["decision"] in HANDOFFS})
         handoffs = {
@@ -299,5 +368,5 @@ class MetricsService:
             callbacks=await self._repository.where_in(kind="callback", field="contact_id", values=ids),
             resolved=await self._repository.where_in(kind="resolved", field="contact_id", values=ids),
             calls={cid: calls.get(call_id, []) for cid, call_id in call_of.items()},
-            norms=self._norms, now=self._clock(),
+            norms=self._norms, now=now,
         )

@@ -1,12 +1,13 @@
 """Service-norm KPIs from facts, with a hand-written fake store and hand-computed values."""
 
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from kcc_metrics.calls import documents, interval_documents, interval_totals
+from kcc_metrics.kpis.now import Now
 from kcc_metrics.kpis.written import deadline
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.service import MetricsService
@@ -23,9 +24,21 @@ class FakeFacts:
 
     def __init__(self) -> None:
         self.facts: dict[str, dict] = {}
+        self.stored_sheets: dict[str, dict] = {}
+        self.seq = 0  # every fact counts as a change of every day
 
     async def record(self, *, event_id, fact):
         self.facts.setdefault(event_id, dict(fact))
+        self.seq += 1
+
+    async def change_seqs(self, days):
+        return {day.isoformat(): self.seq for day in days}
+
+    async def sheets(self, ids):
+        return {i: self.stored_sheets[i] for i in ids if i in self.stored_sheets}
+
+    async def keep_sheets(self, sheets):
+        self.stored_sheets |= {s["_id"]: s for s in sheets}
 
     async def in_period(self, *, kind, first, last, **equal):
         return [
@@ -219,3 +232,38 @@ async def test_callback_promises_kept_by_the_day_of_the_first_booking():
     [kpi] = [k for k in (await early.service_norms(first=date(2026, 11, 23), last=date(2026, 11, 23), channel="callback")).kpis
              if k.channel == "callback"]
     assert kpi.counts == {"kept": 2, "broken": 2, "pending": 1, "cancelled": 0}  # cb-4 is not late yet
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 12, 24, 12, tzinfo=UTC), datetime(2026, 12, 28, 9, tzinfo=UTC), AFTER_ALL_DEADLINES])
+async def test_a_period_from_day_sheets_equals_the_period_computed_from_its_facts(christmas_scenario, clock):
+    """Adding up the days' sheets gives the figures of the whole period read at once, for every
+    filter, before, between and after the deadlines (pending items are where days could disagree)."""
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: clock)
+    await deliver(metrics, christmas_scenario(2026, "u"))
+    await metrics.contact_routed(ContactRouted.create(source="/tests", data=ContactRoutedData(
+        contact_id="u-mail-2", channel="email", decision="forward_to_department", reason="test",
+        department_id="burgerzaken", routed_at=datetime(2026, 12, 24, 10, 1, tzinfo=AMS),
+    )))
+    first, last = date(2026, 12, 20), date(2026, 12, 27)
+    for channel, department in ((None, None), ("telephone", None), ("email", None), ("counter", None), ("callback", None),
+                                ("handoff", None), ("letter", None), (None, "burgerzaken")):
+        direct = await metrics._figures(first=first, last=last, channel=channel, department=department, now=Now(clock))
+        report = await metrics.service_norms(first=first, last=last, channel=channel, department=department)
+        assert [k.model_dump() for k in report.kpis] == [k.model_dump() for k in direct["kpis"]], (channel, department)
+
+
+async def test_a_stored_sheet_is_reused_until_the_day_changes_or_a_pending_deadline_passes(christmas_scenario):
+    now = [datetime(2026, 12, 24, 12, tzinfo=UTC)]
+    facts = FakeFacts()
+    metrics = MetricsService(repository=facts, timezone="Europe/Amsterdam", clock=lambda: now[0])
+    await deliver(metrics, christmas_scenario(2026, "u"))
+    day = date(2026, 12, 24)
+    [sheet] = await metrics.day_sheets([day], channel="email", department=None)
+    assert sheet["valid_until"] is not None and sheet["valid_until"] > now[0]  # an e-mail of the day is pending
+    facts.stored_sheets[sheet["_id"]] = {**sheet, "kpis": []}  # marked, to see whether it is read back or recomputed
+    assert (await metrics.day_sheets([day], channel="email", department=None))[0]["kpis"] == []
+    now[0] = sheet["valid_until"] + timedelta(seconds=1)
+    assert (await metrics.day_sheets([day], channel="email", department=None))[0]["kpis"] != []
+    facts.stored_sheets[sheet["_id"]]["kpis"] = []
+    facts.seq += 1  # a batch changed the day
+    assert (await metrics.day_sheets([day], channel="email", department=None))[0]["kpis"] != []

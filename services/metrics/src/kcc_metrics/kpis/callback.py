@@ -11,6 +11,7 @@ from typing import Any
 from kcc_metrics.kpis.written import _aware
 from kcc_metrics.models import Kpi, Norm, judged, ratio
 from kcc_metrics.norms import NORM_SOURCES, NormSettings
+from kcc_metrics.kpis.now import Now, as_now
 
 CHANNEL = "callback"
 
@@ -19,7 +20,8 @@ def _earliest(facts: list[dict[str, Any]]) -> dict[str, Any]:
     return min(facts, key=lambda f: (_aware(f.get("at") or f["deadline"]), str(f.get("_id", ""))))
 
 
-def callback_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings, now: datetime) -> list[Kpi]:
+def callback_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings, now: datetime | Now) -> list[Kpi]:
+    now = as_now(now)
     promises: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for fact in facts:
         promises[fact["callback_id"]][fact["event"]].append(fact)
@@ -37,7 +39,7 @@ def callback_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings, now: 
             broken += 1
         elif events["cancelled"]:
             cancelled += 1
-        elif deadline <= now:
+        elif now.reached(deadline):
             broken += 1
         else:
             pending += 1

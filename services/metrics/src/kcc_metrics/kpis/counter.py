@@ -30,6 +30,11 @@ def _visits(facts: Iterable[dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
     return [stages for stages in visits.values() if "drawn" in stages]
 
 
+def called_waits(facts: Iterable[dict[str, Any]]) -> list[float]:
+    """The waits, in minutes, of every visit called (walk-in and with appointment)."""
+    return [(v["called"]["at"] - v["drawn"]["at"]).total_seconds() / 60 for v in _visits(facts) if "called" in v]
+
+
 def counter_kpis(facts: Iterable[dict[str, Any]], *, norms: NormSettings) -> list[Kpi]:
     """Share waiting within the limit (walk-in and with appointment) and the wait distribution."""
     source = NORM_SOURCES["counter"]

@@ -20,6 +20,7 @@ from typing import Any
 from kcc_metrics.kpis.written import _aware
 from kcc_metrics.models import Kpi, Norm, judged, ratio
 from kcc_metrics.norms import NORM_SOURCES, NormSettings
+from kcc_metrics.kpis.now import Now, as_now
 
 HANDOFFS = ("warm_transfer", "callback", "forward_to_department")
 
@@ -40,7 +41,7 @@ def _earliest(facts: Iterable[dict[str, Any]], field: str) -> dict[str, Any] | N
     return min(facts, key=lambda f: (_aware(f[field]), str(f.get("_id", ""))), default=None)
 
 
-def _callback(handoff: dict[str, Any], callbacks: list[dict[str, Any]], now: datetime) -> str:
+def _callback(handoff: dict[str, Any], callbacks: list[dict[str, Any]], now: Now) -> str:
     by_event: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for fact in callbacks:
         by_event[fact["event"]].append(fact)
@@ -53,7 +54,7 @@ def _callback(handoff: dict[str, Any], callbacks: list[dict[str, Any]], now: dat
         return "broken"
     if by_event["cancelled"]:
         return "cancelled"
-    return "broken" if due is not None and now > due else "pending"
+    return "broken" if due is not None and now.past(due) else "pending"
 
 
 def _warm_transfer(calls: list[dict[str, Any]]) -> str:
@@ -65,20 +66,21 @@ def _warm_transfer(calls: list[dict[str, Any]]) -> str:
     return "pending"
 
 
-def _forward(handoff: dict[str, Any], resolved: list[dict[str, Any]], now: datetime) -> str:
+def _forward(handoff: dict[str, Any], resolved: list[dict[str, Any]], now: Now) -> str:
     after = [f for f in resolved if _aware(f["resolved_at"]) > _aware(handoff["routed_at"])]
     due = _aware(handoff["due_at"]) if handoff.get("due_at") else None
     done = _earliest(after, "resolved_at")
     if done is not None:
         return "kept" if due is None or _aware(done["resolved_at"]) <= due else "broken"
-    return "broken" if due is not None and now > due else "pending"
+    return "broken" if due is not None and now.past(due) else "pending"
 
 
 def handoff_kpi(
     handoffs: Mapping[str, dict[str, Any]], *, callbacks: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]],
-    calls: Mapping[str, list[dict[str, Any]]], norms: NormSettings, now: datetime,
+    calls: Mapping[str, list[dict[str, Any]]], norms: NormSettings, now: datetime | Now,
 ) -> Kpi:
     """`handoffs`: contact id -> first hand-off fact; `calls`: contact id -> its call's facts."""
+    now = as_now(now)
     callbacks_of, resolved_of = defaultdict(list), defaultdict(list)
     for fact in callbacks:
         callbacks_of[fact.get("contact_id")].append(fact)

@@ -13,6 +13,7 @@ from kcc_metrics.kpis.written import _aware
 from kcc_metrics.models import Kpi, Norm, judged, ratio
 from kcc_metrics.norms import NORM_SOURCES, NormSettings
 from kcc_metrics.workdays import end_of_working_days
+from kcc_metrics.kpis.now import Now, as_now
 
 
 def acknowledge_deadline(fact: dict[str, Any], *, norms: NormSettings, tz: ZoneInfo) -> datetime:
@@ -24,8 +25,9 @@ def acknowledge_deadline(fact: dict[str, Any], *, norms: NormSettings, tz: ZoneI
 
 def acknowledgement_kpi(
     received: Iterable[dict[str, Any]], acknowledged: Iterable[dict[str, Any]], *, norms: NormSettings, tz: ZoneInfo,
-    now: datetime,
+    now: datetime | Now,
 ) -> Kpi:
+    now = as_now(now)
     first: dict[str, datetime] = {}
     for fact in acknowledged:
         at = _aware(fact["acknowledged_at"])
@@ -39,7 +41,7 @@ def acknowledgement_kpi(
         if at is not None:
             counts["met" if at <= due else "missed"] += 1
         else:
-            counts["missed" if now > due else "pending"] += 1
+            counts["missed" if now.past(due) else "pending"] += 1
     return judged(
         name="acknowledged_in_time", channel="letter", unit="share",
         value=ratio(counts["met"], counts["met"] + counts["missed"]),

@@ -19,6 +19,7 @@ from typing import Any
 from kcc_metrics.kpis.written import _aware
 from kcc_metrics.models import Kpi, Norm, judged, ratio
 from kcc_metrics.norms import NORM_SOURCES, NormSettings
+from kcc_metrics.kpis.now import Now, as_now
 
 
 def first_resolutions(resolved: Iterable[dict[str, Any]]) -> dict[str, tuple[datetime, str]]:
@@ -48,10 +49,11 @@ def products_of(routed: Iterable[dict[str, Any]], resolved: Iterable[dict[str, A
 
 def fcr_kpi(
     resolved: Iterable[dict[str, Any]], *, received: Mapping[str, dict[str, Any]], products: Mapping[str, str],
-    norms: NormSettings, now: datetime, channel: str = "all",
+    norms: NormSettings, now: datetime | Now, channel: str = "all",
 ) -> Kpi:
     """`resolved`: the period's resolution facts; `received`: receipt facts by contact id, of
     these contacts and of every later contact by the same citizens (the candidate repeats)."""
+    now = as_now(now)
     by_citizen: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for fact in received.values():
         if fact.get("citizen_key"):
@@ -76,7 +78,7 @@ def fcr_kpi(
         )
         if repeated:
             counts["repeated"] += 1
-        elif now <= until:
+        elif not now.past(until):
             counts["pending"] += 1
         else:
             counts["first_time"] += 1

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from kcc_metrics.models import Kpi, Norm, judged, ratio
 from kcc_metrics.norms import NORM_SOURCES, NormSettings
 from kcc_metrics.workdays import end_of_working_days
+from kcc_metrics.kpis.now import Now, as_now
 
 WRITTEN_CHANNELS = ("email", "letter", "social")
 
@@ -51,8 +52,9 @@ _TEXT = {
 
 
 def written_kpis(
-    received: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], *, norms: NormSettings, tz: ZoneInfo, now: datetime
+    received: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], *, norms: NormSettings, tz: ZoneInfo, now: datetime | Now
 ) -> list[Kpi]:
+    now = as_now(now)
     """Per written channel: the share of contacts answered within the channel's norm."""
     answers = _first_answers(resolved)
     tally = {channel: {"met": 0, "missed": 0, "pending": 0} for channel in WRITTEN_CHANNELS}
@@ -63,7 +65,7 @@ def written_kpis(
         if answered_at is not None:
             status = "met" if answered_at <= due else "missed"
         else:
-            status = "missed" if now > due else "pending"
+            status = "missed" if now.past(due) else "pending"
         tally[fact["channel"]][status] += 1
     targets = {"email": norms.email_share, "letter": norms.letter_share, "social": norms.social_share}
     sizes = {"email": norms.email_working_days, "letter": norms.letter_answer_weeks, "social": norms.social_hours}
