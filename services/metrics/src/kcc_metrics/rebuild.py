@@ -1,7 +1,14 @@
-"""`python -m kcc_metrics.rebuild [--database NAME]`: replay the topics from their beginning into a
-fresh projection. Facts are one per event id and the KPIs are computed from facts, so the new
-database yields exactly the figures of the live one; after a change of metric definition,
-rebuild and point the service at the result (`KCC_METRICS_MONGO_DATABASE`).
+"""`python -m kcc_metrics.rebuild [--database NAME] [--from-database LIVE]`: rebuild the metrics
+into a fresh database, from the topics or from the facts another database archived. Facts are
+one per event id and the KPIs are computed from facts, so the new database yields exactly the
+figures of the live one; after a change of metric definition, rebuild and point the service at
+the result (`KCC_METRICS_MONGO_DATABASE`).
+
+The topics keep 30 days. The facts outlive them: each is what a KPI needs of one event, without
+names or addresses (a citizen is a keyed pseudonym, re-keyed on erasure), kept in the store, so
+`--from-database` recomputes the read model over all the history stored (13 months and more)
+without Kafka. The sheets (sheets.py) follow by themselves: a new definition version recomputes
+each day from its facts when first asked.
 
 Like the live consumers (batches.py), each poll's facts are collected by the ordinary handlers
 and inserted at once, one unordered `insert_many` per kind of fact."""
@@ -13,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -20,7 +28,7 @@ from pydantic import ValidationError
 from pymongo import AsyncMongoClient
 
 from kcc_metrics.batches import FactBatch, store_facts
-from kcc_metrics.repository import FactRepository
+from kcc_metrics.repository import INDEXES, FactRepository
 from kcc_metrics.service import MetricsService
 from kcc_metrics.settings import MetricsSettings
 from kcc_metrics.subscribers import SUBSCRIPTIONS
@@ -98,6 +106,43 @@ async def rebuild(
         await client.close()
 
 
+async def rebuild_from_facts(
+    *, settings: MetricsSettings, database: str, source: str, batch: int = 2000,
+    progress: Callable[[str], None] = lambda _: None,
+) -> Rebuilt:
+    """Store every fact of `source` into the fresh `database` (in batches, as the consumers do), so
+    its read model is computed anew with the current definitions and norms."""
+    client: AsyncMongoClient = AsyncMongoClient(settings.mongo.uri.get_secret_value(), tz_aware=True)
+    result = Rebuilt(database=database)
+    try:
+        archive = FactRepository(client[source]["facts"], timezone=settings.timezone, norms=settings.norms)
+        repository = FactRepository(client[database]["facts"], timezone=settings.timezone, norms=settings.norms)
+        if database == source or await repository.holds_facts():
+            raise ValueError(f"database {database} already holds facts: rebuild into a fresh one")
+        if not await archive.holds_facts():
+            raise ValueError(f"database {source} holds no facts to rebuild from")
+        await repository.ensure_indexes()
+        total = await archive.count()
+        last_report = time.monotonic()
+        for kind in INDEXES:
+            found: list[dict[str, Any]] = []
+            async for fact in archive.of(kind).find({}, batch_size=batch):
+                found.append(fact)
+                if len(found) >= batch:
+                    await repository.store(found)
+                    result.replayed, found = result.replayed + len(found), []
+                    if time.monotonic() - last_report > 2:
+                        progress(f"{result.replayed}/{total} facts stored")
+                        last_report = time.monotonic()
+            if found:
+                await repository.store(found)
+                result.replayed += len(found)
+        progress(f"{result.replayed}/{total} facts stored")
+        return result
+    finally:
+        await client.close()
+
+
 async def _partitions(settings: MetricsSettings, topics: list[str]) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
@@ -118,15 +163,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kcc_metrics.rebuild", description=__doc__)
     parser.add_argument("--database", default=f"{settings.mongo_database}_rebuild_{time.strftime('%Y%m%d%H%M%S')}")
     parser.add_argument("--since", type=datetime.fromisoformat, help="replay only events from this time (ISO 8601)")
+    parser.add_argument(
+        "--from-database", metavar="LIVE",
+        help="rebuild from the facts stored in database LIVE (all history stored) instead of the topics (30 days)",
+    )
     args = parser.parse_args(argv)
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.from_database and args.since:
+        parser.error("--since replays the topics; --from-database takes every stored fact")
     try:
-        result = asyncio.run(
-            rebuild(settings=settings, database=args.database, since=args.since, progress=lambda line: print(line, file=sys.stderr))
-        )
+        if args.from_database:
+            result = asyncio.run(rebuild_from_facts(settings=settings, database=args.database, source=args.from_database, progress=say))
+        else:
+            result = asyncio.run(rebuild(settings=settings, database=args.database, since=args.since, progress=say))
     except ValueError as exc:
         print(f"rebuild refused: {exc}", file=sys.stderr)
         return 2
-    print(f"rebuilt {result.database}: {result.replayed} events replayed, {result.skipped} invalid ones skipped")
+    what = "facts stored" if args.from_database else "events replayed"
+    print(f"rebuilt {result.database}: {result.replayed} {what}, {result.skipped} invalid ones skipped")
     print(f"serve it with KCC_METRICS_MONGO_DATABASE={result.database}")
     return 0
 

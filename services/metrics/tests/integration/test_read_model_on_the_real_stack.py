@@ -90,3 +90,37 @@ async def test_interval_counters_hold_for_any_order_batching_and_redelivery(real
         assert (none.intervals, none.service_lines) == ([], [])
     finally:
         await mongo.close()
+
+
+async def test_a_rebuild_from_the_stored_facts_reproduces_a_year_of_figures_without_the_topics(real_stack, christmas_scenario, christmas_expected):
+    """History past Kafka's 30 days: two Christmas weeks years apart (both Monday to Thursday), stored as the consumers store
+    them, rebuilt from the facts alone into a fresh database, give the hand-computed figures again."""
+    from pymongo import AsyncMongoClient
+
+    from kcc_metrics.rebuild import rebuild_from_facts
+    from kcc_metrics.settings import MetricsSettings
+
+    expected, _ = christmas_expected
+    mongo = AsyncMongoClient(real_stack["mongo"], tz_aware=True)
+    live_name, rebuilt_name = unique("test_archive").replace("-", "_"), unique("test_rebuilt").replace("-", "_")
+    try:
+        live = FactRepository(mongo[live_name]["facts"])
+        await live.ensure_indexes()
+        for year in (2020, 2026):
+            await live.store(await facts_of(christmas_scenario(year, unique(f"y{year}"))))
+        lines: list[str] = []
+        result = await rebuild_from_facts(
+            settings=MetricsSettings(), database=rebuilt_name, source=live_name, batch=50, progress=lines.append
+        )
+        assert result.replayed == await live.count() and lines[-1] == f"{result.replayed}/{result.replayed} facts stored"
+        rebuilt = MetricsService(repository=FactRepository(mongo[rebuilt_name]["facts"]), timezone="Europe/Amsterdam",
+                                 clock=lambda: AFTER_ALL_DEADLINES)
+        for year in (2020, 2026):
+            report = await rebuilt.service_norms(first=date(year, 12, 21), last=date(year, 12, 24))
+            assert {(k.channel, k.name): k.value for k in report.kpis} == pytest.approx(expected), year
+        with pytest.raises(ValueError, match="fresh"):
+            await rebuild_from_facts(settings=MetricsSettings(), database=rebuilt_name, source=live_name)
+    finally:
+        await mongo.drop_database(live_name)
+        await mongo.drop_database(rebuilt_name)
+        await mongo.close()
