@@ -1,10 +1,13 @@
 """Composition root of the metrics service."""
 
 import asyncio
+from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from kcc_shared.leases import Lease, holder_name
+from kcc_shared.periodic import PeriodicJob
 from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_metrics import api, erasure, subscribers
@@ -25,11 +28,20 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     subscribers.register(infra, metrics, repository=repository)
     erasure.register(infra, infra.db["facts"])
     tasks: list[asyncio.Task[None]] = []
+    # One replica at a time keeps the day sheets ready for the reports (a request still computes
+    # whatever is not ready, so a lapsed lease costs time, never figures).
+    settle = PeriodicJob(
+        "settle-sheets", metrics.settle, interval_s=settings.settle_interval_s, first_delay_s=settings.settle_interval_s,
+        lease=Lease(infra.db["leases"], name="settle-sheets", holder=holder_name("metrics"),
+                    ttl=timedelta(seconds=settings.settle_interval_s * 4 + 60)),
+    )
 
     async def started() -> None:
         tasks.append(asyncio.create_task(refresh_forever(reports.realtime, gauges, every_s=settings.realtime_refresh_s)))
+        settle.start()
 
     async def stopping() -> None:
+        await settle.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

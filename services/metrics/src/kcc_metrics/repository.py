@@ -13,7 +13,7 @@ event id) is the consumers' inbox: a redelivered event is a duplicate key, ignor
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,8 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "intervals": (("day",), ("service_line", "day")),
     **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
     "queues": (("day",),),
+    "sheets": (("day",), ("valid_until",)),
+    "changes": (("pending",),),
 }
 
 
@@ -145,8 +147,25 @@ class FactRepository:
             await self._db["subject_days"].bulk_write(writes, ordered=False)
         if days:
             await self._db["changes"].bulk_write(
-                [UpdateOne({"_id": day}, {"$inc": {"seq": 1}}, upsert=True) for day in sorted(days)], ordered=False
+                [UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"pending": True}}, upsert=True) for day in sorted(days)],
+                ordered=False,
             )
+
+    async def changed_days(self) -> dict[str, int]:
+        """Local day -> change counter, of the days changed since their sheets were last settled."""
+        return {c["_id"]: c["seq"] async for c in self._db["changes"].find({"pending": True})}
+
+    async def settled(self, seqs: dict[str, int]) -> None:
+        """The days' sheets were recomputed at these counters (a day changed since stays pending)."""
+        if seqs:
+            writes = [UpdateOne({"_id": day, "seq": seq}, {"$set": {"pending": False}}) for day, seq in seqs.items()]
+            await self._db["changes"].bulk_write(writes, ordered=False)
+
+    async def sheets_to_settle(self, *, days: Iterable[str], now: datetime) -> list[dict[str, Any]]:
+        """The stored sheets of `days`, and those whose pending deadline has passed (which day and filter each is)."""
+        fields = {"day": 1, "channel": 1, "department": 1}
+        found = [s async for s in self._db["sheets"].find({"day": {"$in": sorted(days)}}, fields)]
+        return found + [s async for s in self._db["sheets"].find({"valid_until": {"$lte": now}}, fields)]
 
     async def change_seqs(self, days: Iterable[date]) -> dict[str, int]:
         """Local day -> its change counter (absent: never changed)."""

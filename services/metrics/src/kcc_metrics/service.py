@@ -1,6 +1,7 @@
 """Records one fact per event, and computes counts and service-norm KPIs from the facts."""
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -213,6 +214,20 @@ class MetricsService:
         if stale:
             await self._repository.keep_sheets([found[n] for n, _ in stale])
         return [sheet for sheet in found if sheet is not None]
+
+    async def settle(self) -> int:
+        """Recompute, ahead of any request, the sheets that no longer hold: every stored filter of
+        the days batches changed (and the whole KCC's for each), and those whose pending deadline
+        passed. Returns how many days were looked at."""
+        changed = await self._repository.changed_days()
+        wanted: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
+        wanted[(None, None)] |= set(changed)
+        for sheet in await self._repository.sheets_to_settle(days=changed, now=self._clock()):
+            wanted[(sheet.get("channel"), sheet.get("department"))].add(sheet["day"])
+        for (channel, department), days in wanted.items():
+            await self.day_sheets([date.fromisoformat(d) for d in sorted(days)], channel=channel, department=department)
+        await self._repository.settled(changed)
+        return sum(len(days) for days in wanted.values())
 
     async def _day_sheet(
         self, day: date, *, channel: str | None, department: str | None, seq: int, version: str

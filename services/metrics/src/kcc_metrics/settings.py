@@ -18,4 +18,7 @@ class MetricsSettings(ServiceSettings):
     timezone: str = "Europe/Amsterdam"
     norms: NormSettings = Field(default_factory=NormSettings)
     realtime_refresh_s: float = Field(default=15.0, gt=0, description="How often the realtime Prometheus gauges refresh")
+    settle_interval_s: float = Field(
+        default=30.0, gt=0, description="How often the day sheets batches changed are recomputed ahead of the reports"
+    )
     realtime_days: int = Field(default=14, ge=1, description="How far back an unresolved contact still counts as waiting")

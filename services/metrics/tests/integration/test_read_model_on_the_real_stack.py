@@ -124,3 +124,38 @@ async def test_a_rebuild_from_the_stored_facts_reproduces_a_year_of_figures_with
         await mongo.drop_database(live_name)
         await mongo.drop_database(rebuilt_name)
         await mongo.close()
+
+
+async def test_settling_computes_the_changed_days_sheets_before_any_report_asks(real_stack, christmas_scenario, christmas_expected):
+    from pymongo import AsyncMongoClient
+
+    expected, _ = christmas_expected
+    mongo = AsyncMongoClient(real_stack["mongo"], tz_aware=True)
+    name = unique("test_settle").replace("-", "_")
+    try:
+        repository = FactRepository(mongo[name]["facts"])
+        await repository.ensure_indexes()
+        await repository.store(await facts_of(christmas_scenario(2026, unique("settle"))))
+        changed = await repository.changed_days()
+        assert {d.isoformat() for d in (FIRST, LAST)} <= set(changed)
+        metrics = MetricsService(repository=repository, timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+        assert await metrics.settle() >= len(changed)
+        assert await repository.changed_days() == {}
+        stored = await repository.sheets([f"{day}|*|*" for day in changed])
+        assert set(stored) == {f"{day}|*|*" for day in changed}
+        # The report now only reads: a sheet marked here comes back as it is.
+        day = date(2026, 12, 22)
+        marker = {**stored[f"{day}|*|*"], "kpis": stored[f"{day}|*|*"]["kpis"][:1]}
+        await repository.keep_sheets([marker])
+        assert (await metrics.day_sheets([day], channel=None, department=None))[0]["kpis"] == marker["kpis"]
+        # A batch touching the day makes it pending again; settling recomputes it, and the figures hold.
+        again = await facts_of(christmas_scenario(2026, unique("again"))[:3])
+        assert {f["day"] for f in again} == {day.isoformat()}
+        await repository.store(again)
+        assert day.isoformat() in await repository.changed_days()
+        await metrics.settle()
+        assert await repository.changed_days() == {}
+        assert len((await repository.sheets([f"{day}|*|*"]))[f"{day}|*|*"]["kpis"]) > 1
+    finally:
+        await mongo.drop_database(name)
+        await mongo.close()
