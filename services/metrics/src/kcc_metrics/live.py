@@ -2,7 +2,7 @@
 call-back and contact, holding each of its events under the event's id (a redelivery rewrites
 the same entry; a late or out-of-order event joins whenever it comes), with a `state` that only
 moves forward (`$max`): OPEN once it waits (a ticket drawn, a call-back booked, a contact queued),
-CLOSED once it no longer does, whichever event comes first; and one document per queue and
+CLOSED once it no longer does, whichever event comes first; one document per agent and local day with its latest status; and one document per queue and
 local day something was queued in, so a queue with nobody waiting still shows. The realtime request reads the open documents and the queues of the
 last days: what is waiting now, not the events of the period. Calls have theirs in calls.py.
 
@@ -11,6 +11,7 @@ Documents keep only what the live picture needs: never the citizen key (erasure 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kcc_metrics.kpis.written import _aware
@@ -43,6 +44,28 @@ CONTACT = Entity(
 )
 # Kind of fact -> the document it goes to.
 ENTITIES: dict[str, Entity] = {"counter": VISIT, "callback": CALLBACK, "received": CONTACT, "routed": CONTACT, "resolved": CONTACT}
+
+
+def agent_latest(facts: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`<agent>|<day>` -> the `$max` keeping the agent's latest status that local day, as one
+    sortable string `<UTC time>|<status>` (the later time wins, whatever the order of arrival)."""
+    found: dict[str, dict[str, Any]] = {}
+    for fact in facts:
+        at = _aware(fact["at"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        key = f"{fact['agent_id']}|{fact['day']}"
+        latest = max(found.get(key, {}).get("$max", {}).get("latest", ""), f"{at}|{fact['status']}")
+        found[key] = {"$set": {"agent_id": fact["agent_id"], "day": fact["day"]}, "$max": {"latest": latest}}
+    return found
+
+
+def agent_statuses(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The agents' latest statuses of a day, as the agent facts realtime.available_agents reads."""
+    found = []
+    for document in documents:
+        at, status = document["latest"].split("|", 1)
+        found.append({"agent_id": document["agent_id"], "at": datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                      "status": status})
+    return found
 
 
 def entry_key(event_id: str) -> str:

@@ -156,5 +156,5 @@ class Reports:
         ]
         return snapshot(
             now=now, tz=self._tz, seen=seen, calls=calls, tickets=tickets, routed=routed, resolved=[], received=received,
-            callbacks=callbacks, agents=await repository.in_period(kind="agent", first=today, last=today),
+            callbacks=callbacks, agents=await repository.agents_on(today),
         )

@@ -47,6 +47,7 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "intervals": (("day",), ("service_line", "day")),
     **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
     "queues": (("day",),),
+    "agents": (("day",),),
     "sheets": (("day",), ("valid_until",)),
     "changes": (("pending",),),
 }
@@ -191,6 +192,9 @@ class FactRepository:
             if updates:
                 writes = [UpdateOne({"_id": k}, u, upsert=True) for k, u in updates.items()]
                 await self._db[entity.collection].bulk_write(writes, ordered=False)
+        agents = live.agent_latest(groups.get("agent", ()))
+        if agents:
+            await self._db["agents"].bulk_write([UpdateOne({"_id": k}, u, upsert=True) for k, u in agents.items()], ordered=False)
         seen = live.seen_queues(fact for facts in groups.values() for fact in facts)
         if seen:
             await self._db["queues"].bulk_write([UpdateOne({"_id": k}, {"$set": v}, upsert=True) for k, v in seen.items()], ordered=False)
@@ -199,6 +203,10 @@ class FactRepository:
         """The live documents of one kind still open, dated on or after the local day `since`."""
         query = {"state": live.OPEN, "day": {"$gte": since.isoformat()}}
         return [d async for d in self._db[entity.collection].find(query)]
+
+    async def agents_on(self, day: date) -> list[dict[str, Any]]:
+        """Each agent's latest status on the local `day` (one small document per agent)."""
+        return live.agent_statuses([a async for a in self._db["agents"].find({"day": day.isoformat()})])
 
     async def queues_seen(self, *, since: date) -> list[dict[str, Any]]:
         """The queues something was put in on or after the local day `since`, one row per queue and day."""

@@ -50,3 +50,21 @@ def test_a_written_contact_waits_once_queued_and_phone_contacts_make_no_document
     assert sorted(seen_queues([mail[1], phone, fact("o", "call", event="offered", call_id="c1")])) == [
         "kcc:email|2026-12-22", "telephone:algemeen|2026-12-22",
     ]
+
+
+def test_an_agents_latest_status_of_the_day_wins_whatever_the_order_of_arrival():
+    from kcc_metrics.live import agent_latest, agent_statuses
+
+    facts = [
+        {"agent_id": "a1", "day": "2026-12-07", "at": datetime(2026, 12, 7, 9, tzinfo=UTC), "status": "available"},
+        {"agent_id": "a1", "day": "2026-12-07", "at": datetime(2026, 12, 7, 10, tzinfo=UTC), "status": "break"},
+        {"agent_id": "a2", "day": "2026-12-07", "at": datetime(2026, 12, 7, 8, tzinfo=UTC), "status": "available"},
+    ]
+    for ordered in (facts, facts[::-1]):
+        stored: dict[str, str] = {}
+        for fact in ordered:  # one batch per fact: the store's `$max` keeps the later
+            for key, update in agent_latest([fact]).items():
+                stored[key] = max(stored.get(key, ""), update["$max"]["latest"])
+        assert stored == {k: u["$max"]["latest"] for k, u in agent_latest(facts).items()} and stored.keys() == {"a1|2026-12-07", "a2|2026-12-07"}
+        documents = [{"agent_id": k.split("|")[0], "latest": v} for k, v in stored.items()]
+        assert {(a["agent_id"], a["status"], a["at"].hour) for a in agent_statuses(documents)} == {("a1", "break", 10), ("a2", "available", 8)}
