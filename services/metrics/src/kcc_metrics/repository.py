@@ -132,20 +132,24 @@ class FactRepository:
                 for subject in _subjects(fact):
                     subjects[subject].add(fact["day"])
         if subjects:
+            new = {subject: set(seen) for subject, seen in subjects.items()}
             known = self._db["subject_days"].find({"_id": {"$in": sorted(subjects)}}, {"days": 1})
             async for doc in known:
                 subjects[doc["_id"]].update(doc.get("days", ()))
+                new[doc["_id"]] -= set(doc.get("days", ()))
             window = timedelta(days=self._norms.fcr_window_days + 1)
             for subject, seen in subjects.items():
                 days |= seen
                 if subject.startswith("contact:"):
                     start = date.fromisoformat(min(seen))
                     days |= {(start - timedelta(days=n)).isoformat() for n in range(window.days + 1)}
+            # Mostly a contact's facts fall on one day: only its first batch writes.
             writes = [
-                UpdateOne({"_id": subject}, {"$addToSet": {"days": {"$each": sorted(seen)}}}, upsert=True)
-                for subject, seen in subjects.items()
+                UpdateOne({"_id": subject}, {"$addToSet": {"days": {"$each": sorted(unseen)}}}, upsert=True)
+                for subject, unseen in new.items() if unseen
             ]
-            await self._db["subject_days"].bulk_write(writes, ordered=False)
+            if writes:
+                await self._db["subject_days"].bulk_write(writes, ordered=False)
         if days:
             await self._db["changes"].bulk_write(
                 [UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"pending": True}}, upsert=True) for day in sorted(days)],
