@@ -263,11 +263,6 @@ class FactRepository:
             self._cache[key] = facts
         return facts
 
-    async def count_by(self, *, kind: str, day: date, field: str) -> dict[str, int]:
-        pipeline = [{"$match": {"day": day.isoformat()}}, {"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
-        cursor = await self.of(kind).aggregate(pipeline)
-        return {row["_id"]: row["n"] async for row in cursor}
-
     async def in_period(self, *, kind: str, first: date, last: date, **equal: Any) -> list[dict[str, Any]]:
         """Facts of one kind whose local day lies in [first, last], optionally of one `event` (indexed)."""
         query = {**equal, "day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}

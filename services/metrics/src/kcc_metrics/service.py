@@ -1,7 +1,7 @@
 """Records one fact per event, and computes counts and service-norm KPIs from the facts."""
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -175,11 +175,9 @@ class MetricsService:
         await self._repository.record(event_id=event.id, fact=fact)
 
     async def daily_counts(self, day: date) -> DailyCounts:
-        return DailyCounts(
-            day=day,
-            received=await self._repository.count_by(kind="received", day=day, field="channel"),
-            routed=await self._repository.count_by(kind="routed", day=day, field="decision"),
-        )
+        """From the day's sheet of the whole KCC (which counts them beside the KPIs)."""
+        [sheet] = await self.day_sheets([day], channel=None, department=None)
+        return DailyCounts(day=day, received=sheet["received"], routed=sheet["routed"])
 
     async def service_norms(
         self, *, first: date, last: date, channel: str | None = None, department: str | None = None
@@ -287,6 +285,11 @@ class MetricsService:
             kpis += await self._satisfaction(first=first, last=last, channel=channel, department=department)
         if channel in (None, "handoff"):
             kpis.append(await self._handoffs(first=first, last=last, department=department, now=now))
+        if channel is None and department is None:  # the day's counts (GET /v1/counts/daily), read above already
+            receipts = await self._repository.in_period(kind="received", first=first, last=last)
+            routed = await self._repository.in_period(kind="routed", first=first, last=last)
+            figures["received"] = dict(sorted(Counter(f["channel"] for f in receipts).items()))
+            figures["routed"] = dict(sorted(Counter(f["decision"] for f in routed).items()))
         return {**figures, "kpis": kpis}
 
     async def _first_resolved(self, *, first: date, last: date) -> list[dict[str, Any]]:
