@@ -23,7 +23,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     repository = FactRepository(infra.db["facts"], timezone=settings.timezone, norms=settings.norms)
     metrics = MetricsService(repository=repository, timezone=settings.timezone, norms=settings.norms)
-    reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days)
+    reports = Reports(repository=repository, timezone=settings.timezone, realtime_days=settings.realtime_days, metrics=metrics)
     gauges = RealtimeGauges(infra.registry)
     subscribers.register(infra, metrics, repository=repository)
     erasure.register(infra, infra.db["facts"])

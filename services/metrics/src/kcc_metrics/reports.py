@@ -4,7 +4,7 @@ the live picture. Each answer carries its definition, like every KPI."""
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -14,11 +14,11 @@ from kcc_metrics.calls import stages
 from kcc_metrics.kpis.written import _aware
 from kcc_metrics.intervals import IntervalReport, interval_report
 from kcc_metrics.kpis.satisfaction import DEFINITION as SATISFACTION_DEFINITION
-from kcc_metrics.kpis.satisfaction import first_answers, grouped
 from kcc_metrics.models import DEFINITION_VERSION
 from kcc_metrics.realtime import Realtime, snapshot
 from kcc_metrics.repository import FactRepository
-from kcc_metrics.views import BREAKDOWN_DEFINITION, MIX_DEFINITION, breakdown, channel_mix, first_routed, mix_row
+from kcc_metrics.service import MetricsService
+from kcc_metrics.views import BREAKDOWN_DEFINITION, MIX_DEFINITION, added_rows, added_scores, channel_mix, mix_row
 
 
 class MixRow(BaseModel):
@@ -74,49 +74,44 @@ class Satisfaction(BaseModel):
 
 
 def _scores(groups: dict[str, list[int]]) -> list[ScoreGroup]:
-    return [ScoreGroup(group=g, answers=len(v), average=sum(v) / len(v)) for g, v in groups.items()]
+    """[answers, score total] per group as rows."""
+    return [ScoreGroup(group=g, answers=n, average=total / n) for g, (n, total) in groups.items() if n]
 
 
 class Reports:
     def __init__(
         self, *, repository: FactRepository, timezone: str, realtime_days: int = 14,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), metrics: MetricsService | None = None,
     ) -> None:
+        """`metrics` keeps the day sheets the views add up (by default one over `repository` with the default norms)."""
         self._repository, self._tz, self._realtime_days, self._clock = repository, ZoneInfo(timezone), realtime_days, clock
+        self._metrics = metrics or MetricsService(repository=repository, timezone=timezone, clock=clock)
+
+    async def _sheets(self, first: date, last: date) -> list[dict[str, Any]]:
+        """The whole KCC's day sheets of the period: each view adds them up, one document per day."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return await self._metrics.day_sheets(days, channel=None, department=None)
 
     async def channel_mix(self, *, first: date, last: date, by: Literal["day", "week"]) -> ChannelMix:
-        received = await self._repository.in_period(kind="received", first=first, last=last)
-        overall = mix_row(f"{first.isoformat()}/{last.isoformat()}", Counter(f["channel"] for f in received))
+        days = {date.fromisoformat(sheet["day"]): sheet["received"] for sheet in await self._sheets(first, last)}
+        overall = mix_row(f"{first.isoformat()}/{last.isoformat()}", sum((Counter(c) for c in days.values()), Counter()))
         return ChannelMix(
-            from_=first, to=last, by=by, total=MixRow(**overall), periods=[MixRow(**r) for r in channel_mix(received, by=by, tz=self._tz)]
+            from_=first, to=last, by=by, total=MixRow(**overall), periods=[MixRow(**r) for r in channel_mix(days, by=by)]
         )
 
     async def breakdown(
         self, *, first: date, last: date, by: Literal["day", "hour", "department", "product"], channel: str | None
     ) -> Breakdown:
-        received = [
-            f for f in await self._repository.in_period(kind="received", first=first, last=last) if channel in (None, f["channel"])
-        ]
-        ids = sorted({f["contact_id"] for f in received})
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
-        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
-        rows = breakdown(received, by=by, first_routed=routed, resolved=resolved, tz=self._tz)
+        rows = added_rows(await self._sheets(first, last), by=by, channel=channel)
         return Breakdown(from_=first, to=last, by=by, channel=channel, rows=[BreakdownRow(**r) for r in rows])
 
     async def satisfaction(self, *, first: date, last: date) -> Satisfaction:
-        scores = first_answers(await self._repository.in_period(kind="survey", first=first, last=last))
-        ids = sorted(scores)
-        channels = {
-            f["contact_id"]: f["channel"]
-            for f in await self._repository.where_in(kind="received", field="contact_id", values=ids)
-        }
-        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
-        departments = {cid: f.get("department_id") or "unrouted" for cid, f in routed.items()}
-        values = list(scores.values())
+        sheets = await self._sheets(first, last)
+        by_channel, by_department = added_scores(sheets, "channel"), added_scores(sheets, "department")
+        answers, total = sum(n for n, _ in by_channel.values()), sum(t for _, t in by_channel.values())
         return Satisfaction(
-            from_=first, to=last, answers=len(values), average=sum(values) / len(values) if values else None,
-            by_channel=_scores(grouped(scores, channels, missing="unknown")),
-            by_department=_scores(grouped(scores, departments, missing="unrouted")),
+            from_=first, to=last, answers=answers, average=total / answers if answers else None,
+            by_channel=_scores(by_channel), by_department=_scores(by_department),
         )
 
     async def intervals(self, *, first: date, last: date, minutes: Literal[15, 30], service_line: str | None) -> IntervalReport:

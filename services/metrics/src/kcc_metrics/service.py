@@ -41,7 +41,7 @@ from kcc_metrics.models import DailyCounts, ServiceNormsReport
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.repository import FactRepository
 from kcc_metrics.sheets import combined, holds, sheet_id, version, waits_histogram
-from kcc_metrics.views import first_routed
+from kcc_metrics.views import day_views, first_routed
 
 _CALL_EVENT_TIME = {
     "offered": "offered_at", "answered": "answered_at", "abandoned": "abandoned_at",
@@ -290,6 +290,7 @@ class MetricsService:
             routed = await self._repository.in_period(kind="routed", first=first, last=last)
             figures["received"] = dict(sorted(Counter(f["channel"] for f in receipts).items()))
             figures["routed"] = dict(sorted(Counter(f["decision"] for f in routed).items()))
+            figures["views"] = await self._views(receipts, first=first, last=last)
         return {**figures, "kpis": kpis}
 
     async def _first_resolved(self, *, first: date, last: date) -> list[dict[str, Any]]:
@@ -343,14 +344,29 @@ class MetricsService:
             channel=channel,
         )
 
-    async def _satisfaction(self, *, first: date, last: date, channel: str | None, department: str | None) -> list[Any]:
-        # A contact's first answer counts, in the period of its day (also when it answered again later).
+    async def _views(self, receipts: list[dict[str, Any]], *, first: date, last: date) -> dict[str, Any]:
+        """The breakdowns of the period's contacts (per channel) and its satisfaction groups, for the views."""
+        ids = sorted({f["contact_id"] for f in receipts})
+        routed = first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=ids))
+        resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
+        scores = await self._scores(first=first, last=last)
+        answered = sorted(scores)
+        channels = {f["contact_id"]: f["channel"] for f in await self._repository.where_in(kind="received", field="contact_id", values=answered)}
+        departments = {
+            cid: f.get("department_id") or "unrouted"
+            for cid, f in first_routed(await self._repository.where_in(kind="routed", field="contact_id", values=answered)).items()
+        }
+        return day_views(receipts, routed=routed, resolved=resolved, scores=scores, channels=channels, departments=departments, tz=self._tz)
+
+    async def _scores(self, *, first: date, last: date) -> dict[str, int]:
+        """contact id -> score of the contacts whose first answer falls in the period (also when they answered again later)."""
         period = await self._repository.in_period(kind="survey", first=first, last=last)
         answers = await self._repository.where_in(kind="survey", field="contact_id", values=[f["contact_id"] for f in period])
         firsts = {f["contact_id"]: f for f in sorted(answers, key=lambda f: (_aware(f["answered_at"]), f["score"]), reverse=True)}
-        scores = {
-            cid: f["score"] for cid, f in sorted(firsts.items()) if first.isoformat() <= f["day"] <= last.isoformat()
-        }
+        return {cid: f["score"] for cid, f in sorted(firsts.items()) if first.isoformat() <= f["day"] <= last.isoformat()}
+
+    async def _satisfaction(self, *, first: date, last: date, channel: str | None, department: str | None) -> list[Any]:
+        scores = await self._scores(first=first, last=last)
         ids = sorted(scores)
         channels = {
             f["contact_id"]: f["channel"]

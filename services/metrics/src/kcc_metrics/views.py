@@ -1,13 +1,16 @@
-"""Counts for steering rather than norms: the channel mix over time (kanaalsturing) and
-breakdowns of contacts by day, hour, department or UPL product. Pure functions over facts."""
+"""Counts for steering rather than norms: the channel mix over time (kanaalsturing), breakdowns
+of contacts by day, hour, department or UPL product, and satisfaction per group. Pure: each
+day's are counted from its facts into its sheet (`day_views`), a period's added up from its
+days' sheets."""
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from kcc_metrics.kpis.resolution import first_resolutions
+from kcc_metrics.kpis.satisfaction import grouped
 from kcc_metrics.kpis.written import _aware
 
 MIX_DEFINITION = (
@@ -21,8 +24,8 @@ BREAKDOWN_DEFINITION = (
 )
 
 
-def period_key(moment: datetime, by: Literal["day", "week"], tz: ZoneInfo) -> str:
-    local = _aware(moment).astimezone(tz).date()
+def period_key(local: date, by: Literal["day", "week"]) -> str:
+    """A local day's period: the day, or its ISO week."""
     if by == "day":
         return local.isoformat()
     year, week, _ = local.isocalendar()
@@ -34,10 +37,12 @@ def mix_row(period: str, channels: Counter[str]) -> dict[str, Any]:
     return {"period": period, "total": total, "counts": counts, "shares": {c: n / total for c, n in counts.items()}}
 
 
-def channel_mix(received: Iterable[dict[str, Any]], *, by: Literal["day", "week"], tz: ZoneInfo) -> list[dict[str, Any]]:
+def channel_mix(days: Mapping[date, Mapping[str, int]], *, by: Literal["day", "week"]) -> list[dict[str, Any]]:
+    """Contacts received per channel per local day -> the mix per day or ISO week."""
     periods: dict[str, Counter[str]] = defaultdict(Counter)
-    for fact in received:
-        periods[period_key(fact["received_at"], by, tz)][fact["channel"]] += 1
+    for day, counts in days.items():
+        if counts:
+            periods[period_key(day, by)].update(counts)
     return [mix_row(key, periods[key]) for key in sorted(periods)]
 
 
@@ -50,7 +55,7 @@ def breakdown(
     for fact in received:
         contact_id, routed = fact["contact_id"], first_routed.get(fact["contact_id"])
         if by == "day":
-            key = period_key(fact["received_at"], "day", tz)
+            key = period_key(_aware(fact["received_at"]).astimezone(tz).date(), "day")
         elif by == "hour":
             key = f"{_aware(fact['received_at']).astimezone(tz).hour:02d}"
         else:
@@ -74,3 +79,50 @@ def first_routed(routed: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if held is None or (_aware(fact["routed_at"]), fact["decision"]) < (_aware(held["routed_at"]), held["decision"]):
             first[fact["contact_id"]] = fact
     return first
+
+
+BY = ("hour", "department", "product")
+FIELDS = ("received", "resolved", "answered_in_kcc", "handed_off")
+
+
+def day_views(
+    received: list[dict[str, Any]], *, routed: Mapping[str, dict[str, Any]], resolved: list[dict[str, Any]],
+    scores: Mapping[str, int], channels: Mapping[str, str], departments: Mapping[str, str], tz: ZoneInfo,
+) -> dict[str, Any]:
+    """A day's share of the views: breakdown rows per grouping and channel, and satisfaction groups
+    as [answers, score total] (a contact's first answer, in the day it was given)."""
+    rows = {
+        by: {
+            channel: breakdown([f for f in received if f["channel"] == channel], by=by, first_routed=routed, resolved=resolved, tz=tz)
+            for channel in sorted({f["channel"] for f in received})
+        }
+        for by in BY
+    }
+    groups = {
+        name: {group: [len(values), sum(values)] for group, values in grouped(scores, of, missing=missing).items()}
+        for name, of, missing in (("channel", channels, "unknown"), ("department", departments, "unrouted"))
+    }
+    return {"breakdown": rows, "satisfaction": groups}
+
+
+def added_rows(sheets: Iterable[dict[str, Any]], *, by: Literal["day", "hour", "department", "product"], channel: str | None) -> list[dict[str, Any]]:
+    """A period's breakdown from its days' sheets (a day's rows per channel, added up per key)."""
+    rows: dict[str, Counter[str]] = defaultdict(Counter)
+    for sheet in sheets:
+        for seen, found in sheet["views"]["breakdown"]["hour" if by == "day" else by].items():
+            if channel not in (None, seen):
+                continue
+            for row in found:
+                key = sheet["day"] if by == "day" else row["key"]
+                rows[key].update({f: row[f] for f in FIELDS})
+    return [{"key": key, **{f: rows[key][f] for f in FIELDS}} for key in sorted(rows)]
+
+
+def added_scores(sheets: Iterable[dict[str, Any]], name: Literal["channel", "department"]) -> dict[str, list[int]]:
+    """group -> [answers, score total] over the days' sheets."""
+    total: dict[str, list[int]] = {}
+    for sheet in sheets:
+        for group, (answers, score) in sheet["views"]["satisfaction"][name].items():
+            held = total.setdefault(group, [0, 0])
+            held[0], held[1] = held[0] + answers, held[1] + score
+    return dict(sorted(total.items()))
