@@ -31,7 +31,8 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     # One replica at a time keeps the day sheets ready for the reports (a request still computes
     # whatever is not ready, so a lapsed lease costs time, never figures).
     settle = PeriodicJob(
-        "settle-sheets", metrics.settle, interval_s=settings.settle_interval_s, first_delay_s=settings.settle_interval_s,
+        "settle-sheets", lambda: metrics.settle(quiet_s=settings.settle_interval_s), interval_s=settings.settle_interval_s,
+        first_delay_s=settings.settle_interval_s,
         lease=Lease(infra.db["leases"], name="settle-sheets", holder=holder_name("metrics"),
                     ttl=timedelta(seconds=settings.settle_interval_s * 4 + 60)),
     )

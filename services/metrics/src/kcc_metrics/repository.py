@@ -13,7 +13,7 @@ event id) is the consumers' inbox: a redelivered event is a duplicate key, ignor
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -49,7 +49,7 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "queues": (("day",),),
     "agents": (("day",),),
     "sheets": (("day",), ("valid_until",)),
-    "changes": (("pending",),),
+    "changes": (("pending", "changed_at"),),
 }
 
 
@@ -151,14 +151,22 @@ class FactRepository:
             if writes:
                 await self._db["subject_days"].bulk_write(writes, ordered=False)
         if days:
+            now = datetime.now(UTC)
             await self._db["changes"].bulk_write(
-                [UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"pending": True}}, upsert=True) for day in sorted(days)],
+                [
+                    UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"pending": True, "changed_at": now}}, upsert=True)
+                    for day in sorted(days)
+                ],
                 ordered=False,
             )
 
-    async def changed_days(self) -> dict[str, int]:
-        """Local day -> change counter, of the days changed since their sheets were last settled."""
-        return {c["_id"]: c["seq"] async for c in self._db["changes"].find({"pending": True})}
+    async def changed_days(self, *, quiet_since: datetime | None = None) -> dict[str, int]:
+        """Local day -> change counter, of the days changed since their sheets were last settled
+        (and, with `quiet_since`, not changed after it)."""
+        query: dict[str, Any] = {"pending": True}
+        if quiet_since is not None:
+            query["changed_at"] = {"$lte": quiet_since}
+        return {c["_id"]: c["seq"] async for c in self._db["changes"].find(query)}
 
     async def settled(self, seqs: dict[str, int]) -> None:
         """The days' sheets were recomputed at these counters (a day changed since stays pending)."""

@@ -213,11 +213,13 @@ class MetricsService:
             await self._repository.keep_sheets([found[n] for n, _ in stale])
         return [sheet for sheet in found if sheet is not None]
 
-    async def settle(self) -> int:
+    async def settle(self, *, quiet_s: float = 0.0) -> int:
         """Recompute, ahead of any request, the sheets that no longer hold: every stored filter of
         the days batches changed (and the whole KCC's for each), and those whose pending deadline
-        passed. Returns how many days were looked at."""
-        changed = await self._repository.changed_days()
+        passed. Days changed in the last `quiet_s` seconds wait for the next time (a day still
+        filling up would be computed again and again; a request computes it when asked).
+        Returns how many days were looked at."""
+        changed = await self._repository.changed_days(quiet_since=self._clock() - timedelta(seconds=quiet_s))
         wanted: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
         wanted[(None, None)] |= set(changed)
         for sheet in await self._repository.sheets_to_settle(days=changed, now=self._clock()):
