@@ -592,7 +592,8 @@ def start_metrics(port: int, *, database: str, group_id: str) -> subprocess.Pope
     return start_service("kcc_metrics", port, env, ready_within_s=180)
 
 
-def timed_gets(base: str, path: str, params: dict[str, str], *, n: int, budget_s: float, warm_up: int = 2) -> list[float]:
+def timed_gets(base: str, path: str, params: dict[str, str], *, n: int, budget_s: float, timeout_s: float,
+               warm_up: int = 2) -> list[float]:
     """Seconds per GET: `n` of them after `warm_up` untimed ones; fewer warm-ups once they took half of `budget_s`
     and fewer timed ones (at least one) once they took `budget_s`, so a slow read model cannot stretch a run by hours."""
     import httpx
@@ -600,7 +601,7 @@ def timed_gets(base: str, path: str, params: dict[str, str], *, n: int, budget_s
     from _service import dev_auth
 
     times: list[float] = []
-    with httpx.Client(base_url=base, headers=dev_auth()[1], timeout=1800) as client:
+    with httpx.Client(base_url=base, headers=dev_auth()[1], timeout=timeout_s) as client:
         t0 = time.perf_counter()
         for _ in range(warm_up):
             client.get(path, params=params).raise_for_status()
@@ -613,7 +614,7 @@ def timed_gets(base: str, path: str, params: dict[str, str], *, n: int, budget_s
     return times
 
 
-def council_report(base: str, first: date, last: date, *, rounds: int, budget_s: float) -> tuple[list[float], str]:
+def council_report(base: str, first: date, last: date, *, rounds: int, budget_s: float, timeout_s: float) -> tuple[list[float], str]:
     """Seconds per run of the real `kcc report` over the period (`rounds`, fewer once `budget_s` is spent), and
     how many API answers it used."""
     from _service import dev_auth
@@ -624,7 +625,7 @@ def council_report(base: str, first: date, last: date, *, rounds: int, budget_s:
             t0 = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "kcc_cli", "report", "--from", first.isoformat(), "--to", last.isoformat(),
-                 "--metrics-url", base, "--out", str(Path(tmp) / "report.html")],
+                 "--metrics-url", base, "--out", str(Path(tmp) / "report.html"), "--timeout", str(timeout_s)],
                 check=True, capture_output=True, text=True, env={**os.environ, "KCC_TOKEN_OPS": dev_auth()[1]["Authorization"][7:]},
             )
             times.append(time.perf_counter() - t0)
@@ -696,7 +697,7 @@ async def run(args: argparse.Namespace) -> None:
         }
         timings = {}
         for label, (path, params) in reads.items():
-            timings[label] = timed_gets(base, path, params, n=args.requests, budget_s=args.read_budget_s)
+            timings[label] = timed_gets(base, path, params, n=args.requests, budget_s=args.read_budget_s, timeout_s=args.request_timeout_s)
             log(f"{label}: p50 {ms(statistics.median(timings[label]))}, p95 {ms(p(timings[label], 0.95))} (n={len(timings[label])})")
     finally:
         await stack.stop()
@@ -734,9 +735,10 @@ async def run(args: argparse.Namespace) -> None:
 def measure_month(base: str, first: date, last: date, args: argparse.Namespace) -> dict[str, Any]:
     """The month's service norms (`--requests` after 2 warm-ups) and its council report (`--report-rounds`)."""
     norms = timed_gets(base, "/v1/service-norms", {"from": first.isoformat(), "to": last.isoformat()}, n=args.requests,
-                       budget_s=args.read_budget_s)
+                       budget_s=args.read_budget_s, timeout_s=args.request_timeout_s)
     log(f"  month's service norms: median {ms(statistics.median(norms))} (n={len(norms)})")
-    report, answers = council_report(base, first, last, rounds=args.report_rounds, budget_s=args.read_budget_s)
+    report, answers = council_report(base, first, last, rounds=args.report_rounds, budget_s=args.read_budget_s,
+                                     timeout_s=args.request_timeout_s)
     log(f"  month's council report (kcc report, {answers} API answers): median {ms(statistics.median(report))} (n={len(report)})")
     return {"service norms": norms, "council report": report, "answers": answers}
 
@@ -758,6 +760,8 @@ def main() -> None:
     parser.add_argument("--report-rounds", type=int, default=3, help="runs of the month's council report per measurement")
     parser.add_argument("--read-budget-s", type=float, default=None,
                         help="seconds of timed requests per read after which it stops short of --requests (default 600; --quick 60)")
+    parser.add_argument("--request-timeout-s", type=float, default=4 * 3600.0,
+                        help="how long one request (and each of kcc report's) may take; today's read model needs hours at full scale")
     parser.add_argument("--until", type=date.fromisoformat, default=None, help="the year's last day (default: yesterday)")
     args = parser.parse_args()
     if args.quick:
