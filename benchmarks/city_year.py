@@ -17,7 +17,7 @@ broker, its HTTP API and `kcc report`:
    metrics' ingest rate); then `GET /v1/service-norms` for one day, one month and the whole
    year and `GET /v1/realtime` are timed (p50/p95 over `--requests` after 2 warm-ups).
 
-    uv run python benchmarks/city_year.py --quick         # a twentieth of the volume
+    uv run python benchmarks/city_year.py --quick         # a fiftieth of the volume
     uv run python benchmarks/city_year.py [--scale 1.0] [--seed 14020] [--requests 20] [--report-rounds 3]
 
 Needs the local stack (`make stack-up`). The last line is
@@ -615,22 +615,29 @@ def timed_gets(base: str, path: str, params: dict[str, str], *, n: int, budget_s
 
 
 def council_report(base: str, first: date, last: date, *, rounds: int, budget_s: float, timeout_s: float) -> tuple[list[float], str]:
-    """Seconds per run of the real `kcc report` over the period (`rounds`, fewer once `budget_s` is spent), and
-    how many API answers it used."""
+    """Seconds per run of the real `kcc report` over the period (`rounds` after one untimed warm-up, as the GETs
+    have theirs; fewer once `budget_s` is spent), and how many API answers it used."""
     from _service import dev_auth
 
     times, answers = [], "?"
     with tempfile.TemporaryDirectory() as tmp:
-        while len(times) < rounds and (not times or sum(times) < budget_s):
-            t0 = time.perf_counter()
+
+        def report() -> str:
             done = subprocess.run(
                 [sys.executable, "-m", "kcc_cli", "report", "--from", first.isoformat(), "--to", last.isoformat(),
                  "--metrics-url", base, "--out", str(Path(tmp) / "report.html"), "--timeout", str(timeout_s)],
                 check=True, capture_output=True, text=True, env={**os.environ, "KCC_TOKEN_OPS": dev_auth()[1]["Authorization"][7:]},
             )
-            times.append(time.perf_counter() - t0)
             found = re.search(r"from (\d+) answers", done.stdout + done.stderr)
-            answers = found.group(1) if found else answers
+            return found.group(1) if found else answers
+
+        t0 = time.perf_counter()
+        answers = report()
+        log(f"  council report warm-up (computes the month's day sheets not ready yet): {ms(time.perf_counter() - t0)}")
+        while len(times) < rounds and (not times or sum(times) < budget_s):
+            t0 = time.perf_counter()
+            answers = report()
+            times.append(time.perf_counter() - t0)
     return times, answers
 
 
@@ -754,7 +761,7 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="share of Amsterdam's volume (1.0: 1.5 million calls a year)")
-    parser.add_argument("--quick", action="store_true", help="a twentieth of the volume (--scale 0.05)")
+    parser.add_argument("--quick", action="store_true", help="a fiftieth of the volume (--scale 0.02): within 10 minutes here")
     parser.add_argument("--seed", type=int, default=14020)
     parser.add_argument("--requests", type=int, default=20, help="timed requests per read, after 2 warm-ups")
     parser.add_argument("--report-rounds", type=int, default=3, help="runs of the month's council report per measurement")
@@ -765,7 +772,7 @@ def main() -> None:
     parser.add_argument("--until", type=date.fromisoformat, default=None, help="the year's last day (default: yesterday)")
     args = parser.parse_args()
     if args.quick:
-        args.scale = 0.05
+        args.scale = 0.02
     if args.read_budget_s is None:
         args.read_budget_s = 60.0 if args.quick else 600.0
     asyncio.run(run(args))

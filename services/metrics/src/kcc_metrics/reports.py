@@ -90,7 +90,7 @@ class Reports:
     async def _sheets(self, first: date, last: date) -> list[dict[str, Any]]:
         """The whole KCC's day sheets of the period: each view adds them up, one document per day."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        return await self._metrics.day_sheets(days, channel=None, department=None)
+        return await self._metrics.day_sheets(days, channel=None, department=None, leave_out=("kpis",))
 
     async def channel_mix(self, *, first: date, last: date, by: Literal["day", "week"]) -> ChannelMix:
         days = {date.fromisoformat(sheet["day"]): sheet["received"] for sheet in await self._sheets(first, last)}

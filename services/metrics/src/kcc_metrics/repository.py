@@ -185,9 +185,10 @@ class FactRepository:
         wanted = sorted(day.isoformat() for day in days)
         return {c["_id"]: c["seq"] async for c in self._db["changes"].find({"_id": {"$in": wanted}})}
 
-    async def sheets(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Stored day sheets by id."""
-        return {s["_id"]: s async for s in self._db["sheets"].find({"_id": {"$in": ids}})}
+    async def sheets(self, ids: list[str], *, leave_out: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+        """Stored day sheets by id, without the parts named in `leave_out` (a report reads what it adds up)."""
+        projection = dict.fromkeys(leave_out, 0) or None
+        return {s["_id"]: s async for s in self._db["sheets"].find({"_id": {"$in": ids}}, projection)}
 
     async def keep_sheets(self, sheets: list[dict[str, Any]]) -> None:
         await self._db["sheets"].bulk_write([ReplaceOne({"_id": s["_id"]}, s, upsert=True) for s in sheets], ordered=False)

@@ -176,7 +176,7 @@ class MetricsService:
 
     async def daily_counts(self, day: date) -> DailyCounts:
         """From the day's sheet of the whole KCC (which counts them beside the KPIs)."""
-        [sheet] = await self.day_sheets([day], channel=None, department=None)
+        [sheet] = await self.day_sheets([day], channel=None, department=None, leave_out=("views", "kpis"))
         return DailyCounts(day=day, received=sheet["received"], routed=sheet["routed"])
 
     async def service_norms(
@@ -187,13 +187,16 @@ class MetricsService:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         return ServiceNormsReport(
             from_=first, to=last, channel=channel, department=department,
-            kpis=combined(await self.day_sheets(days, channel=channel, department=department), norms=self._norms),
+            kpis=combined(await self.day_sheets(days, channel=channel, department=department, leave_out=("views",)), norms=self._norms),
         )
 
-    async def day_sheets(self, days: list[date], *, channel: str | None, department: str | None) -> list[dict[str, Any]]:
-        """The sheets of `days`, those no longer holding (or never made) computed and stored anew."""
+    async def day_sheets(
+        self, days: list[date], *, channel: str | None, department: str | None, leave_out: tuple[str, ...] = ()
+    ) -> list[dict[str, Any]]:
+        """The sheets of `days`, those no longer holding (or never made) computed and stored anew;
+        `leave_out` names parts the caller does not read (the views' rows are most of a sheet)."""
         ids = [sheet_id(day, channel, department) for day in days]
-        stored, seqs = await self._repository.sheets(ids), await self._repository.change_seqs(days)
+        stored, seqs = await self._repository.sheets(ids, leave_out=leave_out), await self._repository.change_seqs(days)
         now, current = self._clock(), version(self._norms, self._tz.key)
         stale = [
             (n, day) for n, day in enumerate(days)

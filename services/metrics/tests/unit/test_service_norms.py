@@ -34,7 +34,7 @@ class FakeFacts:
     async def change_seqs(self, days):
         return {day.isoformat(): self.seq for day in days}
 
-    async def sheets(self, ids):
+    async def sheets(self, ids, *, leave_out=()):
         return {i: self.stored_sheets[i] for i in ids if i in self.stored_sheets}
 
     async def keep_sheets(self, sheets):
