@@ -12,7 +12,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from kcc_shared.mongo import insert_once
 
@@ -39,6 +39,25 @@ async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: st
         return await collection.find_one({key: doc[key]})
 
 
+async def _insert_new(collection: AsyncCollection, docs: list[dict[str, Any]], key: str) -> dict[int, dict[str, Any] | None]:
+    """Insert all in one unordered write; for each position whose `key` was taken, the document
+    that holds it (None if it vanished in between). The unique index decides, so racing
+    replicas and repeats within one batch get the same answer as repeats a day apart."""
+    if not docs:
+        return {}
+    now = datetime.now(UTC)
+    try:
+        await collection.insert_many([{**doc, "stored_at": now} for doc in docs], ordered=False)
+        return {}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+        taken = {error["index"]: docs[error["index"]][key] for error in errors}
+    holders = {doc[key]: doc async for doc in collection.find({key: {"$in": sorted(set(taken.values()))}})}
+    return {index: holders.get(value) for index, value in taken.items()}
+
+
 class ContactRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self._contacts = db[CONTACTS]
@@ -57,6 +76,10 @@ class ContactRepository:
     async def insert(self, contact: dict[str, Any]) -> dict[str, Any] | None:
         """Store a new contact; returns the earlier one if its dedup key was taken."""
         return await _insert_once(self._contacts, contact, "dedup_key")
+
+    async def insert_many(self, contacts: list[dict[str, Any]]) -> dict[int, dict[str, Any] | None]:
+        """Store new contacts in one write; for each position whose dedup key was taken, the earlier contact."""
+        return await _insert_new(self._contacts, contacts, "dedup_key")
 
     async def get(self, contact_id: str) -> dict[str, Any] | None:
         return await self._contacts.find_one({"_id": contact_id})
@@ -97,6 +120,10 @@ class OutboxRepository:
     async def insert(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """Queue an event once; returns the earlier entry for a repeated event id."""
         return await _insert_once(self._outbox, entry, "_id")
+
+    async def insert_many(self, entries: list[dict[str, Any]]) -> dict[int, dict[str, Any] | None]:
+        """Queue events in one write; for each position whose event id was queued before, the earlier entry."""
+        return await _insert_new(self._outbox, entries, "_id")
 
 
 class PendingStore:

@@ -26,5 +26,22 @@ class FakeRelay:
         self.queued.setdefault(event_id, (fields["topic"], fields))
         return event_id
 
+    def knows(self, event_id):
+        return event_id in self.queued
+
     async def wait(self, pending, *, timeout):
         return self.broker_up
+
+
+class FakeCommit:
+    """The group commit over fake collections: each write stored at once, the registry kept."""
+
+    def __init__(self, contacts: FakeCollection, outbox: FakeCollection) -> None:
+        self.collections = {"contacts": contacts, "outbox": outbox}
+        self.registry: dict[str, dict] = {}
+
+    async def write(self, *, collection, doc, registry=None):
+        for entry in registry or []:
+            self.registry.setdefault(entry["_id"], entry)
+        earlier = await self.collections[collection].insert(doc)
+        return (earlier, True) if earlier is not None else (doc, False)
