@@ -30,9 +30,9 @@ from kcc_intake.settings import IntakeSettings
 def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED, ERASURE_REQUESTED)
-    contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
+    contacts, outbox, pending = ContactRepository(infra.db), OutboxRepository(infra.db), PendingStore(infra.db)
     relay = OutboxRelay(
-        store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
+        store=pending, broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
     )
     infra.checks["outbox"] = relay.readiness
     pseudonyms = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value())
@@ -43,7 +43,8 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         record=lambda event, *, topic: intake.record(event, topic=topic),  # erasure requests go through the outbox
     )
     commit = GroupCommit(
-        contacts=contacts, outbox=outbox, registry=privacy_store, tracer_provider=infra.tracer_provider,
+        contacts=contacts, outbox=outbox, registry=privacy_store, batches=pending, relay=relay,
+        tracer_provider=infra.tracer_provider,
         metrics=infra.registry, linger_s=settings.commit_linger_s, max_batch=settings.commit_max_batch,
     )
     intake = IntakeService(
@@ -67,6 +68,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     async def prepare() -> None:
         await contacts.ensure_indexes()
         await outbox.ensure_indexes()
+        await pending.ensure_indexes()
         await privacy_store.ensure_indexes()
         await seen.ensure_indexes()
 

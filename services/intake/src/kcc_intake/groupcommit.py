@@ -7,17 +7,21 @@ pay a store round trip of its own (about 28 ms for the contact and 19 ms for the
 the local store under load), and the store, not Kafka, set intake's pace.
 
 So requests queue their documents here and wait. One task writes whatever queued while the
-previous write ran (after a short linger when it was idle), as one unordered `insert_many`
-per collection plus one for the registry, side by side; the unique indexes pick the first of
-repeats, across batches, restarts and replicas alike. Each request then gets its document, or
-the earlier one that holds its key, and hands a new event to the outbox relay, which publishes
-the batch in one acks=all round. A failed write fails every request of its batch (503: the
-caller retries, and a repeat finds whatever part of the batch did land).
+previous write ran (after a short linger when it was idle): first the batch's record in
+`commits` (pending until Kafka acknowledged all of it, so a crash at any point leaves every
+stored contact either published or listed there for recovery), then one unordered
+`insert_many` per collection plus one for the registry, side by side. The unique indexes pick
+the first of repeats, across batches, restarts and replicas alike. The new events go to the
+outbox relay in acceptance order, which publishes them in one acks=all round; each request
+gets its document (and the relay's handle on its event), or the earlier document that holds
+its key. A failed write fails every request of its batch (503: the caller retries, and a
+repeat finds whatever part of the batch did land).
 """
 
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,7 +30,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TracerProvider
 from prometheus_client import CollectorRegistry, Histogram
 
-from kcc_intake.repository import CONTACTS, OUTBOX
+from kcc_intake.outbox import OutboxRelay, Pending
+from kcc_intake.repository import CONTACTS, OUTBOX, PendingStore
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,7 @@ class Write:
     doc: dict[str, Any]
     registry: list[dict[str, Any]]
     span: SpanContext
-    done: asyncio.Future[tuple[dict[str, Any], bool]]
+    done: asyncio.Future[tuple[dict[str, Any], bool, Pending | None]]
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -55,10 +60,12 @@ class Vanished(RuntimeError):
 
 class GroupCommit:
     def __init__(
-        self, *, contacts: BulkInsert, outbox: BulkInsert, registry: RegistryWriter | None,
-        tracer_provider: TracerProvider, metrics: CollectorRegistry, linger_s: float = 0.002, max_batch: int = 500,
+        self, *, contacts: BulkInsert, outbox: BulkInsert, registry: RegistryWriter | None, batches: PendingStore,
+        relay: OutboxRelay, tracer_provider: TracerProvider, metrics: CollectorRegistry, linger_s: float = 0.002,
+        max_batch: int = 500,
     ) -> None:
         self._collections = {CONTACTS: contacts, OUTBOX: outbox}
+        self._batches, self._relay = batches, relay
         self._registry, self._linger_s, self._max_batch = registry, linger_s, max_batch
         self._tracer = tracer_provider.get_tracer("kcc_intake.groupcommit")
         self._queue: deque[Write] = deque()
@@ -74,9 +81,9 @@ class GroupCommit:
 
     async def write(
         self, *, collection: str, doc: dict[str, Any], registry: list[dict[str, Any]] | None = None
-    ) -> tuple[dict[str, Any], bool]:
-        """Store `doc` with the next group commit: (the stored document, False), or (the earlier
-        document that holds its key, True)."""
+    ) -> tuple[dict[str, Any], bool, Pending | None]:
+        """Store `doc` with the next group commit: (the stored document, False, the relay's
+        handle on its event), or (the earlier document that holds its key, True, None)."""
         if self._task is None or self._task.done():
             self.start()
         for _ in range(2):  # a second round only if the holder of the key vanished in between
@@ -128,8 +135,9 @@ class GroupCommit:
         with self._tracer.start_as_current_span(
             "intake group commit", context=parent, links=links, attributes={"kcc.batch_size": len(batch)},
         ) as span:
+            batch_id = str(uuid.uuid4())
             try:
-                held = await self._insert(batch)
+                held = await self._insert(batch, batch_id)
             except Exception as exc:  # noqa: BLE001 - every request of the batch gets the store's error
                 span.record_exception(exc)
                 for write in batch:
@@ -138,20 +146,35 @@ class GroupCommit:
                 return
         ended = time.perf_counter()
         self._batch_size.observe(len(batch))
+        new = [write for position, write in enumerate(batch) if position not in held]
+        if any(write.collection == CONTACTS for write in batch):
+            self._relay.expect(batch_id, sum(write.collection == CONTACTS for write in new))
         for position, write in enumerate(batch):
             self._wait.observe(ended - write.queued_at)
+            pending = None
+            if position not in held:  # stored: to the relay now, in acceptance order, whatever its request does
+                pending = self._relay.submit(
+                    collection=write.collection, doc_id=write.doc["_id"], event_id=write.doc["event_id"], fields=write.doc,
+                    batch=batch_id if write.collection == CONTACTS else None,
+                )
             if write.done.done():
                 continue
-            if position not in held:
-                write.done.set_result((write.doc, False))
+            if pending is not None:
+                write.done.set_result((write.doc, False, pending))
             elif held[position] is None:
                 write.done.set_exception(Vanished())
             else:
-                write.done.set_result((held[position], True))
+                write.done.set_result((held[position], True, None))
 
-    async def _insert(self, batch: list[Write]) -> dict[int, dict[str, Any] | None]:
-        """One unordered insert per collection and one for the registry, side by side; for
-        each position in the batch whose key was taken, the document that holds it."""
+    async def _insert(self, batch: list[Write], batch_id: str) -> dict[int, dict[str, Any] | None]:
+        """The batch's record, then one unordered insert per collection and one for the registry,
+        side by side; for each position in the batch whose key was taken, the document that holds it."""
+        contacts = [write.doc for write in batch if write.collection == CONTACTS]
+        for doc in contacts:  # unpublished while its batch's record is pending
+            doc.pop("unpublished", None)
+            doc["batch"] = batch_id
+        if contacts:
+            await self._batches.open_batch(batch_id, [(CONTACTS, doc["_id"]) for doc in contacts])
         positions: dict[str, list[int]] = {}
         for position, write in enumerate(batch):
             positions.setdefault(write.collection, []).append(position)

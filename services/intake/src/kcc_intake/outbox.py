@@ -4,9 +4,16 @@ Every event is first written to the store (a contact in `contacts`, a channel li
 event in `outbox`, many requests' documents in one group commit), then handed to the relay in
 memory. The relay publishes what queued in acceptance order, in one acks=all round per batch
 (every send handed to the producer, then every acknowledgement awaited), wakes the requests
-waiting for it, and marks what the broker acknowledged in the store behind it (one update per
-collection for all that was acknowledged meanwhile), so the next batch does not wait for that
-write; a request answers 202 either way, because the event is safe in the store.
+waiting for it, and records in the store behind it what the broker acknowledged, so the next
+batch does not wait for that write; a request answers 202 either way, because the event is
+safe in the store.
+
+How the store knows what is unpublished: a life-cycle event carries `unpublished: true` until
+it is marked (one update per collection for all acknowledged meanwhile). A contact instead
+names its group commit (`batch`), whose record in `commits` was written before the contacts
+and stays `pending` until every contact of it was acknowledged: one small update per batch
+where marking each contact cost the local store more than inserting it. (Contacts stored
+before the group commit may still carry `unpublished: true`; recovery reads both.)
 
 While Kafka is down the relay's sends stay pending: aiokafka retries them and they complete
 once, so an outage costs neither an event nor a duplicate. After a restart the relay loads
@@ -71,6 +78,7 @@ class Pending:
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     queued_at: float = field(default_factory=time.monotonic)
     acknowledged: bool = False
+    batch: str | None = None  # its group commit's record, closed once all of the batch is acknowledged
 
 
 class OutboxRelay:
@@ -86,8 +94,10 @@ class OutboxRelay:
         self._queued: dict[str, Pending] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # Acknowledged, not yet marked in the store: event id → (collection, document id).
-        self._unmarked: dict[str, tuple[str, str]] = {}
+        # Acknowledged, not yet recorded in the store: event id → its Pending.
+        self._unmarked: dict[str, Pending] = {}
+        self._open: dict[str, int] = {}  # group commit record → its events not yet acknowledged
+        self._closing: set[str] = set()  # group commit records whose events all were acknowledged
         self._mark_wake = asyncio.Event()
         self._marker: asyncio.Task[None] | None = None
         self._gauge = Gauge("kcc_intake_outbox_pending", "Events stored but not yet acknowledged by Kafka", registry=registry)
@@ -95,13 +105,21 @@ class OutboxRelay:
             "kcc_intake_outbox_oldest_pending_seconds", "Age of the oldest event not yet acknowledged by Kafka", registry=registry
         )
 
-    def submit(self, *, collection: str, doc_id: str, event_id: str, fields: dict[str, Any]) -> Pending:
+    def expect(self, batch: str, count: int) -> None:
+        """A group commit stored `count` new events under `batch`; they are submitted next."""
+        if count:
+            self._open[batch] = count
+        else:  # every document of it was a repeat: nothing to wait for
+            self._closing.add(batch)
+            self._mark_wake.set()
+
+    def submit(
+        self, *, collection: str, doc_id: str, event_id: str, fields: dict[str, Any], batch: str | None = None
+    ) -> Pending:
         """Hand a stored, unpublished event to the relay (once per event id)."""
-        pending = self._queued.get(event_id)
-        if pending is None and event_id in self._unmarked:
-            return self._acknowledged_already(collection, doc_id, event_id, fields)
+        pending = self._queued.get(event_id) or self._unmarked.get(event_id)
         if pending is None:
-            pending = self._queued[event_id] = Pending(collection, doc_id, event_id, fields)
+            pending = self._queued[event_id] = Pending(collection, doc_id, event_id, fields, batch=batch)
             self._queue.append(pending)
             self._update_gauges()
             self._wake.set()
@@ -110,6 +128,18 @@ class OutboxRelay:
     def knows(self, event_id: str) -> bool:
         """Whether this relay publishes (or just published) the event: one it was handed or recovered."""
         return event_id in self._queued or event_id in self._unmarked
+
+    def pending(self, event_id: str) -> Pending | None:
+        """The event as this relay holds it, if it does."""
+        return self._queued.get(event_id) or self._unmarked.get(event_id)
+
+    async def published(self, stored: dict[str, Any]) -> bool:
+        """Whether a stored event another process handled is acknowledged, as far as the store knows."""
+        if stored.get("unpublished"):
+            return False
+        if stored.get("batch"):
+            return not await self._store.batch_open(stored["batch"])
+        return True
 
     async def wait(self, pending: Pending, *, timeout: float) -> bool:
         """True once the broker acknowledged, False if that takes longer than `timeout`."""
@@ -123,10 +153,6 @@ class OutboxRelay:
         except TimeoutError:
             return False
 
-    def _acknowledged_already(self, collection: str, doc_id: str, event_id: str, fields: dict[str, Any]) -> Pending:
-        """A repeat of an event the broker acknowledged whose mark is still to be written: done."""
-        return Pending(collection, doc_id, event_id, fields, acknowledged=True)
-
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
         self._marker = asyncio.create_task(self._mark_behind(), name="outbox-marker")
@@ -138,20 +164,28 @@ class OutboxRelay:
         if self._marker:
             self._marker.cancel()
             await asyncio.gather(self._marker, return_exceptions=True)
-        if self._unmarked:  # a last try: what stays unmarked is published again after a restart (same id)
+        if self._unmarked or self._closing:  # a last try: what stays unmarked is published again after a restart (same id)
             try:
                 await asyncio.wait_for(self.mark_acknowledged(), MARK_RETRY_S * 5)
             except Exception as exc:  # noqa: BLE001
                 log.warning("could not mark acknowledged events before stopping", extra={"error": repr(exc)})
 
     async def mark_acknowledged(self) -> int:
-        """Write the marks of everything acknowledged so far (one update per collection)."""
-        marking = dict(self._unmarked)
+        """Record everything acknowledged so far: marks per document (one update per collection)
+        and closed group commits (one update for all)."""
+        marking = {event_id: p for event_id, p in self._unmarked.items() if p.batch is None}
+        closing = set(self._closing)
         if marking:
-            await self._store.mark_published(list(marking.values()))
-            for event_id in marking:
-                self._unmarked.pop(event_id, None)
-        return len(marking)
+            await self._store.mark_published([(p.collection, p.doc_id) for p in marking.values()])
+        if closing:
+            await self._store.close_batches(sorted(closing))
+            self._closing -= closing
+        for event_id in marking:
+            self._unmarked.pop(event_id, None)
+        if closing:
+            for event_id in [e for e, p in self._unmarked.items() if p.batch in closing]:
+                del self._unmarked[event_id]
+        return len(marking) + len(closing)
 
     async def _mark_behind(self) -> None:
         while True:
@@ -189,9 +223,17 @@ class OutboxRelay:
         """Queue what the store holds unpublished and the relay does not know (after a restart)."""
         found = 0
         for collection, doc in await self._store.unpublished(limit=RECOVERY_BATCH):
-            if doc["event_id"] not in self._queued and doc["event_id"] not in self._unmarked:
+            if not self.knows(doc["event_id"]):
                 self.submit(collection=collection, doc_id=doc["_id"], event_id=doc["event_id"], fields=doc)
                 found += 1
+        for batch, docs in await self._store.open_batches(limit=RECOVERY_BATCH):
+            if batch in self._open or batch in self._closing:
+                continue  # this process's own, in flight
+            fresh = [(collection, doc) for collection, doc in docs if not self.knows(doc["event_id"])]
+            self.expect(batch, len(fresh))
+            for collection, doc in fresh:
+                self.submit(collection=collection, doc_id=doc["_id"], event_id=doc["event_id"], fields=doc, batch=batch)
+            found += len(fresh)
         if found:
             log.info("outbox recovered unpublished events", extra={"count": found})
         return found
@@ -214,7 +256,12 @@ class OutboxRelay:
         for pending in done:
             pending.acknowledged = True
             self._queued.pop(pending.event_id, None)
-            self._unmarked[pending.event_id] = (pending.collection, pending.doc_id)
+            self._unmarked[pending.event_id] = pending
+            if pending.batch is not None and pending.batch in self._open:
+                self._open[pending.batch] -= 1
+                if not self._open[pending.batch]:
+                    del self._open[pending.batch]
+                    self._closing.add(pending.batch)
             for waiter in pending.waiters:
                 if not waiter.done():
                     waiter.set_result(None)

@@ -1,9 +1,12 @@
 """Intake's store: the contact registry (contactmomenten) and the outbox of life-cycle events.
 
-A contact document carries its own outbox fields (`seq`, payload, `unpublished: true`), so
-storing a contact and queueing its event is one atomic write. Once the broker acknowledged a
-batch, one update per collection unsets `unpublished`; recovery reads only what still has it,
-through an index, however long ago it was stored."""
+A contact document carries its own outbox fields (`seq`, payload), so storing a contact and
+queueing its event is one write. Contacts are written by group commit, many in one bulk
+insert, each naming its batch (`batch`); the batch's record in `commits`, written first, stays
+`pending` until the broker acknowledged all of it (one small update per batch). A life-cycle
+event in `outbox` carries `unpublished: true` until the broker acknowledged it (one update per
+collection and round), as contacts stored before the group commit did. Recovery reads the
+pending records and the unpublished events, each through an index, however long ago stored."""
 
 import contextlib
 from datetime import UTC, datetime
@@ -17,7 +20,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from kcc_shared.mongo import insert_once
 
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
-CONTACTS, OUTBOX = "contacts", "outbox"
+CONTACTS, OUTBOX, COMMITS = "contacts", "outbox", "commits"
 # Both collections queue events; recovery reads the unpublished ones in acceptance order.
 UNPUBLISHED_INDEX = ([("unpublished", ASCENDING), ("seq", ASCENDING)], "unpublished")
 
@@ -127,10 +130,48 @@ class OutboxRepository:
 
 
 class PendingStore:
-    """What the outbox relay needs from both collections."""
+    """What the outbox relay and the group commit need: the unpublished events of both
+    collections and the records of group commits still pending."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collections = {CONTACTS: db[CONTACTS], OUTBOX: db[OUTBOX]}
+        self._commits = db[COMMITS]
+
+    async def ensure_indexes(self) -> None:
+        await self._commits.create_index([("pending", ASCENDING), ("opened_at", ASCENDING)], name="pending")
+        # A closed record is kept a week, like a published life-cycle event, then expires.
+        await self._commits.create_index("closed_at", name="closed_ttl", expireAfterSeconds=OUTBOX_KEEP_S)
+
+    async def open_batch(self, batch: str, items: list[tuple[str, str]]) -> None:
+        """Record a group commit before its documents are written: pending until all are acknowledged."""
+        await self._commits.insert_one(
+            {"_id": batch, "pending": True, "items": [list(item) for item in items], "opened_at": datetime.now(UTC)}
+        )
+
+    async def close_batches(self, batches: list[str]) -> None:
+        """Everything of these group commits was acknowledged (one update)."""
+        await self._commits.update_many(
+            {"_id": {"$in": batches}}, {"$unset": {"pending": ""}, "$set": {"closed_at": datetime.now(UTC)}}
+        )
+
+    async def batch_open(self, batch: str) -> bool:
+        return await self._commits.find_one({"_id": batch, "pending": True}, {"_id": 1}) is not None
+
+    async def open_batches(self, *, limit: int) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+        """Pending group commits, oldest first, with those of their documents that were stored
+        (a repeat's document never was), in acceptance order."""
+        found = []
+        async for record in self._commits.find({"pending": True}).sort("opened_at", ASCENDING).limit(limit):
+            ids: dict[str, list[str]] = {}
+            for collection, doc_id in record["items"]:
+                ids.setdefault(collection, []).append(doc_id)
+            docs = [
+                (collection, doc)
+                for collection, doc_ids in ids.items()
+                for doc in await self._collections[collection].find({"_id": {"$in": doc_ids}}).to_list(None)
+            ]
+            found.append((record["_id"], sorted(docs, key=lambda item: item[1]["seq"])))
+        return found
 
     async def mark_published(self, acknowledged: list[tuple[str, str]]) -> None:
         """Record what the broker acknowledged, as (collection, document id): one update per collection."""

@@ -123,11 +123,11 @@ class IntakeService:
             "event_id": event.id,
             **outbox_fields(event, topic=CONTACT_RECEIVED),
         }
-        stored, repeat = await self._commit.write(collection=CONTACTS, doc=stored, registry=registry)
+        stored, repeat, pending = await self._commit.write(collection=CONTACTS, doc=stored, registry=registry)
         if repeat:
             event = ContactReceived.model_validate(stored["event"])
         annotate(contact_id=event.data.contact_id, channel=channel.value)  # the request's span, searchable
-        published = await self._publish(CONTACTS, stored, repeat=repeat)
+        published = await self._published(stored, pending)
         if not repeat:
             log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})
         return m.Accepted(
@@ -141,18 +141,18 @@ class IntakeService:
     ) -> m.Recorded:
         """Publish a channel life-cycle event through the outbox (ids are derived, so repeats are one)."""
         entry = {"_id": event.id, "event_id": event.id, **outbox_fields(event, topic=topic)}
-        stored, repeat = await self._commit.write(collection=OUTBOX, doc=entry, registry=registry)
-        published = await self._publish(OUTBOX, stored, repeat=repeat)
+        stored, _, pending = await self._commit.write(collection=OUTBOX, doc=entry, registry=registry)
+        published = await self._published(stored, pending)
         return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
 
-    async def _publish(self, collection: str, stored: dict[str, Any], *, repeat: bool) -> bool:
-        if repeat and not stored.get("unpublished"):
-            return True  # a repeat of something already on Kafka (the earlier document as stored now)
-        if repeat and not self._relay.knows(stored["event_id"]):
-            # Another replica stored it and is publishing it (or, had it stopped, recovery will):
-            # publishing it from here too would put it on the topic twice. It is safe in the store.
-            return False
-        pending = self._relay.submit(collection=collection, doc_id=stored["_id"], event_id=stored["event_id"], fields=stored)
+    async def _published(self, stored: dict[str, Any], pending: Any) -> bool:
+        """Wait (at most accept_wait_s) for the broker's acknowledgement of a stored event."""
+        pending = pending or self._relay.pending(stored["event_id"])
+        if pending is None:
+            # A repeat of an event this process does not hold: published already, or another
+            # replica (or, had that stopped, recovery) publishes it. Publishing it from here
+            # too would put it on the topic twice; it is safe in the store either way.
+            return await self._relay.published(stored)
         return await self._relay.wait(pending, timeout=self._accept_wait_s)
 
     # --- channels -------------------------------------------------------------------------

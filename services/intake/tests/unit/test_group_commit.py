@@ -9,6 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from kcc_intake.groupcommit import GroupCommit
 
+from .fakes import FakeRelay
+
 
 class FakeBulk:
     """A collection with a unique key: `insert_many` as MongoDB's unordered one answers it."""
@@ -32,6 +34,17 @@ class FakeBulk:
         return taken
 
 
+class FakeBatches:
+    """The records of group commits: written before the documents they list."""
+
+    def __init__(self, contacts: FakeBulk) -> None:
+        self.contacts = contacts
+        self.records: list[tuple[list, int]] = []  # (items, contacts stored when it was written)
+
+    async def open_batch(self, batch, items):
+        self.records.append((items, len(self.contacts.docs)))
+
+
 class FakeRegistry:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -40,31 +53,36 @@ class FakeRegistry:
         self.calls.append([entry["_id"] for entry in entries])
 
 
-def commit(contacts: FakeBulk, outbox: FakeBulk | None = None, registry: FakeRegistry | None = None) -> GroupCommit:
+def commit(
+    contacts: FakeBulk, outbox: FakeBulk | None = None, registry: FakeRegistry | None = None, *, linger_s: float = 0.01,
+    relay: FakeRelay | None = None,
+) -> GroupCommit:
     return GroupCommit(
-        contacts=contacts, outbox=outbox or FakeBulk("_id"), registry=registry, tracer_provider=TracerProvider(),
-        metrics=CollectorRegistry(), linger_s=0.01,
+        contacts=contacts, outbox=outbox or FakeBulk("_id"), registry=registry, batches=FakeBatches(contacts),
+        relay=relay or FakeRelay(), tracer_provider=TracerProvider(), metrics=CollectorRegistry(), linger_s=linger_s,
     )
 
 
 async def test_concurrent_writes_share_one_bulk_insert_and_repeats_get_the_first():
     contacts, registry = FakeBulk("dedup_key"), FakeRegistry()
-    group = commit(contacts, registry=registry)
-    docs = [{"_id": f"c{i}", "dedup_key": f"web:{i % 3}"} for i in range(9)]
+    relay = FakeRelay()
+    group = commit(contacts, registry=registry, relay=relay)
+    docs = [{"_id": f"c{i}", "dedup_key": f"web:{i % 3}", "event_id": f"e{i}", "topic": "t"} for i in range(9)]
     results = await asyncio.gather(*(
         group.write(collection="contacts", doc=doc, registry=[{"_id": "email:p", "value": "a@b.nl"}]) for doc in docs
     ))
     await group.stop()
     assert contacts.calls == [9]  # one insert for all nine requests
     assert registry.calls == [["email:p"]]  # the registry entry once, however many name it
-    assert [stored["_id"] for stored, _ in results] == ["c0", "c1", "c2"] * 3
-    assert [repeat for _, repeat in results] == [False] * 3 + [True] * 6
+    assert [stored["_id"] for stored, _, _ in results] == ["c0", "c1", "c2"] * 3
+    assert [repeat for _, repeat, _ in results] == [False] * 3 + [True] * 6
+    assert list(relay.queued) == ["e0", "e1", "e2"]  # the new events only, in acceptance order
 
 
 async def test_a_failed_bulk_write_fails_every_request_of_its_batch():
     group = commit(FakeBulk("dedup_key", fail=ConnectionError("store away")))
     results = await asyncio.gather(
-        *(group.write(collection="contacts", doc={"_id": f"c{i}", "dedup_key": f"k{i}"}) for i in range(5)),
+        *(group.write(collection="contacts", doc={"_id": f"c{i}", "dedup_key": f"k{i}", "event_id": f"e{i}"}) for i in range(5)),
         return_exceptions=True,
     )
     await group.stop()
@@ -75,9 +93,9 @@ async def test_contacts_and_life_cycle_events_go_to_their_own_collections_in_one
     contacts, outbox = FakeBulk("dedup_key"), FakeBulk("_id")
     group = commit(contacts, outbox)
     await asyncio.gather(
-        group.write(collection="contacts", doc={"_id": "c1", "dedup_key": "k1"}),
-        group.write(collection="outbox", doc={"_id": "e1"}),
-        group.write(collection="outbox", doc={"_id": "e1"}),
+        group.write(collection="contacts", doc={"_id": "c1", "dedup_key": "k1", "event_id": "c1", "topic": "t"}),
+        group.write(collection="outbox", doc={"_id": "e1", "event_id": "e1", "topic": "t"}),
+        group.write(collection="outbox", doc={"_id": "e1", "event_id": "e1", "topic": "t"}),
     )
     await group.stop()
     assert (contacts.calls, outbox.calls) == ([1], [2])
@@ -87,10 +105,21 @@ async def test_contacts_and_life_cycle_events_go_to_their_own_collections_in_one
 @pytest.mark.parametrize("linger_s", [0.0, 0.01])
 async def test_a_lone_request_is_written_in_a_batch_of_its_own(linger_s):
     contacts = FakeBulk("dedup_key")
-    group = GroupCommit(
-        contacts=contacts, outbox=FakeBulk("_id"), registry=None, tracer_provider=TracerProvider(),
-        metrics=CollectorRegistry(), linger_s=linger_s,
-    )
-    stored, repeat = await group.write(collection="contacts", doc={"_id": "c1", "dedup_key": "k1"})
+    group = commit(contacts, linger_s=linger_s)
+    stored, repeat, _ = await group.write(collection="contacts", doc={"_id": "c1", "dedup_key": "k1", "event_id": "c1", "topic": "t"})
     await group.stop()
     assert (stored["_id"], repeat, contacts.calls) == ("c1", False, [1])
+
+
+async def test_the_batch_record_is_written_before_its_contacts():
+    contacts = FakeBulk("dedup_key")
+    group = commit(contacts)
+    await asyncio.gather(*(
+        group.write(collection="contacts", doc={"_id": f"c{i}", "dedup_key": f"k{i}", "event_id": f"e{i}", "topic": "t"})
+        for i in range(3)
+    ))
+    await group.stop()
+    [(items, stored_before)] = group._batches.records  # noqa: SLF001
+    assert (items, stored_before) == ([("contacts", "c0"), ("contacts", "c1"), ("contacts", "c2")], 0)
+    [batch] = {doc["batch"] for doc in contacts.docs.values()}  # one batch, named by each of its contacts
+    assert batch and not any("unpublished" in doc for doc in contacts.docs.values())

@@ -23,7 +23,7 @@ def service(relay: FakeRelay | None = None) -> tuple[IntakeService, FakeRelay]:
     relay = relay or FakeRelay()
     contacts = FakeCollection("dedup_key")
     intake = IntakeService(
-        contacts=contacts, commit=FakeCommit(contacts, FakeCollection("_id")), relay=relay, source="/kcc/intake",
+        contacts=contacts, commit=FakeCommit(contacts, FakeCollection("_id"), relay), relay=relay, source="/kcc/intake",
         accept_wait_s=1.0, number_map=DEFAULT_NUMBER_MAP, timezone="Europe/Amsterdam",
         pseudonyms=Pseudonymiser("test-secret"),
     )
