@@ -16,6 +16,11 @@ outbox relay in acceptance order, which publishes them in one acks=all round; ea
 gets its document (and the relay's handle on its event), or the earlier document that holds
 its key. A failed write fails every request of its batch (503: the caller retries, and a
 repeat finds whatever part of the batch did land).
+
+Up to `max_in_flight` batches are written at once: a batch's round trips (its record, then
+its documents, each answer waiting its turn on a busy event loop) would otherwise leave the
+store idle in between. Batches still hand their events to the relay in the order they were
+formed, so acceptance order holds on the topic.
 """
 
 import asyncio
@@ -62,7 +67,7 @@ class GroupCommit:
     def __init__(
         self, *, contacts: BulkInsert, outbox: BulkInsert, registry: RegistryWriter | None, batches: PendingStore,
         relay: OutboxRelay, tracer_provider: TracerProvider, metrics: CollectorRegistry, linger_s: float = 0.002,
-        max_batch: int = 500,
+        max_batch: int = 500, max_in_flight: int = 2,
     ) -> None:
         self._collections = {CONTACTS: contacts, OUTBOX: outbox}
         self._batches, self._relay = batches, relay
@@ -71,6 +76,9 @@ class GroupCommit:
         self._queue: deque[Write] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._writing: set[asyncio.Task[None]] = set()
+        self._handed: asyncio.Future[None] | None = None  # the latest batch's hand-over to the relay
         self._batch_size = Histogram(
             "kcc_intake_commit_batch_size", "Documents per group commit to the store",
             buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=metrics,
@@ -104,6 +112,7 @@ class GroupCommit:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self._writing, return_exceptions=True)  # batches being written finish
         for write in self._queue:
             if not write.done.done():
                 write.done.set_exception(RuntimeError("intake is stopping"))
@@ -119,15 +128,26 @@ class GroupCommit:
                 self._wake.set()
             if not batch:
                 continue
-            try:
-                await self._commit(batch)
-            except Exception as exc:  # noqa: BLE001 - a bug here must not leave requests waiting for ever
-                log.exception("group commit failed")
-                for write in batch:
-                    if not write.done.done():
-                        write.done.set_exception(exc)
+            await self._in_flight.acquire()
+            previous, self._handed = self._handed, asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._write_batch(batch, previous, self._handed), name="group-commit-batch")
+            self._writing.add(task)
+            task.add_done_callback(self._writing.discard)
 
-    async def _commit(self, batch: list[Write]) -> None:
+    async def _write_batch(self, batch: list[Write], previous: asyncio.Future[None] | None, handed: asyncio.Future[None]) -> None:
+        try:
+            await self._commit(batch, previous, handed)
+        except Exception as exc:  # noqa: BLE001 - a bug here must not leave requests waiting for ever
+            log.exception("group commit failed")
+            for write in batch:
+                if not write.done.done():
+                    write.done.set_exception(exc)
+        finally:
+            if not handed.done():
+                handed.set_result(None)
+            self._in_flight.release()
+
+    async def _commit(self, batch: list[Write], previous: asyncio.Future[None] | None, handed: asyncio.Future[None]) -> None:
         # The batch's spans (the bulk inserts) sit in the trace of its first request; every
         # other request's trace is linked, and its own publish span stays in its own trace.
         parent = trace.set_span_in_context(NonRecordingSpan(batch[0].span))
@@ -144,6 +164,8 @@ class GroupCommit:
                     if not write.done.done():
                         write.done.set_exception(exc)
                 return
+        if previous is not None:
+            await previous  # the batch formed before this one hands its events over first
         ended = time.perf_counter()
         self._batch_size.observe(len(batch))
         new = [write for position, write in enumerate(batch) if position not in held]
@@ -165,6 +187,7 @@ class GroupCommit:
                 write.done.set_exception(Vanished())
             else:
                 write.done.set_result((held[position], True, None))
+        handed.set_result(None)
 
     async def _insert(self, batch: list[Write], batch_id: str) -> dict[int, dict[str, Any] | None]:
         """The batch's record, then one unordered insert per collection and one for the registry,
