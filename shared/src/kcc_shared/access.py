@@ -194,7 +194,7 @@ def app_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 def match_route(app: FastAPI, scope: dict) -> tuple[str, dict[str, str]] | None:
     """The path template and path parameters of the route that would handle this request."""
-    compiled = app.state.__dict__.get("_kcc_route_patterns")
+    compiled = getattr(app.state, "_kcc_route_patterns", None)  # State keeps attributes in its own dict
     if compiled is None:
         compiled = []
         for context in iter_route_contexts(app.routes):
