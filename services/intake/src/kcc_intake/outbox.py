@@ -11,8 +11,8 @@ safe in the store.
 How the store knows what is unpublished: a life-cycle event carries `unpublished: true` until
 it is marked (one update per collection for all acknowledged meanwhile). A contact instead
 names its group commit (`batch`), whose record in `commits` was written before the contacts
-and stays `pending` until every contact of it was acknowledged: one small update per batch
-where marking each contact cost the local store more than inserting it. (Contacts stored
+and stays there until every contact of it was acknowledged (then one delete for all batches
+closed meanwhile), where marking each contact cost the local store more than inserting it. (Contacts stored
 before the group commit may still carry `unpublished: true`; recovery reads both.)
 
 While Kafka is down the relay's sends stay pending: aiokafka retries them and they complete

@@ -3,7 +3,7 @@
 A contact document carries its own outbox fields (`seq`, payload), so storing a contact and
 queueing its event is one write. Contacts are written by group commit, many in one bulk
 insert, each naming its batch (`batch`); the batch's record in `commits`, written first, stays
-`pending` until the broker acknowledged all of it (one small update per batch). A life-cycle
+there until the broker acknowledged all of it (then one delete for all batches closed). A life-cycle
 event in `outbox` carries `unpublished: true` until the broker acknowledged it (one update per
 collection and round), as contacts stored before the group commit did. Recovery reads the
 pending records and the unpublished events, each through an index, however long ago stored."""
@@ -139,8 +139,6 @@ class PendingStore:
 
     async def ensure_indexes(self) -> None:
         await self._commits.create_index([("pending", ASCENDING), ("opened_at", ASCENDING)], name="pending")
-        # A closed record is kept a week, like a published life-cycle event, then expires.
-        await self._commits.create_index("closed_at", name="closed_ttl", expireAfterSeconds=OUTBOX_KEEP_S)
 
     async def open_batch(self, batch: str, items: list[tuple[str, str]]) -> None:
         """Record a group commit before its documents are written: pending until all are acknowledged."""
@@ -149,10 +147,9 @@ class PendingStore:
         )
 
     async def close_batches(self, batches: list[str]) -> None:
-        """Everything of these group commits was acknowledged (one update)."""
-        await self._commits.update_many(
-            {"_id": {"$in": batches}}, {"$unset": {"pending": ""}, "$set": {"closed_at": datetime.now(UTC)}}
-        )
+        """Everything of these group commits was acknowledged: their records go (one delete).
+        Only pending records exist, so `commits` stays as small as what is in flight."""
+        await self._commits.delete_many({"_id": {"$in": batches}})
 
     async def batch_open(self, batch: str) -> bool:
         return await self._commits.find_one({"_id": batch, "pending": True}, {"_id": 1}) is not None
