@@ -11,11 +11,12 @@ from kcc_intake.mail import EmailIntake, ParsedMail
 from kcc_intake.service import IntakeService
 
 
-def _service(request: Request) -> IntakeService:
+# Dependencies as coroutines: FastAPI runs a plain `def` one in a worker thread, per request.
+async def _service(request: Request) -> IntakeService:
     return request.app.state.intake
 
 
-def _mail(request: Request) -> EmailIntake:
+async def _mail(request: Request) -> EmailIntake:
     return request.app.state.mail
 
 

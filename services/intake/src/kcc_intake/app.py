@@ -18,6 +18,7 @@ from kcc_shared.webhooks import MongoSeenSignatures, WebhookVerifier
 
 from kcc_intake import api, privacy_api
 from kcc_intake.limits import add_request_limits
+from kcc_intake.groupcommit import GroupCommit
 from kcc_intake.mail import EmailIntake, start_smtp
 from kcc_intake.outbox import OutboxRelay
 from kcc_intake.privacy import PrivacyRepository, PrivacyService
@@ -29,9 +30,9 @@ from kcc_intake.settings import IntakeSettings
 def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None = None) -> FastAPI:
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED, ERASURE_REQUESTED)
-    contacts, outbox = ContactRepository(infra.db), OutboxRepository(infra.db)
+    contacts, outbox, pending = ContactRepository(infra.db), OutboxRepository(infra.db), PendingStore(infra.db)
     relay = OutboxRelay(
-        store=PendingStore(infra.db), broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
+        store=pending, broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
     )
     infra.checks["outbox"] = relay.readiness
     pseudonyms = Pseudonymiser(settings.privacy.pseudonym_secret.get_secret_value())
@@ -41,9 +42,15 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         erasure_services=settings.erasure_services, source=infra.source,
         record=lambda event, *, topic: intake.record(event, topic=topic),  # erasure requests go through the outbox
     )
+    commit = GroupCommit(
+        contacts=contacts, outbox=outbox, registry=privacy_store, batches=pending, relay=relay,
+        tracer_provider=infra.tracer_provider,
+        metrics=infra.registry, linger_s=settings.commit_linger_s, max_batch=settings.commit_max_batch,
+    )
     intake = IntakeService(
-        contacts=contacts, outbox=outbox, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
-        number_map=settings.number_map, timezone=settings.timezone, pseudonyms=pseudonyms, register=privacy.register,
+        contacts=contacts, commit=commit, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
+        number_map=settings.number_map, timezone=settings.timezone, pseudonyms=pseudonyms,
+        registry=privacy.registry_entries,
     )
     take_part_in_erasure(infra, erase=privacy.erase)
     infra.subscribe(ERASURE_COMPLETED, privacy.erasure_completed)
@@ -61,10 +68,12 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     async def prepare() -> None:
         await contacts.ensure_indexes()
         await outbox.ensure_indexes()
+        await pending.ensure_indexes()
         await privacy_store.ensure_indexes()
         await seen.ensure_indexes()
 
     async def started() -> None:
+        commit.start()
         relay.start()
         retention.start()
         if settings.smtp.enabled:
@@ -75,6 +84,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         for server in smtp:
             server.close()
             await server.wait_closed()
+        await commit.stop()
         await relay.stop()
 
     app = create_service_app(

@@ -189,7 +189,10 @@ class Accepted(BaseModel):
     event_id: str
     reference: str | None = Field(default=None, description="Reference number for the citizen")
     duplicate: bool = Field(description="True when this message was already accepted before")
-    published: bool = Field(description="False: safe in the outbox, published once Kafka is back")
+    published: bool = Field(
+        description="False: safe in the outbox, published once Kafka is back (or, for a duplicate another "
+        "replica accepted a moment ago, by that replica)"
+    )
 
 
 class AcknowledgementIn(BaseModel):

@@ -156,14 +156,21 @@ class PrivacyService:
 
     # --- registry ---------------------------------------------------------------------------
 
-    async def register(self, identifiers: dict[str, str | None]) -> dict[str, str]:
-        """Pseudonymise the identifiers given and remember their values; returns kind → pseudonym."""
+    def registry_entries(self, identifiers: dict[str, str | None]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """Pseudonyms of the identifiers given (kind → pseudonym), and the registry entries that
+        remember their values: written with the contact, in the same group commit."""
         pseudonyms = self._pseudonyms.of(identifiers)
         now = self._clock()
-        await self._repository.register([
+        entries = [
             {"_id": pseudonym, "kind": kind, "value": identifiers[kind], "registered_at": now}
             for kind, pseudonym in pseudonyms.items()
-        ])
+        ]
+        return pseudonyms, entries
+
+    async def register(self, identifiers: dict[str, str | None]) -> dict[str, str]:
+        """Pseudonymise the identifiers given and remember their values now; returns kind → pseudonym."""
+        pseudonyms, entries = self.registry_entries(identifiers)
+        await self._repository.register(entries)
         return pseudonyms
 
     async def resolve(self, pseudonym: str) -> ResolvedPseudonym | None:

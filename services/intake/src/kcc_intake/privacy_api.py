@@ -9,7 +9,7 @@ from kcc_intake import models as m
 from kcc_intake.privacy import ErasureAccepted, ErasureStatus, PrivacyService, ResolvedPseudonym
 
 
-def _privacy(request: Request) -> PrivacyService:
+async def _privacy(request: Request) -> PrivacyService:
     return request.app.state.privacy
 
 

@@ -1,9 +1,12 @@
 """Intake's store: the contact registry (contactmomenten) and the outbox of life-cycle events.
 
-A contact document carries its own outbox fields (`seq`, payload, `unpublished: true`), so
-storing a contact and queueing its event is one atomic write. Once the broker acknowledged a
-batch, one update per collection unsets `unpublished`; recovery reads only what still has it,
-through an index, however long ago it was stored."""
+A contact document carries its own outbox fields (`seq`, payload), so storing a contact and
+queueing its event is one write. Contacts are written by group commit, many in one bulk
+insert, each naming its batch (`batch`); the batch's record in `commits`, written first, stays
+there until the broker acknowledged all of it (then one delete for all batches closed). A life-cycle
+event in `outbox` carries `unpublished: true` until the broker acknowledged it (one update per
+collection and round), as contacts stored before the group commit did. Recovery reads the
+pending records and the unpublished events, each through an index, however long ago stored."""
 
 import contextlib
 from datetime import UTC, datetime
@@ -12,12 +15,12 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from kcc_shared.mongo import insert_once
 
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
-CONTACTS, OUTBOX = "contacts", "outbox"
+CONTACTS, OUTBOX, COMMITS = "contacts", "outbox", "commits"
 # Both collections queue events; recovery reads the unpublished ones in acceptance order.
 UNPUBLISHED_INDEX = ([("unpublished", ASCENDING), ("seq", ASCENDING)], "unpublished")
 
@@ -39,6 +42,25 @@ async def _insert_once(collection: AsyncCollection, doc: dict[str, Any], key: st
         return await collection.find_one({key: doc[key]})
 
 
+async def _insert_new(collection: AsyncCollection, docs: list[dict[str, Any]], key: str) -> dict[int, dict[str, Any] | None]:
+    """Insert all in one unordered write; for each position whose `key` was taken, the document
+    that holds it (None if it vanished in between). The unique index decides, so racing
+    replicas and repeats within one batch get the same answer as repeats a day apart."""
+    if not docs:
+        return {}
+    now = datetime.now(UTC)
+    try:
+        await collection.insert_many([{**doc, "stored_at": now} for doc in docs], ordered=False)
+        return {}
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+        taken = {error["index"]: docs[error["index"]][key] for error in errors}
+    holders = {doc[key]: doc async for doc in collection.find({key: {"$in": sorted(set(taken.values()))}})}
+    return {index: holders.get(value) for index, value in taken.items()}
+
+
 class ContactRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self._contacts = db[CONTACTS]
@@ -57,6 +79,10 @@ class ContactRepository:
     async def insert(self, contact: dict[str, Any]) -> dict[str, Any] | None:
         """Store a new contact; returns the earlier one if its dedup key was taken."""
         return await _insert_once(self._contacts, contact, "dedup_key")
+
+    async def insert_many(self, contacts: list[dict[str, Any]]) -> dict[int, dict[str, Any] | None]:
+        """Store new contacts in one write; for each position whose dedup key was taken, the earlier contact."""
+        return await _insert_new(self._contacts, contacts, "dedup_key")
 
     async def get(self, contact_id: str) -> dict[str, Any] | None:
         return await self._contacts.find_one({"_id": contact_id})
@@ -98,12 +124,51 @@ class OutboxRepository:
         """Queue an event once; returns the earlier entry for a repeated event id."""
         return await _insert_once(self._outbox, entry, "_id")
 
+    async def insert_many(self, entries: list[dict[str, Any]]) -> dict[int, dict[str, Any] | None]:
+        """Queue events in one write; for each position whose event id was queued before, the earlier entry."""
+        return await _insert_new(self._outbox, entries, "_id")
+
 
 class PendingStore:
-    """What the outbox relay needs from both collections."""
+    """What the outbox relay and the group commit need: the unpublished events of both
+    collections and the records of group commits still pending."""
 
     def __init__(self, db: AsyncDatabase) -> None:
         self._collections = {CONTACTS: db[CONTACTS], OUTBOX: db[OUTBOX]}
+        self._commits = db[COMMITS]
+
+    async def ensure_indexes(self) -> None:
+        await self._commits.create_index([("pending", ASCENDING), ("opened_at", ASCENDING)], name="pending")
+
+    async def open_batch(self, batch: str, items: list[tuple[str, str]]) -> None:
+        """Record a group commit before its documents are written: pending until all are acknowledged."""
+        await self._commits.insert_one(
+            {"_id": batch, "pending": True, "items": [list(item) for item in items], "opened_at": datetime.now(UTC)}
+        )
+
+    async def close_batches(self, batches: list[str]) -> None:
+        """Everything of these group commits was acknowledged: their records go (one delete).
+        Only pending records exist, so `commits` stays as small as what is in flight."""
+        await self._commits.delete_many({"_id": {"$in": batches}})
+
+    async def batch_open(self, batch: str) -> bool:
+        return await self._commits.find_one({"_id": batch, "pending": True}, {"_id": 1}) is not None
+
+    async def open_batches(self, *, limit: int) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+        """Pending group commits, oldest first, with those of their documents that were stored
+        (a repeat's document never was), in acceptance order."""
+        found = []
+        async for record in self._commits.find({"pending": True}).sort("opened_at", ASCENDING).limit(limit):
+            ids: dict[str, list[str]] = {}
+            for collection, doc_id in record["items"]:
+                ids.setdefault(collection, []).append(doc_id)
+            docs = [
+                (collection, doc)
+                for collection, doc_ids in ids.items()
+                for doc in await self._collections[collection].find({"_id": {"$in": doc_ids}}).to_list(None)
+            ]
+            found.append((record["_id"], sorted(docs, key=lambda item: item[1]["seq"])))
+        return found
 
     async def mark_published(self, acknowledged: list[tuple[str, str]]) -> None:
         """Record what the broker acknowledged, as (collection, document id): one update per collection."""

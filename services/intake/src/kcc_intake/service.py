@@ -1,9 +1,12 @@
 """Turns each channel's input into one `ContactReceived` per contact (plus the channel's own
-life-cycle events), stored before it is published, and de-duplicated on the channel's id."""
+life-cycle events), stored before it is published, and de-duplicated on the channel's id.
+
+Stores go through the group commit (many requests' documents in one bulk write), publishing
+through the outbox relay (many events in one acks=all round)."""
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,13 +50,15 @@ from kcc_shared.telemetry import annotate
 from kcc_intake import models as m
 from kcc_intake.deadlines import letter_deadlines
 from kcc_intake.identifiers import normalise_phone
+from kcc_intake.groupcommit import GroupCommit
 from kcc_intake.outbox import OutboxRelay, outbox_fields
 from kcc_intake.redact import redact
-from kcc_intake.repository import CONTACTS, OUTBOX, ContactRepository, OutboxRepository
+from kcc_intake.repository import CONTACTS, OUTBOX, ContactRepository
 
 log = logging.getLogger(__name__)
 
-Register = Callable[[dict[str, str | None]], Awaitable[dict[str, str]]]
+# identifiers → (kind → pseudonym, the registry entries that remember the values)
+RegistryEntries = Callable[[dict[str, str | None]], tuple[dict[str, str], list[dict[str, Any]]]]
 
 
 def reference_for(contact_id: str) -> str:
@@ -68,20 +73,21 @@ def citizen_of(fields: m.CitizenFields) -> CitizenIdentifiers:
 
 class IntakeService:
     def __init__(
-        self, *, contacts: ContactRepository, outbox: OutboxRepository, relay: OutboxRelay, source: str,
+        self, *, contacts: ContactRepository, commit: GroupCommit, relay: OutboxRelay, source: str,
         accept_wait_s: float, number_map: dict[str, str], timezone: str, pseudonyms: Pseudonymiser,
-        register: Register | None = None,
+        registry: RegistryEntries | None = None,
     ) -> None:
-        self._contacts, self._outbox, self._relay, self._source = contacts, outbox, relay, source
+        self._contacts, self._commit, self._relay, self._source = contacts, commit, relay, source
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
         self._pseudonyms = pseudonyms
-        self._register = register
+        self._registry = registry
 
-    async def pseudonymise(self, identifiers: dict[str, str | None]) -> dict[str, str]:
-        """Pseudonyms per identifier kind; with a registry, also remember the values for it to resolve."""
-        if self._register is not None:
-            return await self._register(identifiers)
-        return self._pseudonyms.of(identifiers)
+    def pseudonymise(self, identifiers: dict[str, str | None]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """Pseudonyms per identifier kind and, with a registry, the entries that let it resolve
+        them (stored with the document that names them)."""
+        if self._registry is not None:
+            return self._registry(identifiers)
+        return self._pseudonyms.of(identifiers), []
 
     async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
         """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact."""
@@ -90,7 +96,7 @@ class IntakeService:
         citizen: CitizenIdentifiers = fields.pop("citizen", None) or CitizenIdentifiers()
         # The event names the citizen by pseudonyms only, and its content has identifiers masked;
         # the clear values stay in this store (`citizen`) and the registry.
-        pseudonyms = await self.pseudonymise(citizen.model_dump())
+        pseudonyms, registry = self.pseudonymise(citizen.model_dump())
         content = {field: fields.get(field) for field in ("subject", "text") if fields.get(field)}
         for field in content:
             fields[field] = redact(fields[field])
@@ -117,29 +123,36 @@ class IntakeService:
             "event_id": event.id,
             **outbox_fields(event, topic=CONTACT_RECEIVED),
         }
-        earlier = await self._contacts.insert(stored)
-        stored = earlier or stored
-        event = ContactReceived.model_validate(stored["event"])
+        stored, repeat, pending = await self._commit.write(collection=CONTACTS, doc=stored, registry=registry)
+        if repeat:
+            event = ContactReceived.model_validate(stored["event"])
         annotate(contact_id=event.data.contact_id, channel=channel.value)  # the request's span, searchable
-        published = await self._publish(CONTACTS, stored, repeat=earlier is not None)
-        if earlier is None:
+        published = await self._published(stored, pending)
+        if not repeat:
             log.info("contact accepted", extra={"contact_id": contact_id, "channel": channel.value, "event_id": event.id})
         return m.Accepted(
             contact_id=event.data.contact_id, event_id=event.id, reference=event.data.reference,
-            duplicate=earlier is not None, published=published,
+            duplicate=repeat, published=published,
         )
 
-    async def record(self, event: CloudEvent, *, topic: TopicSpec, contact_id: str | None = None) -> m.Recorded:
+    async def record(
+        self, event: CloudEvent, *, topic: TopicSpec, contact_id: str | None = None,
+        registry: list[dict[str, Any]] | None = None,
+    ) -> m.Recorded:
         """Publish a channel life-cycle event through the outbox (ids are derived, so repeats are one)."""
         entry = {"_id": event.id, "event_id": event.id, **outbox_fields(event, topic=topic)}
-        earlier = await self._outbox.insert(entry)
-        published = await self._publish(OUTBOX, earlier or entry, repeat=earlier is not None)
+        stored, _, pending = await self._commit.write(collection=OUTBOX, doc=entry, registry=registry)
+        published = await self._published(stored, pending)
         return m.Recorded(event_id=event.id, contact_id=contact_id, published=published)
 
-    async def _publish(self, collection: str, stored: dict[str, Any], *, repeat: bool) -> bool:
-        if repeat and not stored.get("unpublished"):
-            return True  # a repeat of something already on Kafka (the earlier document as stored now)
-        pending = self._relay.submit(collection=collection, doc_id=stored["_id"], event_id=stored["event_id"], fields=stored)
+    async def _published(self, stored: dict[str, Any], pending: Any) -> bool:
+        """Wait (at most accept_wait_s) for the broker's acknowledgement of a stored event."""
+        pending = pending or self._relay.pending(stored["event_id"])
+        if pending is None:
+            # A repeat of an event this process does not hold: published already, or another
+            # replica (or, had that stopped, recovery) publishes it. Publishing it from here
+            # too would put it on the topic twice; it is safe in the store either way.
+            return await self._relay.published(stored)
         return await self._relay.wait(pending, timeout=self._accept_wait_s)
 
     # --- channels -------------------------------------------------------------------------
@@ -179,7 +192,7 @@ class IntakeService:
 
     async def call_event(self, call: m.CallEventIn) -> m.Recorded:
         """A CTI event; the first one of a call ('offered') also registers the call as a contact."""
-        contact_id = None
+        contact_id, registry = None, []
         if isinstance(call, m.CallOfferedIn):
             line = self._number_map.get(call.dialled_number.replace(" ", "").replace("-", ""), "algemeen")
             caller = _phone_or_none(call.caller_number)
@@ -193,9 +206,9 @@ class IntakeService:
                 },
             )
             contact_id = accepted.contact_id
+            caller_keys, registry = self.pseudonymise({"phone": caller})
             data: Any = CallOfferedData(
-                call_id=call.call_id, dialled_number=call.dialled_number,
-                caller_key=(await self.pseudonymise({"phone": caller})).get("phone"),
+                call_id=call.call_id, dialled_number=call.dialled_number, caller_key=caller_keys.get("phone"),
                 ivr_choice=call.ivr_choice, service_line=line, offered_at=call.at,
             )
             event: CloudEvent = self._derived(CallOffered, data, call.call_id, "offered")
@@ -217,10 +230,10 @@ class IntakeService:
             )
             event = self._derived(CallEnded, data, call.call_id, "ended")
         else:
-            phone_key = (await self.pseudonymise({"phone": call.phone}))["phone"]
-            data = CallCallbackRequestedData(call_id=call.call_id, phone_key=phone_key, requested_at=call.at)
+            phone_keys, registry = self.pseudonymise({"phone": call.phone})
+            data = CallCallbackRequestedData(call_id=call.call_id, phone_key=phone_keys["phone"], requested_at=call.at)
             event = self._derived(CallCallbackRequested, data, call.call_id, "callback_requested")
-        return await self.record(event, topic=CALL_EVENTS, contact_id=contact_id)
+        return await self.record(event, topic=CALL_EVENTS, contact_id=contact_id, registry=registry)
 
     async def counter_visit(self, visit: m.CounterVisitIn) -> m.Recorded:
         """A queue ticket; drawing it makes the visit a contact."""

@@ -50,6 +50,11 @@ class IntakeSettings(ServiceSettings):
     accept_wait_s: float = Field(
         default=2.0, gt=0, description="How long a request waits for the broker's ack before answering 202 from the outbox"
     )
+    commit_linger_s: float = Field(
+        default=0.002, ge=0, le=0.1,
+        description="An idle group commit waits this long for more requests to join its bulk write to the store",
+    )
+    commit_max_batch: int = Field(default=500, ge=1, le=10_000, description="Documents per group commit at most")
     outbox_ack_timeout_s: float = Field(
         default=15.0, gt=0,
         description="Sends unacknowledged this long while Kafka answers a new client mean the producer is stuck: it is replaced",

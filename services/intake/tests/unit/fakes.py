@@ -22,9 +22,36 @@ class FakeRelay:
         self.queued: dict[str, tuple[str, dict]] = {}
         self.broker_up = broker_up
 
-    def submit(self, *, collection, doc_id, event_id, fields):
+    def expect(self, batch, count):
+        pass
+
+    def submit(self, *, collection, doc_id, event_id, fields, batch=None):
         self.queued.setdefault(event_id, (fields["topic"], fields))
         return event_id
 
+    def pending(self, event_id):
+        return event_id if event_id in self.queued else None
+
+    async def published(self, stored):
+        return False
+
     async def wait(self, pending, *, timeout):
         return self.broker_up
+
+
+class FakeCommit:
+    """The group commit over fake collections: each write stored at once, the registry kept."""
+
+    def __init__(self, contacts: FakeCollection, outbox: FakeCollection, relay: "FakeRelay") -> None:
+        self.collections = {"contacts": contacts, "outbox": outbox}
+        self.registry: dict[str, dict] = {}
+        self.relay = relay
+
+    async def write(self, *, collection, doc, registry=None):
+        for entry in registry or []:
+            self.registry.setdefault(entry["_id"], entry)
+        earlier = await self.collections[collection].insert(doc)
+        if earlier is not None:
+            return earlier, True, None
+        pending = self.relay.submit(collection=collection, doc_id=doc["_id"], event_id=doc["event_id"], fields=doc)
+        return doc, False, pending

@@ -13,7 +13,7 @@ from kcc_intake.settings import DEFAULT_NUMBER_MAP, IntakeSettings
 from kcc_shared.contracts import TOPICS, Channel, CitizenIdentifiers
 from kcc_shared.pseudonyms import Pseudonymiser
 
-from .fakes import FakeCollection, FakeRelay
+from .fakes import FakeCollection, FakeCommit, FakeRelay
 
 P = Pseudonymiser("test-secret")
 ADAPTERS = {spec.name: spec.adapter for spec in TOPICS if spec.events}
@@ -21,8 +21,9 @@ ADAPTERS = {spec.name: spec.adapter for spec in TOPICS if spec.events}
 
 def service(relay: FakeRelay | None = None) -> tuple[IntakeService, FakeRelay]:
     relay = relay or FakeRelay()
+    contacts = FakeCollection("dedup_key")
     intake = IntakeService(
-        contacts=FakeCollection("dedup_key"), outbox=FakeCollection("_id"), relay=relay, source="/kcc/intake",
+        contacts=contacts, commit=FakeCommit(contacts, FakeCollection("_id"), relay), relay=relay, source="/kcc/intake",
         accept_wait_s=1.0, number_map=DEFAULT_NUMBER_MAP, timezone="Europe/Amsterdam",
         pseudonyms=Pseudonymiser("test-secret"),
     )
