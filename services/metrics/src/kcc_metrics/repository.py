@@ -48,8 +48,8 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     **{entity.collection: (("state", "day"),) for entity in live.ENTITIES.values()},
     "queues": (("day",),),
     "agents": (("day",),),
-    "sheets": (("day",), ("valid_until",)),
-    "changes": (("pending", "changed_at"),),
+    "sheets": (("channel", "department", "day"), ("day",), ("valid_until",)),
+    "changes": (("day",), ("pending", "changed_at")),
 }
 
 
@@ -154,7 +154,7 @@ class FactRepository:
             now = datetime.now(UTC)
             await self._db["changes"].bulk_write(
                 [
-                    UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"pending": True, "changed_at": now}}, upsert=True)
+                    UpdateOne({"_id": day}, {"$inc": {"seq": 1}, "$set": {"day": day, "pending": True, "changed_at": now}}, upsert=True)
                     for day in sorted(days)
                 ],
                 ordered=False,
@@ -180,15 +180,26 @@ class FactRepository:
         found = [s async for s in self._db["sheets"].find({"day": {"$in": sorted(days)}}, fields)]
         return found + [s async for s in self._db["sheets"].find({"valid_until": {"$lte": now}}, fields)]
 
-    async def change_seqs(self, days: Iterable[date]) -> dict[str, int]:
-        """Local day -> its change counter (absent: never changed)."""
-        wanted = sorted(day.isoformat() for day in days)
-        return {c["_id"]: c["seq"] async for c in self._db["changes"].find({"_id": {"$in": wanted}})}
+    async def change_seqs(self, *, first: date, last: date) -> dict[str, int]:
+        """Local day -> its change counter, for the days [first, last] (absent: never changed)."""
+        query = {"day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}  # the local store scans an `_id` range
+        return {c["_id"]: c["seq"] async for c in self._db["changes"].find(query, {"seq": 1})}
 
-    async def sheets(self, ids: list[str], *, leave_out: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-        """Stored day sheets by id, without the parts named in `leave_out` (a report reads what it adds up)."""
-        projection = dict.fromkeys(leave_out, 0) or None
-        return {s["_id"]: s async for s in self._db["sheets"].find({"_id": {"$in": ids}}, projection)}
+    async def sheets(
+        self, *, first: date, last: date, channel: str | None, department: str | None, leave_out: tuple[str, ...] = ()
+    ) -> dict[str, dict[str, Any]]:
+        """The stored day sheets of one filter for the days [first, last], by id, without the parts
+        named in `leave_out` (a report reads what it adds up): one range read."""
+        query = {"channel": channel, "department": department, "day": {"$gte": first.isoformat(), "$lte": last.isoformat()}}
+        return {s["_id"]: s async for s in self._db["sheets"].find(query, dict.fromkeys(leave_out, 0) or None)}
+
+    async def templates(self, version: str) -> dict[str, dict[str, Any]]:
+        """The KPI templates (unit, norm, definition) of a sheet version."""
+        found = await self._db["sheet_templates"].find_one({"_id": version})
+        return {k: v for k, v in (found or {}).items() if k != "_id"}
+
+    async def keep_templates(self, version: str, templates: dict[str, dict[str, Any]]) -> None:
+        await self._db["sheet_templates"].update_one({"_id": version}, {"$set": templates}, upsert=True)
 
     async def keep_sheets(self, sheets: list[dict[str, Any]]) -> None:
         await self._db["sheets"].bulk_write([ReplaceOne({"_id": s["_id"]}, s, upsert=True) for s in sheets], ordered=False)

@@ -40,7 +40,7 @@ from kcc_metrics.kpis.written import WRITTEN_CHANNELS, _aware, resolution_kpi, w
 from kcc_metrics.models import DailyCounts, ServiceNormsReport
 from kcc_metrics.norms import NormSettings
 from kcc_metrics.repository import FactRepository
-from kcc_metrics.sheets import combined, holds, sheet_id, version, waits_histogram
+from kcc_metrics.sheets import combined, holds, sheet_id, stored, template, version, waits_histogram
 from kcc_metrics.views import day_views, first_routed
 
 _CALL_EVENT_TIME = {
@@ -63,6 +63,7 @@ class MetricsService:
     ) -> None:
         self._repository, self._tz = repository, ZoneInfo(timezone)
         self._norms, self._clock = norms or NormSettings(), clock
+        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # version -> KPI templates (sheets.template)
 
     def with_repository(self, repository: Any) -> "MetricsService":
         """The same service over another repository (the batch consumer's fact collector)."""
@@ -185,18 +186,21 @@ class MetricsService:
         """Every KPI over the local days [first, last], optionally for one channel or department:
         the days' sheets added up (sheets.py), each day recomputed from its facts only when it changed."""
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-        return ServiceNormsReport(
-            from_=first, to=last, channel=channel, department=department,
-            kpis=combined(await self.day_sheets(days, channel=channel, department=department, leave_out=("views",)), norms=self._norms),
-        )
+        sheets = await self.day_sheets(days, channel=channel, department=department, leave_out=("views",))
+        kpis = combined(sheets, norms=self._norms, templates=await self._templates(sheets))
+        return ServiceNormsReport(from_=first, to=last, channel=channel, department=department, kpis=kpis)
 
     async def day_sheets(
         self, days: list[date], *, channel: str | None, department: str | None, leave_out: tuple[str, ...] = ()
     ) -> list[dict[str, Any]]:
         """The sheets of `days`, those no longer holding (or never made) computed and stored anew;
         `leave_out` names parts the caller does not read (the views' rows are most of a sheet)."""
+        if not days:
+            return []
         ids = [sheet_id(day, channel, department) for day in days]
-        stored, seqs = await self._repository.sheets(ids, leave_out=leave_out), await self._repository.change_seqs(days)
+        first, last = min(days), max(days)  # one range read each, not a seek per day
+        stored = await self._repository.sheets(first=first, last=last, channel=channel, department=department, leave_out=leave_out)
+        seqs = await self._repository.change_seqs(first=first, last=last)
         now, current = self._clock(), version(self._norms, self._tz.key)
         stale = [
             (n, day) for n, day in enumerate(days)
@@ -215,6 +219,24 @@ class MetricsService:
         if stale:
             await self._repository.keep_sheets([found[n] for n, _ in stale])
         return [sheet for sheet in found if sheet is not None]
+
+    async def _templates(self, sheets: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The unit, norm and definition of every KPI in `sheets`, of the current version: known
+        to this process once it computed or read them, else read from the store."""
+        current = version(self._norms, self._tz.key)
+        known = self._known.setdefault(current, {})
+        wanted = {f"{k['name']}|{k['channel']}" for sheet in sheets for k in sheet.get("kpis", ())}
+        if not wanted <= known.keys():
+            known |= await self._repository.templates(current)
+        return known
+
+    async def _keep_templates(self, kpis: list[Any]) -> None:
+        current = version(self._norms, self._tz.key)
+        known = self._known.setdefault(current, {})
+        new = dict(template(kpi) for kpi in kpis)
+        if not new.keys() <= known.keys():
+            await self._repository.keep_templates(current, new)
+            known |= new
 
     async def settle(self, *, quiet_s: float = 0.0) -> int:
         """Recompute, ahead of any request, the sheets that no longer hold: every stored filter of
@@ -239,10 +261,11 @@ class MetricsService:
         now = Now(self._clock())
         reading = self.with_repository(self._repository.reading_once())
         figures = await reading._figures(first=day, last=day, channel=channel, department=department, now=now)
+        await self._keep_templates(figures["kpis"])
         return {
             "_id": sheet_id(day, channel, department), "day": day.isoformat(), "channel": channel, "department": department,
             "seq": seq, "version": version, "computed_at": now.at, "valid_until": now.next_change,
-            **figures, "kpis": [kpi.model_dump(mode="json") for kpi in figures["kpis"]],
+            **figures, "kpis": [stored(kpi) for kpi in figures["kpis"]],
         }
 
     async def _figures(self, *, first: date, last: date, channel: str | None, department: str | None, now: Now) -> dict[str, Any]:

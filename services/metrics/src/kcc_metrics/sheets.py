@@ -20,7 +20,7 @@ A sheet holds while three things stay as they were when it was computed:
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -73,8 +73,19 @@ def waits_histogram(waits: Iterable[float]) -> list[list[float]]:
     return [[value, n] for value, n in sorted(Counter(waits).items())]
 
 
-def combined(sheets: Iterable[dict[str, Any]], *, norms: NormSettings) -> list[Kpi]:
-    """The KPIs of a period from the sheets of its days."""
+def stored(kpi: Kpi) -> dict[str, Any]:
+    """What a sheet keeps of a KPI: what it counted. Its unit, norm and definition are the same on
+    every day of a version: kept once (`template`), not 365 times in a year's sheets."""
+    return {"name": kpi.name, "channel": kpi.channel, "counts": kpi.counts}
+
+
+def template(kpi: Kpi) -> tuple[str, dict[str, Any]]:
+    """A KPI's key and what every day of a version has the same: unit, norm and definition."""
+    return f"{kpi.name}|{kpi.channel}", {"unit": kpi.unit, "norm": kpi.norm.model_dump() if kpi.norm else None, "definition": kpi.definition}
+
+
+def combined(sheets: Iterable[dict[str, Any]], *, norms: NormSettings, templates: Mapping[str, dict[str, Any]]) -> list[Kpi]:
+    """The KPIs of a period from the sheets of its days, with the templates of their version."""
     sheets = list(sheets)
     kpis: dict[tuple[str, str], dict[str, Any]] = {}
     for sheet in sheets:
@@ -94,7 +105,7 @@ def combined(sheets: Iterable[dict[str, Any]], *, norms: NormSettings) -> list[K
             waits[value] += n
     counters = [sheet["telephone"] for sheet in sheets if sheet.get("telephone") is not None]
     result = telephone_kpis(summed(counters), norms=norms) if counters else []
-    return result + [_judged(kpi, waits) for _, kpi in sorted(kpis.items(), key=_order(list(kpis)))]
+    return result + [_judged(kpi, waits, templates) for _, kpi in sorted(kpis.items(), key=_order(list(kpis)))]
 
 
 def _order(keys: list[tuple[str, str]]) -> Any:
@@ -111,7 +122,7 @@ def _order(keys: list[tuple[str, str]]) -> Any:
     return key
 
 
-def _judged(kpi: dict[str, Any], waits: Counter[float]) -> Kpi:
+def _judged(kpi: dict[str, Any], waits: Counter[float], templates: Mapping[str, dict[str, Any]]) -> Kpi:
     name, counts = kpi["name"], kpi["counts"]
     if name in SHARES:
         numerator, denominator = SHARES[name]
@@ -122,7 +133,8 @@ def _judged(kpi: dict[str, Any], waits: Counter[float]) -> Kpi:
         value = found * 60 if found is not None else None
     else:
         raise KeyError(f"no rule to add up the KPI {name!r} over days: add it to sheets.SHARES")
+    shape = templates[f"{name}|{kpi['channel']}"]
     return judged(
-        name=name, channel=kpi["channel"], value=value, unit=kpi["unit"],
-        norm=Norm(**kpi["norm"]) if kpi.get("norm") else None, counts=counts, definition=kpi["definition"],
+        name=name, channel=kpi["channel"], value=value, unit=shape["unit"],
+        norm=Norm(**shape["norm"]) if shape.get("norm") else None, counts=counts, definition=shape["definition"],
     )

@@ -25,17 +25,27 @@ class FakeFacts:
     def __init__(self) -> None:
         self.facts: dict[str, dict] = {}
         self.stored_sheets: dict[str, dict] = {}
+        self.stored_templates: dict[str, dict] = {}
         self.seq = 0  # every fact counts as a change of every day
 
     async def record(self, *, event_id, fact):
         self.facts.setdefault(event_id, dict(fact))
         self.seq += 1
 
-    async def change_seqs(self, days):
-        return {day.isoformat(): self.seq for day in days}
+    async def change_seqs(self, *, first, last):
+        return {(first + timedelta(days=n)).isoformat(): self.seq for n in range((last - first).days + 1)}
 
-    async def sheets(self, ids, *, leave_out=()):
-        return {i: self.stored_sheets[i] for i in ids if i in self.stored_sheets}
+    async def sheets(self, *, first, last, channel, department, leave_out=()):
+        return {
+            i: s for i, s in self.stored_sheets.items()
+            if (s["channel"], s["department"]) == (channel, department) and first.isoformat() <= s["day"] <= last.isoformat()
+        }
+
+    async def templates(self, version):
+        return dict(self.stored_templates.get(version, {}))
+
+    async def keep_templates(self, version, templates):
+        self.stored_templates.setdefault(version, {}).update(templates)
 
     async def keep_sheets(self, sheets):
         self.stored_sheets |= {s["_id"]: s for s in sheets}
