@@ -50,10 +50,14 @@ SETTINGS = frozenset({"limit_min", "threshold_s"})
 TELEPHONE = frozenset(kpi.name for kpi in telephone_kpis(summed([]), norms=NormSettings()))
 
 
+# Raise when what a sheet holds changes shape: stored sheets of another form are then recomputed.
+FORM = 2
+
+
 def version(norms: NormSettings, timezone: str) -> str:
-    """What a sheet's figures depend on besides the facts: the definitions, the norms, the zone."""
+    """What a sheet's figures depend on besides the facts: its form, the definitions, the norms, the zone."""
     settings = hashlib.sha256(norms.model_dump_json().encode()).hexdigest()[:16]
-    return f"{DEFINITION_VERSION}|{settings}|{timezone}"
+    return f"{FORM}|{DEFINITION_VERSION}|{settings}|{timezone}"
 
 
 def sheet_id(day: date, channel: str | None, department: str | None) -> str:
