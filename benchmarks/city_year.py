@@ -671,26 +671,24 @@ async def run(args: argparse.Namespace) -> None:
     process = start_metrics(port, database=database, group_id=group_id)
     figures: dict[str, Any] = {}
     try:
+        async def publish_and_ingest(label: str, since: date, until: date) -> tuple[int, float, float, dict[Any, int]]:
+            """Publish the days [since, until] and wait until metrics ingested them: events, produce and ingest seconds, end offsets."""
+            t0 = time.perf_counter()
+            sent = await stack.publish(year, since, until, label=label)
+            produced = time.perf_counter() - t0
+            end = await stack.end_offsets()
+            await stack.wait_ingested(end, label=label, metrics=base)
+            ingested = time.perf_counter() - t0
+            log(f"{label}: {sent:,} events produced in {produced:.1f} s, ingested by metrics after {ingested:.1f} s "
+                f"({sent / ingested:,.0f} events/s)")
+            return sent, produced, ingested, end
+
         # 1. The most recent month alone.
-        t0 = time.perf_counter()
-        sent_month = await stack.publish(year, month_first, month_last, label="month 12")
-        produced_month = time.perf_counter() - t0
-        end_month = await stack.end_offsets()
-        await stack.wait_ingested(end_month, label="month 12", metrics=base)
-        ingest_month = time.perf_counter() - t0
-        log(f"month 12: {sent_month:,} events produced in {produced_month:.1f} s, ingested by metrics after {ingest_month:.1f} s "
-            f"({sent_month / ingest_month:,.0f} events/s)")
+        sent_month, produced_month, ingest_month, _ = await publish_and_ingest("month 12", month_first, month_last)
         figures["1 month"] = measure_month(base, month_first, month_last, args)
 
         # 2. The 11 months before it.
-        t0 = time.perf_counter()
-        sent_rest = await stack.publish(year, first, month_first - timedelta(days=1), label="months 1-11")
-        produced_rest = time.perf_counter() - t0
-        end_year = await stack.end_offsets()
-        await stack.wait_ingested(end_year, label="months 1-11", metrics=base)
-        ingest_rest = time.perf_counter() - t0
-        log(f"months 1-11: {sent_rest:,} events produced in {produced_rest:.1f} s, ingested by metrics after {ingest_rest:.1f} s "
-            f"({sent_rest / ingest_rest:,.0f} events/s)")
+        sent_rest, produced_rest, ingest_rest, end_year = await publish_and_ingest("months 1-11", first, month_first - timedelta(days=1))
         figures["12 months"] = measure_month(base, month_first, month_last, args)
 
         # 3. A bare consumer over the same events, then the service's reads with the year stored.
