@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import Gauge
 
 from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
@@ -30,8 +31,18 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
     tasks: list[asyncio.Task[None]] = []
     # One replica at a time keeps the day sheets ready for the reports (a request still computes
     # whatever is not ready, so a lapsed lease costs time, never figures).
+    unsettled = Gauge(
+        "kcc_metrics_sheet_days_pending", "Local days whose sheets a batch changed and settling has not recomputed yet",
+        registry=infra.registry,
+    )
+
+    async def settle_once() -> int:
+        looked_at = await metrics.settle(quiet_s=settings.settle_interval_s)
+        unsettled.set(len(await repository.changed_days()))
+        return looked_at
+
     settle = PeriodicJob(
-        "settle-sheets", lambda: metrics.settle(quiet_s=settings.settle_interval_s), interval_s=settings.settle_interval_s,
+        "settle-sheets", settle_once, interval_s=settings.settle_interval_s,
         first_delay_s=settings.settle_interval_s,
         lease=Lease(infra.db["leases"], name="settle-sheets", holder=holder_name("metrics"),
                     ttl=timedelta(seconds=settings.settle_interval_s * 4 + 60)),
