@@ -446,6 +446,7 @@ class _Day:
 
 BOOTSTRAP = os.environ.get("KCC_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 SETTLING = re.compile(r'^kcc_metrics_sheet_days_pending ([0-9.e+]+)$', re.M)
+SETTLE_RUNS = re.compile(r'^kcc_metrics_settle_runs_total ([0-9.e+]+)$', re.M)
 DEAD_LETTERED = re.compile(r'^kcc_consumer_events_total\{[^}]*outcome="dead_lettered"[^}]*\} ([0-9.e+]+)$', re.M)
 
 
@@ -558,12 +559,18 @@ class Stack:
         not against that job."""
         import httpx
 
+        def read() -> tuple[float | None, float]:
+            text = httpx.get(f"{metrics}/metrics", timeout=30).text
+            pending, runs = SETTLING.search(text), SETTLE_RUNS.search(text)
+            return (float(pending.group(1)) if pending else None), (float(runs.group(1)) if runs else 0.0)
+
         said, started = 0.0, time.monotonic()
-        await asyncio.sleep(1.0)
+        _, first_run = read()
         while time.monotonic() - started < limit_s:
-            found = SETTLING.search(httpx.get(f"{metrics}/metrics", timeout=30).text)
-            pending = float(found.group(1)) if found else None
-            if pending == 0:
+            pending, runs = read()
+            # The job leaves days changed within its last interval for the next round: two rounds
+            # after ingest ended, everything ingested has been looked at.
+            if pending == 0 and runs >= first_run + 2:
                 log(f"{label}: metrics settled the changed days' sheets after {time.monotonic() - started:.0f} s")
                 return
             if time.monotonic() - said > every_s:

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
@@ -36,9 +36,12 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
         registry=infra.registry,
     )
 
+    settled = Counter("kcc_metrics_settle_runs", "Rounds of settling the changed days' sheets completed", registry=infra.registry)
+
     async def settle_once() -> int:
         looked_at = await metrics.settle(quiet_s=settings.settle_interval_s)
         unsettled.set(len(await repository.changed_days()))
+        settled.inc()
         return looked_at
 
     settle = PeriodicJob(
