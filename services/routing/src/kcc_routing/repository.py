@@ -39,19 +39,30 @@ class DecisionRepository:
         with contextlib.suppress(OperationFailure):  # the earlier index without `saved_ns`, now unused
             await self._decisions.drop_index("contact")
 
-    async def save(self, routed: ContactRouted) -> ContactRouted:
-        """Keep the first version of a decision event; a redelivery returns that one unchanged."""
+    async def save(self, routed: ContactRouted, *, outbox: list[dict[str, Any]]) -> tuple[ContactRouted, list[dict[str, Any]]]:
+        """Keep the first version of a decision event with the events it causes in its outbox
+        (one insert: both or neither); a redelivery returns that first version and what of its
+        outbox is still unsent."""
         document = {
             "_id": routed.id,
             "contact_id": routed.data.contact_id,
             "routed_at": routed.data.routed_at,
             "saved_ns": time.time_ns(),  # orders decisions made within the same moment
             "event": routed.model_dump(mode="json"),
+            "outbox": outbox,
         }
         if await insert_once(self._decisions, document):
-            return routed
-        stored = await self._decisions.find_one({"_id": routed.id})
-        return ContactRouted.model_validate(stored["event"])
+            return routed, outbox
+        found = await self.find(routed.id)
+        assert found is not None  # a duplicate key means it is there
+        return found
+
+    async def find(self, event_id: str) -> tuple[ContactRouted, list[dict[str, Any]]] | None:
+        """A decision by its event id, with its unsent outbox entries."""
+        stored = await self._decisions.find_one({"_id": event_id})
+        if stored is None:
+            return None
+        return ContactRouted.model_validate(stored["event"]), stored.get("outbox") or []
 
     async def get(self, contact_id: str) -> ContactRoutedData | None:
         """The latest decision for a contact."""
@@ -160,11 +171,17 @@ class WorkRepository:
                 return await self._work.find_one({"_id": contact_id})
         return None
 
-    async def resolve(self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float) -> dict[str, Any] | None:
-        """Close an item the agent holds with a live lease; None otherwise."""
+    async def resolve(
+        self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float, outbox: list[dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Close an item the agent holds with a live lease, queueing the event that announces it
+        in the item's outbox (one atomic update); None otherwise."""
         done = await self._work.update_one(
             {"_id": contact_id, "status": "claimed", "claimed_by": agent_id, "lease_until": {"$gte": now}},
-            {"$set": {"status": "resolved", "resolved_at": now, "outcome": outcome, "handle_time_s": handle_time_s}},
+            {
+                "$set": {"status": "resolved", "resolved_at": now, "outcome": outcome, "handle_time_s": handle_time_s},
+                "$push": {"outbox": {"$each": outbox}},
+            },
         )
         return await self._work.find_one({"_id": contact_id}) if done.modified_count else None
 
