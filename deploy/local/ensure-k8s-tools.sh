@@ -56,7 +56,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -x "$helm_dir/helm" ] || build "$helm_dir" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
     "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
   [ -x "$kubeconform_dir/kubeconform" ] || build "$kubeconform_dir" \
-    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" "-X main.version=$KUBECONFORM_VERSION"
   if [ ! -f "$schemas_ready" ]; then
     echo "[k8s-tools] Kubernetes $KUBERNETES_VERSION schemas from kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $schemas_dir" >&2
     work="$(mktemp -d)"
