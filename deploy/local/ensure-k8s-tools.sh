@@ -62,7 +62,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
     echo "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION --hash=sha256:$KUBERNETES_VALIDATE_SHA256" > "$work/requirements.txt"
-    python3.11 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    # A throwaway venv for its pip, as ensure-uv.sh does: the system Python may have none.
+    python3.11 -m venv "$work/venv" >&2
+    "$work/venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
       --require-hashes -r "$work/requirements.txt" -d "$work" >&2
     python3.11 "$REPO/deploy/helm/standalone_schemas.py" \
       --wheel "$work"/kubernetes_validate-"$KUBERNETES_VALIDATE_VERSION"-*.whl \
