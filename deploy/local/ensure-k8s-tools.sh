@@ -44,6 +44,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   command -v go >/dev/null || { echo "[k8s-tools] needs Go (1.26 or newer) to build helm and kubeconform" >&2; exit 1; }
+  # One installer at a time (two `make install`s at once would build into the same directories).
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/.k8s-tools.lock"
+  flock 9
   # Static, stripped binaries; the build and module caches are Go's own (GOCACHE, GOMODCACHE).
   export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath"
   build() {  # build <dir> <package@version> [ldflags]
