@@ -9,7 +9,6 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from kcc_shared.contracts import department_topic
 from kcc_shared.erasure import take_part_in_erasure
 from kcc_shared.leases import Lease, holder_name
-from kcc_shared.outbox import EmbeddedOutbox
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
@@ -62,8 +61,8 @@ def create_app(
         clock=clock,
     )
     deliveries = DeliveryRepository(infra.db["deliveries"])
-    outcomes = subscribers.OutcomePublisher(infra, decisions=infra.db["decisions"], deliveries=deliveries, clock=clock)
-    work_outbox = EmbeddedOutbox(infra.db["work"], send=outcomes.send_event)
+    outcomes = subscribers.OutcomePublisher(infra, decisions=infra.db["decisions"], work=infra.db["work"], deliveries=deliveries, clock=clock)
+    work_outbox = outcomes.work_outbox
     subscribers.register(infra, routing, outcomes)
 
     async def flush_outboxes() -> int:

@@ -35,7 +35,10 @@ BASE_PRIORITY: dict[Channel, int] = {
 }
 
 
-CLOSED_BECAUSE = {"abandoned": "the caller hung up while waiting", "left": "the visitor left the counter hall"}
+CLOSED_BECAUSE = {
+    "abandoned": "the caller hung up while waiting", "left": "the visitor left the counter hall",
+    "callback": "the caller chose a call-back in the phone menu",
+}
 
 
 class NotFound(LookupError):
@@ -55,6 +58,7 @@ class WorkStore(Protocol):
         self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float, outbox: list[dict[str, Any]]
     ) -> dict[str, Any] | None: ...
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None: ...
+    async def queue_once(self, *, contact_id: str, key: str, entry: dict[str, Any]) -> list[dict[str, Any]]: ...
     async def link(self, *, ref: str, contact_id: str) -> None: ...
     async def contact_of(self, ref: str) -> str | None: ...
     async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None: ...
@@ -197,7 +201,7 @@ class WorkQueues:
         if early is not None:
             await self._closed(contact_id=contact_id, reason=early["reason"], at=early["closed_at"])
 
-    async def close(self, *, ref: str, reason: Literal["abandoned", "left"], at: datetime) -> str | None:
+    async def close(self, *, ref: str, reason: Literal["abandoned", "left", "callback"], at: datetime) -> str | None:
         """The citizen went away: the contact of that call or ticket waits no more. Its id, when routing knows it yet."""
         await self._store.close(key=ref, reason=reason, at=at, contact_id=None)
         contact_id = await self._store.contact_of(ref)
@@ -260,6 +264,17 @@ class WorkQueues:
     @staticmethod
     def _same_resolution(item: dict[str, Any], agent_id: str, outcome: str, handle_time_s: float) -> bool:
         return (item.get("claimed_by"), item.get("outcome"), item.get("handle_time_s")) == (agent_id, outcome, handle_time_s)
+
+    async def request_callback(self, *, contact_id: str, request_id: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Queue a call-back request in the item's outbox once per request; what of the outbox is unsent."""
+        return await self._store.queue_once(contact_id=contact_id, key=request_id, entry=entry)
+
+    async def contact_of(self, ref: str) -> str | None:
+        """The contact a call or ticket is, once routing has seen it."""
+        return await self._store.contact_of(ref)
+
+    async def find(self, contact_id: str) -> dict[str, Any] | None:
+        return await self._store.get(contact_id)
 
     async def get(self, contact_id: str) -> dict[str, Any]:
         item = await self._store.get(contact_id)

@@ -185,6 +185,15 @@ class WorkRepository:
         )
         return await self._work.find_one({"_id": contact_id}) if done.modified_count else None
 
+    async def queue_once(self, *, contact_id: str, key: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Put an event in the item's outbox unless the request `key` did so before (one
+        conditional update); the item's unsent entries."""
+        await self._work.update_one(
+            {"_id": contact_id, "requests": {"$ne": key}}, {"$push": {"outbox": entry}, "$addToSet": {"requests": key}}
+        )
+        item = await self._work.find_one({"_id": contact_id}, {"outbox": 1})
+        return (item or {}).get("outbox") or []
+
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None:
         """Count one more transfer unless the limit is reached; None when refused.
 

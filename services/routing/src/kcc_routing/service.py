@@ -18,6 +18,7 @@ from kcc_shared.contracts import (
     AgentStatusChanged,
     AgentStatusChangedData,
     CallAbandoned,
+    CallCallbackRequested,
     CallbackRequested,
     CallbackRequestedData,
     Channel,
@@ -162,9 +163,10 @@ class RoutingService:
                     now=now, citizen=contact.citizen.model_dump(exclude_none=True), skill=TRIAGE_SKILL if found.triage else None,
                 )
             )
-            if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
-                # The CTI's later events name the call, not the contact: remember which is which.
-                await self.queues.link(ref=call_ref(contact.channel_message_id), contact_id=contact.contact_id)
+        if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
+            # The CTI's later events name the call, not the contact: remember which is which
+            # (for every call, so a later phone-menu call-back request finds its contact).
+            await self.queues.link(ref=call_ref(contact.channel_message_id), contact_id=contact.contact_id)
         log.info("contact routed", extra={"contact_id": contact.contact_id, "decision": routed.data.decision, "event_id": routed.id})
         return replace(self._consequences(routed, **consequences), outbox=unsent)
 
@@ -260,6 +262,40 @@ class RoutingService:
         """The caller hung up while waiting: the call's contact leaves the KCC queue."""
         contact_id = await self.queues.close(ref=call_ref(event.data.call_id), reason="abandoned", at=event.data.abandoned_at)
         log.info("call abandoned", extra={"call_id": event.data.call_id, "contact_id": contact_id, "event_id": event.id})
+
+    async def ivr_callback(self, event: CallCallbackRequested) -> tuple[str, list[dict[str, Any]]] | None:
+        """The caller chose a call-back in the phone menu instead of waiting: the KCC promises one.
+
+        The call's work item leaves the queue and holds the call-back request in its outbox (one
+        write); returns the contact and what of that outbox is unsent. None when the call is no
+        longer the KCC's (routed straight to a department). A call routing has not yet seen is
+        an error, so the consumer tries again once its `contact.received` is routed."""
+        ref = call_ref(event.data.call_id)
+        contact_id = await self.queues.contact_of(ref)
+        if contact_id is None:
+            raise LookupError(f"call {event.data.call_id} is not routed yet")
+        item = await self.queues.find(contact_id)
+        if item is None:
+            log.info("phone-menu call-back for a contact not in the KCC queue", extra={"contact_id": contact_id, "event_id": event.id})
+            return None
+        organisation = await self.directory.current()
+        kcc = organisation.kcc
+        callback_id = derived_id(event.id, "callback")
+        callback = CallbackRequested.create(
+            data=CallbackRequestedData(
+                callback_id=callback_id, contact_id=contact_id, department_id=kcc.id,
+                phone_key=event.data.phone_key or item.get("phone_key"), upl_uri=item.get("upl_uri"),
+                reason="De beller koos in het keuzemenu voor terugbellen in plaats van wachten",
+                norm_working_days=kcc.callback_norm_working_days, requested_at=event.data.requested_at,
+            ),
+            source=self._source, subject=callback_id, event_id=derived_id(event.id, "callback-requested"), time=event.data.requested_at,
+        )
+        unsent = await self.queues.request_callback(
+            contact_id=contact_id, request_id=event.id, entry=outbox.entry(CALLBACK_REQUESTED, callback, at=self.clock())
+        )
+        await self.queues.close(ref=ref, reason="callback", at=event.data.requested_at)
+        log.info("phone-menu call-back requested", extra={"contact_id": contact_id, "callback_id": callback_id, "event_id": event.id})
+        return contact_id, unsent
 
     async def counter_visit(self, event: CounterVisit) -> None:
         """A drawn ticket names its contact; a visitor who left unserved leaves the KCC queue."""

@@ -16,6 +16,7 @@ from kcc_shared.contracts import (
     CONTENT_TYPE,
     COUNTER_EVENTS,
     CallAbandoned,
+    CallCallbackRequested,
     ContactReceived,
     CounterVisit,
     DepartmentContactAssigned,
@@ -41,10 +42,13 @@ class OutcomePublisher:
     queue (`deliveries.py`), never from the consumer: a slow back-office holds up no partition.
     """
 
-    def __init__(self, infra: Infrastructure, *, decisions: AsyncCollection, deliveries: DeliveryRepository, clock: Clock) -> None:
+    def __init__(
+        self, infra: Infrastructure, *, decisions: AsyncCollection, work: AsyncCollection, deliveries: DeliveryRepository, clock: Clock,
+    ) -> None:
         self._infra, self._deliveries, self._clock = infra, deliveries, clock
         self._known: set[str] = set()
-        self.outbox = EmbeddedOutbox(decisions, send=self.send_event)
+        self.outbox = EmbeddedOutbox(decisions, send=self.send_event)  # decisions and what they cause
+        self.work_outbox = EmbeddedOutbox(work, send=self.send_event)  # resolves and phone-menu call-back requests
         self._dead_letters = DeadLetterSink(infra.broker, timeout_s=infra.settings.kafka.publish_timeout_s)
 
     async def ensure_department_topic(self, department_id: str) -> None:
@@ -92,14 +96,19 @@ def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePu
 
     infra.subscribe(CONTACT_RECEIVED, on_contact_received)
 
-    async def on_call_abandoned(event: CallAbandoned) -> None:
-        await routing.call_abandoned(event)
+    async def on_call_event(event: CallAbandoned | CallCallbackRequested) -> None:
+        if isinstance(event, CallAbandoned):
+            await routing.call_abandoned(event)
+            return
+        requested = await routing.ivr_callback(event)  # the phone menu's "call me back" books a call-back
+        if requested is not None:
+            await outcomes.work_outbox.send(*requested)
 
     async def on_counter_visit(event: CounterVisit) -> None:
         await routing.counter_visit(event)
 
     # Only these events of the two channel topics concern routing's queue; the rest are skipped.
-    infra.subscribe(CALL_EVENTS, on_call_abandoned, handles=(CallAbandoned,))
+    infra.subscribe(CALL_EVENTS, on_call_event, handles=(CallAbandoned, CallCallbackRequested))
     infra.subscribe(COUNTER_EVENTS, on_counter_visit, handles=(CounterVisit,))
 
 

@@ -17,10 +17,20 @@ from pymongo import AsyncMongoClient
 from kcc_routing.app import create_app
 from kcc_routing.deliveries import DeliveryRepository, DeliveryWorker, WebhookPoster, backoff, delivery
 from kcc_routing.settings import RoutingSettings
-from kcc_shared.contracts import CONTACT_RECEIVED, CONTACT_RESOLVED, CONTACT_ROUTED, Channel, department_topic
+from kcc_shared.contracts import (
+    CALL_EVENTS,
+    CALLBACK_REQUESTED,
+    CONTACT_RECEIVED,
+    CONTACT_RESOLVED,
+    CONTACT_ROUTED,
+    CallCallbackRequested,
+    CallCallbackRequestedData,
+    Channel,
+    department_topic,
+)
 from kcc_shared.testing import WebhookReceiver, running, unique
 
-from .test_routing_on_the_real_stack import of, received
+from .test_routing_on_the_real_stack import PSEUDONYMS, of, received
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +177,37 @@ async def _attempted(repository: DeliveryRepository, delivery_id: str):
 async def _delivered(repository: DeliveryRepository, delivery_id: str):
     doc = await repository.get(delivery_id)
     return doc if doc and doc["status"] == "delivered" else None
+
+
+async def test_the_phone_menu_s_call_me_back_books_one_call_back_and_the_caller_leaves_the_queue(service_env, topic_reader):
+    service_env("routing")
+    app = create_app(RoutingSettings())
+    async with running(app) as client:
+        requests = await topic_reader(CALLBACK_REQUESTED.name)
+        call_id = unique("call")
+        at = datetime.now(UTC)
+        contact = received("", channel=Channel.TELEPHONE, phone="+31612345678", at=at)
+        contact = contact.model_copy(update={"data": contact.data.model_copy(update={"channel_message_id": call_id, "service_line": "algemeen", "text": None})})
+        outcome = await app.state.routing.route(contact)
+        await app.state.outcomes.publish(outcome)
+        contact_id = contact.data.contact_id
+        assert outcome.routed.data.decision == "answer_in_kcc"
+        assert contact_id in [i["contact_id"] for i in (await client.get("/v1/queues", params={"channel": "telephone", "limit": 200})).json()["items"]]
+
+        menu = CallCallbackRequested.create(
+            source="/tests", subject=call_id,
+            data=CallCallbackRequestedData(call_id=call_id, phone_key=PSEUDONYMS.pseudonym("phone", "+31612345678"), requested_at=at + timedelta(seconds=40)),
+        )
+        for _ in range(2):  # a redelivery books nothing more
+            await app.state.infra.publisher.publish(menu, topic=CALL_EVENTS)
+        [record, *more] = await requests.read(count=2, match=of(contact_id), timeout=30)
+        request = json.loads(record.value)
+        assert request["data"]["department_id"] == "kcc" and request["data"]["phone_key"] == PSEUDONYMS.pseudonym("phone", "+31612345678")
+        assert "keuzemenu" in request["data"]["reason"]
+        assert {json.loads(r.value)["id"] for r in more} <= {request["id"]}  # at most the same event again
+        queue = (await client.get("/v1/queues", params={"channel": "telephone", "limit": 200})).json()["items"]
+        assert contact_id not in [i["contact_id"] for i in queue]
+        claim = await client.post(f"/v1/queues/items/{contact_id}/claim", json={"agent_id": "anna"})
+        assert claim.status_code == 409 and "call-back in the phone menu" in claim.json()["detail"]["reason"]
+        item = await app.state.infra.db["work"].find_one({"_id": contact_id})
+        assert item["outbox"] == [] and item["requests"] == [menu.id]
