@@ -76,7 +76,7 @@ async def test_an_undeliverable_work_item_is_dead_lettered_listed_by_the_cli_and
         # Decided and on the department's topic at once, whatever the webhook does.
         [first] = await feed.read(count=1, match=lambda r: json.loads(r.value)["data"]["contact_id"] == contact_id, timeout=60)
         [letter] = await wait_for_dead_letter(DeadLetters(bootstrap=bootstrap), group=group, event_id=json.loads(first.value)["id"], timeout=60)
-        stored = await infra.db["deliveries"].find_one({"contact_id": contact_id})
+        stored = await infra.db["deliveries"].find_one({"key": contact_id})
         assert (stored["status"], stored["attempts"], stored["last_error"]) == ("dead", 3, "HTTP 404")
 
         code, out, err = await kcc("dlq", "list", "--bootstrap", bootstrap, "--group", group)

@@ -170,6 +170,10 @@ async def put_department(department_id: str, department: Department, routing: Ro
         await routing.directory.put_department(department, now=routing.clock())
     except KeyError as exc:
         problem(422, "products", str(exc.args[0]))
+    except ValueError as exc:  # the organisation would not hold together (e.g. an unknown escalation department)
+        errors = getattr(exc, "errors", None)
+        reason = errors()[0]["msg"] if callable(errors) else str(exc)
+        problem(422, "department", reason.removeprefix("Value error, "))
     await outcomes.ensure_department_topic(department.id)
     return await get_department(department_id, routing)
 

@@ -1,7 +1,8 @@
 """Back-office webhook deliveries, off the consumers' path: a queue per department.
 
-A decision's outbox hands a department's work item to this queue (one document per delivery,
-keyed by the event id, so a repeat is the same delivery). A worker, on one replica at a time
+A decision's outbox hands a department's work item to this queue, and routing's call-back
+consumer the reminders and overdue notices (one document per event and department, so a repeat
+is the same delivery). A worker, on one replica at a time
 under a lease, posts what is due: each department in its own task, so a slow or failing
 back-office delays only its own deliveries, never another department's contacts nor the topic
 partitions routing consumes. A failed attempt is tried again after 25·4ⁿ seconds (n = attempts
@@ -64,7 +65,7 @@ class DeliveryRepository:
         )
 
     async def enqueue(self, delivery: dict[str, Any]) -> bool:
-        """Queue a delivery once (its `_id` is the event id); False when it was queued before."""
+        """Queue a delivery once (its `_id` names the department and the event); False when it was queued before."""
         return await insert_once(self._deliveries, delivery)
 
     async def due_departments(self, *, now: datetime, limit: int = 1000) -> set[str]:
@@ -99,13 +100,19 @@ class DeliveryRepository:
         return await self._deliveries.count_documents({"status": PENDING})
 
 
-def delivery(*, event_id: str, department_id: str, url: str, body: bytes, contact_id: str, now: datetime) -> dict[str, Any]:
-    """A queued delivery, due at once, carrying the current trace so its post joins the contact's trace."""
+def delivery_id(department_id: str, event_id: str) -> str:
+    """One delivery per event and department (an overdue notice may go to two)."""
+    return f"{department_id}:{event_id}"
+
+
+def delivery(*, event_id: str, department_id: str, url: str, body: bytes, key: str, now: datetime) -> dict[str, Any]:
+    """A queued delivery, due at once, carrying the current trace so its post joins the contact's
+    trace; `key` (the contact or call-back) keys its dead letter, as on the department's topic."""
     trace: dict[str, str] = {}
     propagate.inject(trace)
     return {
-        "_id": event_id, "department_id": department_id, "url": url, "body": body, "contact_id": contact_id,
-        "created_at": now, "next_at": now, "attempts": 0, "status": PENDING, "trace": trace,
+        "_id": delivery_id(department_id, event_id), "event_id": event_id, "department_id": department_id, "url": url,
+        "body": body, "key": key, "created_at": now, "next_at": now, "attempts": 0, "status": PENDING, "trace": trace,
     }
 
 
@@ -185,7 +192,7 @@ class DeliveryWorker:
 
     async def _attempt(self, item: dict[str, Any]) -> int:
         attempts = item["attempts"] + 1
-        headers = {"content-type": "application/cloudevents+json; charset=utf-8", "ce-id": item["_id"]}
+        headers = {"content-type": "application/cloudevents+json; charset=utf-8", "ce-id": item["event_id"]}
         token = otel_context.attach(propagate.extract(item.get("trace") or {}))
         try:
             await asyncio.wait_for(self._post(item["url"], item["body"], headers), self._timeout_s)

@@ -57,9 +57,12 @@ class Directory:
         return self._cache[1]
 
     async def put_department(self, department: Department, *, now: datetime) -> Department:
-        """Add or replace a department; its products must be municipal UPL products."""
+        """Add or replace a department; its products must be municipal UPL products, and the
+        organisation must hold together with it (ValueError otherwise) before it is stored, so a
+        bad change never reaches the other replicas."""
         for name in department.products:
             self._taxonomy.resolve(name)  # KeyError names the unknown product
+        OrganisationConfig.model_validate((await self.current()).config.with_department(department).model_dump())
         await self._changes.put(department=department.model_dump(mode="json"), now=now)
         self._checked_at = float("-inf")
         return department

@@ -18,6 +18,8 @@ from kcc_shared.contracts import (
     AgentStatusChanged,
     AgentStatusChangedData,
     CallAbandoned,
+    CallbackOverdue,
+    CallbackReminder,
     CallCallbackRequested,
     CallbackRequested,
     CallbackRequestedData,
@@ -296,6 +298,19 @@ class RoutingService:
         await self.queues.close(ref=ref, reason="callback", at=event.data.requested_at)
         log.info("phone-menu call-back requested", extra={"contact_id": contact_id, "callback_id": callback_id, "event_id": event.id})
         return contact_id, unsent
+
+    async def notified_about(self, event: CallbackReminder | CallbackOverdue) -> list[Department]:
+        """Who hears of a call-back's reminder or overdue notice: its department, and for an
+        overdue one also the department it escalates to (`escalate_overdue_to`)."""
+        organisation = await self.directory.current()
+        department = organisation.departments.get(event.data.department_id)
+        if department is None:
+            log.warning("call-back notice for an unknown department", extra={"department_id": event.data.department_id, "event_id": event.id})
+            return []
+        targets = [department]
+        if isinstance(event, CallbackOverdue) and department.escalate_overdue_to not in (None, department.id):
+            targets.append(organisation.departments[department.escalate_overdue_to])
+        return targets
 
     async def counter_visit(self, event: CounterVisit) -> None:
         """A drawn ticket names its contact; a visitor who left unserved leaves the KCC queue."""

@@ -15,8 +15,13 @@ from kcc_shared.contracts import (
     CONTACT_ROUTED,
     CONTENT_TYPE,
     COUNTER_EVENTS,
+    CALLBACK_OVERDUE,
+    CALLBACK_REMINDER,
     CallAbandoned,
+    CallbackOverdue,
+    CallbackReminder,
     CallCallbackRequested,
+    CloudEvent,
     ContactReceived,
     CounterVisit,
     DepartmentContactAssigned,
@@ -28,6 +33,7 @@ from kcc_shared.outbox import EmbeddedOutbox, event_of
 from kcc_shared.runtime import Infrastructure
 
 from kcc_routing.deliveries import DeliveryRepository, delivery
+from kcc_routing.organisation import Department
 from kcc_routing.service import Outcome, RoutingService
 
 Clock = Callable[[], datetime]
@@ -67,23 +73,35 @@ class OutcomePublisher:
         """Send one outbox entry: publish its event, or queue its webhook delivery."""
         topic, event = event_of(item)
         if "webhook" in item:
-            assigned = event.data
-            await self._deliveries.enqueue(delivery(
-                event_id=event.id, department_id=assigned.department_id, url=item["webhook"],
-                body=event.model_dump_json().encode(), contact_id=assigned.contact_id, now=self._clock(),
-            ))
+            await self.deliver(event, department_id=event.data.department_id, url=item["webhook"])
             return
         if isinstance(event, DepartmentContactAssigned):
             await self.ensure_department_topic(event.data.department_id)
         await self._infra.publisher.publish(event, topic=topic)
+
+    async def deliver(self, event: CloudEvent, *, department_id: str, url: str) -> None:
+        """Queue the event for the department's webhook (once per event and department)."""
+        await self._deliveries.enqueue(delivery(
+            event_id=event.id, department_id=department_id, url=url, body=event.model_dump_json().encode(),
+            key=event.subject or event.id, now=self._clock(),
+        ))
+
+    async def notify(self, event: CallbackReminder | CallbackOverdue, *, departments: list[Department]) -> None:
+        """A call-back's reminder or overdue notice to each department: its topic and its webhook.
+        Published from the consumer (a failure is retried there; consumers de-duplicate on the id)."""
+        for department in departments:
+            await self.ensure_department_topic(department.id)
+            await self._infra.publisher.publish(event, topic=department_topic(department.id))
+            if department.webhook_url:
+                await self.deliver(event, department_id=department.id, url=department.webhook_url)
 
     async def dead_letter(self, item: dict[str, Any], reason: str) -> None:
         """A delivery the back-office never took: to the dead-letter topic, with the reason.
         Replaying it puts the work item on the department's topic (keyed by the contact)."""
         letter = Delivery(
             value=item["body"], topic=department_topic(item["department_id"]).name, partition=-1, offset=-1,
-            headers={"content-type": CONTENT_TYPE, "ce_id": item["_id"], "kcc_webhook_url": item["url"]},
-            key=item["contact_id"].encode(),
+            headers={"content-type": CONTENT_TYPE, "ce_id": item["event_id"], "kcc_webhook_url": item["url"]},
+            key=item["key"].encode(),
         )
         await self._dead_letters.send(letter, group=f"{self._infra.settings.group_id}.webhooks", error=reason, attempts=item["attempts"] + 1)
 
@@ -110,5 +128,13 @@ def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePu
     # Only these events of the two channel topics concern routing's queue; the rest are skipped.
     infra.subscribe(CALL_EVENTS, on_call_event, handles=(CallAbandoned, CallCallbackRequested))
     infra.subscribe(COUNTER_EVENTS, on_counter_visit, handles=(CounterVisit,))
+
+    async def on_callback_notice(event: CallbackReminder | CallbackOverdue) -> None:
+        await outcomes.notify(event, departments=await routing.notified_about(event))
+
+    # Promises kept: a call-back's reminder and its overdue notice reach its department (and the
+    # department an overdue one escalates to), on their topics and webhooks.
+    infra.subscribe(CALLBACK_REMINDER, on_callback_notice)
+    infra.subscribe(CALLBACK_OVERDUE, on_callback_notice)
 
 

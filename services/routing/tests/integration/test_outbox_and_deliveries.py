@@ -19,10 +19,16 @@ from kcc_routing.deliveries import DeliveryRepository, DeliveryWorker, WebhookPo
 from kcc_routing.settings import RoutingSettings
 from kcc_shared.contracts import (
     CALL_EVENTS,
+    CALLBACK_OVERDUE,
+    CALLBACK_REMINDER,
     CALLBACK_REQUESTED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
+    CallbackOverdue,
+    CallbackOverdueData,
+    CallbackReminder,
+    CallbackReminderData,
     CallCallbackRequested,
     CallCallbackRequestedData,
     Channel,
@@ -81,7 +87,7 @@ async def test_a_resolve_and_a_transfer_made_while_kafka_is_down_are_published_o
 
         back = asyncio.get_running_loop().time()
         await asyncio.to_thread(private_kafka.start)
-        [record] = await resolved.read(count=1, match=of(resolved_id), timeout=30)
+        [record, *_] = await resolved.read(count=1, match=of(resolved_id), timeout=30)
         assert json.loads(record.value)["data"]["outcome"] == "answered_in_kcc"
         [decision, *_] = await routed.read(count=1, match=of(transferred_id), timeout=30)
         assert json.loads(decision.value)["data"] == first.json()
@@ -143,7 +149,7 @@ async def test_a_slow_back_office_delays_only_its_own_deliveries_and_a_failing_o
     for n in range(3):
         for department, url in urls.items():
             body = json.dumps({"id": f"{department}-{n}", "data": {"contact_id": f"c-{department}-{n}"}}).encode()
-            await repository.enqueue(delivery(event_id=f"{department}-{n}", department_id=department, url=url, body=body, contact_id=f"c-{department}-{n}", now=now))
+            await repository.enqueue(delivery(event_id=f"{department}-{n}", department_id=department, url=url, body=body, key=f"c-{department}-{n}", now=now))
     started = asyncio.get_running_loop().time()
     await worker.start()
     try:
@@ -152,11 +158,11 @@ async def test_a_slow_back_office_delays_only_its_own_deliveries_and_a_failing_o
         fast_done = asyncio.get_running_loop().time() - started
         assert fast_done < 3.0 and len(slow.received) == 0, (fast_done, len(slow.received))
         # The failing back-office: every attempt answered 503, then retried 0.5 s later (25 s in production).
-        assert await eventually(lambda: repository.get("flaky-0"), timeout=5)
-        first_failure = await eventually(lambda: _attempted(repository, "flaky-0"), timeout=5)
+        assert await eventually(lambda: repository.get("flaky:flaky-0"), timeout=5)
+        first_failure = await eventually(lambda: _attempted(repository, "flaky:flaky-0"), timeout=5)
         assert first_failure["status"] == "pending" and first_failure["last_error"] == "HTTP 503"
         flaky.status = 204
-        delivered = await eventually(lambda: _delivered(repository, "flaky-0"), timeout=10)
+        delivered = await eventually(lambda: _delivered(repository, "flaky:flaky-0"), timeout=10)
         assert delivered["attempts"] >= 2 and len([b for _, b in flaky.received if b["id"] == "flaky-0"]) == 1
         assert await eventually(lambda: asyncio.sleep(0, len(slow.received) == 3), timeout=20)
         headers = fast.received[0][0]
@@ -211,3 +217,47 @@ async def test_the_phone_menu_s_call_me_back_books_one_call_back_and_the_caller_
         assert claim.status_code == 409 and "call-back in the phone menu" in claim.json()["detail"]["reason"]
         item = await app.state.infra.db["work"].find_one({"_id": contact_id})
         assert item["outbox"] == [] and item["requests"] == [menu.id]
+
+
+async def test_call_back_reminders_and_overdue_notices_reach_the_department_and_overdue_ones_escalate(
+    service_env, topic_reader, webhook_receiver
+):
+    service_env("routing")
+    app = create_app(RoutingSettings())
+    hook = await webhook_receiver.start()
+    department, leads = unique("vergunning"), unique("teamleiders")
+    spec = {"joins_kcc_on": "2012-07-01", "opening_hours": {"mon": [{"opens": "08:00", "closes": "17:00"}]}}
+    async with running(app) as client:
+        for body in (
+            {**spec, "id": leads, "name": "Teamleiders KCC (test)", "webhook_url": hook},
+            {**spec, "id": department, "name": "Vergunningen (test)", "webhook_url": hook, "escalate_overdue_to": leads},
+        ):
+            assert (await client.put(f"/v1/organisation/departments/{body['id']}", json=body)).status_code == 200
+        bad = await client.put(f"/v1/organisation/departments/{department}", json={**spec, "id": department, "name": "x", "escalate_overdue_to": "nope-x"})
+        assert bad.status_code == 422
+        own, escalated = await topic_reader(department_topic(department).name), await topic_reader(department_topic(leads).name)
+        now = datetime.now(UTC)
+        callback_id = unique("cb")
+        reminder = CallbackReminder.create(source="/tests", subject=callback_id, data=CallbackReminderData(
+            callback_id=callback_id, department_id=department, slot_start=now + timedelta(minutes=15),
+            slot_end=now + timedelta(minutes=30), remind_at=now,
+        ))
+        overdue = CallbackOverdue.create(source="/tests", subject=callback_id, data=CallbackOverdueData(
+            callback_id=callback_id, contact_id=unique("c"), department_id=department, deadline=now, status="scheduled",
+            attempts=1, escalate_to=f"coordinator-{department}",
+        ))
+        await app.state.infra.publisher.publish(reminder, topic=CALLBACK_REMINDER)
+        await app.state.infra.publisher.publish(overdue, topic=CALLBACK_OVERDUE)
+
+        def ours(record) -> bool:
+            return json.loads(record.value)["data"]["callback_id"] == callback_id
+
+        assert [json.loads(r.value)["id"] for r in await own.read(count=2, match=ours, timeout=60)] == [reminder.id, overdue.id]
+        assert [json.loads(r.value)["id"] for r in await escalated.read(count=2, match=ours, timeout=5)] == [overdue.id]
+        posted = await eventually(lambda: asyncio.sleep(0, sorted(
+            (b["type"].rsplit(".", 1)[1], h["ce-id"]) for h, b in webhook_receiver.received if b["data"].get("callback_id") == callback_id
+        ) if len([1 for _, b in webhook_receiver.received if b["data"].get("callback_id") == callback_id]) >= 3 else None), timeout=15)
+        # The department's webhook gets both; the leads' webhook the overdue one.
+        assert posted == sorted([("overdue", overdue.id), ("overdue", overdue.id), ("reminder", reminder.id)])
+        ids = sorted([d["_id"] async for d in app.state.infra.db["deliveries"].find({"event_id": {"$in": [reminder.id, overdue.id]}})])
+        assert ids == sorted([f"{department}:{reminder.id}", f"{department}:{overdue.id}", f"{leads}:{overdue.id}"])
