@@ -17,7 +17,6 @@ probability is the confidence, and below `triage_below` a person should look fir
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -163,51 +162,20 @@ def product_texts(taxonomy: Taxonomy, products: dict[str, ProductKnowledge]) -> 
     return texts
 
 
-class ExampleWords:
-    """The words citizens used in the labelled messages about each product ("kliko", "oranje
-    bak"): a text scores, per product, the share of its messages that hold each of the text's
-    terms, weighted by how specific the term is."""
-
-    def __init__(self, examples: Sequence[tuple[str, str]]) -> None:
-        self._owners = [uri for uri, _ in examples]
-        self._terms = [frozenset(terms(text)) for _, text in examples]
-        self._sizes: dict[str, int] = defaultdict(int)
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))  # term -> product -> messages
-        for uri, words in zip(self._owners, self._terms):
-            self._sizes[uri] += 1
-            for term in words:
-                counts[term][uri] += 1
-        self._postings = {term: dict(per) for term, per in counts.items()}
-        self._idf = {term: idf(sum(per.values()), len(examples)) for term, per in counts.items()}
-
-    def scores(self, text: str, *, exclude: int | Sequence[int] | None = None) -> dict[str, float]:
-        """Per product the text's terms meet; `exclude` leaves labelled messages out (training)."""
-        left_out = [] if exclude is None else [exclude] if isinstance(exclude, int) else list(exclude)
-        scores: dict[str, float] = defaultdict(float)
-        for term in set(terms(text)):
-            for uri, n in self._postings.get(term, {}).items():
-                gone = [i for i in left_out if self._owners[i] == uri]
-                n -= sum(term in self._terms[i] for i in gone)
-                if n > 0:
-                    scores[uri] += self._idf[term] * n / (self._sizes[uri] - len(gone) + 1)
-        return dict(scores)
-
-
 class Classifier:
     """Ranks the taxonomy's products for a text by words and meaning, with a confidence."""
 
-    def __init__(self, *, lexical: Lexical, semantic: SemanticIndex, ranker: Ranker, words: ExampleWords | None = None) -> None:
+    def __init__(self, *, lexical: Lexical, semantic: SemanticIndex, ranker: Ranker) -> None:
         self.taxonomy = lexical.taxonomy
         self.lexical, self.semantic, self.ranker = lexical, semantic, ranker
-        self.words = words or ExampleWords([])
         self._uris = semantic.uris
 
-    def features(self, text: str, *, exclude_example: int | Sequence[int] | None = None):
+    def features(self, text: str, *, exclude_example: int | None = None):
         """Candidate columns and their features for a text (also used to train the ranker)."""
         text = without_identifiers(text)
         found = segments(text)
         semantic = self.semantic.scores(found, exclude_example=exclude_example)
-        return candidates(self.lexical.scores(text), semantic, self._uris, words=self.words.scores(text, exclude=exclude_example))
+        return candidates(self.lexical.scores(text), semantic, self._uris)
 
     def rank(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The best products for a text, best first; empty when nothing is recognised."""
@@ -218,7 +186,7 @@ class Classifier:
         semantic = self.semantic.scores(segments(text))
         if max(lexical.values(), default=0.0) < RECOGNISED_AT and float(semantic["best"].max()) < MEANING_RECOGNISED_AT:
             return []
-        cols, features = candidates(lexical, semantic, self._uris, words=self.words.scores(text))
+        cols, features = candidates(lexical, semantic, self._uris)
         probabilities = self.ranker.probabilities(features)
         order = sorted(range(len(cols)), key=lambda j: (-probabilities[j], self._uris[cols[j]]))[:limit]
         return [
@@ -259,4 +227,4 @@ def default_classifier() -> Classifier:
     from kcc_routing.evaluate import training_messages  # the labelled messages live with the evaluation
 
     examples = [(m["upl_uri"], m["text"]) for m in training_messages()]
-    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples), ranker=load_ranker(), words=ExampleWords(examples))
+    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples), ranker=load_ranker())

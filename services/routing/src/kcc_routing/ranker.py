@@ -32,39 +32,25 @@ FEATURES = (
     "has_example",
     "prior",  # log(1 + labelled train messages about this product): how common it is
     "sem_mean",  # whole-text similarity averaged over all the product's texts
-    "words_log",  # log(1 + score by the words of the product's labelled messages)
-    "words_rel",
 )
 PER_SOURCE = 12  # candidates taken from each source
 
 
-def candidates(
-    lexical: dict[str, float],
-    semantic: dict[str, np.ndarray],
-    uris: Sequence[str],
-    *,
-    words: dict[str, float] | None = None,
-) -> tuple[list[int], np.ndarray]:
-    """Columns of the candidate products and their feature matrix (candidates × FEATURES).
-
-    `words` scores the products by the words of their labelled messages (classify.ExampleWords)."""
+def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """Columns of the candidate products and their feature matrix (candidates × FEATURES)."""
     n = len(uris)
     lex = np.zeros(n, dtype=np.float32)
     column = {uri: i for i, uri in enumerate(uris)}
     for uri, raw in lexical.items():
         lex[column[uri]] = raw
-    said = np.zeros(n, dtype=np.float32)
-    for uri, raw in (words or {}).items():
-        said[column[uri]] = raw
     best, request, whole, example, prior, top3 = (semantic[k] for k in ("best", "request", "whole", "example", "examples", "mean"))
     chosen: dict[int, None] = {}
-    for source in (lex, best, whole, request, example, said):
+    for source in (lex, best, whole, request, example):
         for i in np.argsort(-source, kind="stable")[:PER_SOURCE]:
-            if not (source is lex or source is said) or source[i] > 0:
+            if source is not lex or lex[i] > 0:
                 chosen[int(i)] = None
     cols = sorted(chosen)
     lex_max = float(lex.max())
-    said_max = float(said.max())
     ex_max = float(example.max())
     rows = []
     for i in cols:
@@ -83,8 +69,6 @@ def candidates(
             1.0 if has_example else 0.0,
             math.log1p(prior[i]),
             top3[i],
-            math.log1p(said[i]),
-            said[i] / said_max if said_max > 0 else 0.0,
         ))
     return cols, np.asarray(rows, dtype=np.float64)
 

@@ -244,12 +244,9 @@ class SemanticIndex:
             out[:, columns] = np.maximum.reduceat(ordered, starts, axis=1)
         return out
 
-    def scores(self, found: list[Segment], *, exclude_example: int | Sequence[int] | None = None) -> dict[str, np.ndarray]:
+    def scores(self, found: list[Segment], *, exclude_example: int | None = None) -> dict[str, np.ndarray]:
         """Per product: best segment similarity, best request-segment similarity, whole-text
-        similarity, and similarity to the closest labelled example of that product.
-
-        `exclude_example` (training) leaves labelled examples out: the message itself, or all
-        messages about its product, to see it as a message about a product nobody wrote about."""
+        similarity, and similarity to the closest labelled example of that product."""
         vectors = self.encode_segments(found)
         doc = self.document(vectors)
         if len(vectors):
@@ -272,11 +269,10 @@ class SemanticIndex:
         if len(self._examples):
             example_sim = self._examples @ doc
             if exclude_example is not None:  # training: the message must not find (or count) itself
-                left_out = np.atleast_1d(np.asarray(exclude_example, dtype=np.int64))
                 example_sim = example_sim.copy()
-                example_sim[left_out] = -1.0
+                example_sim[exclude_example] = -1.0
                 counts = counts.copy()
-                np.subtract.at(counts, self._example_owners[left_out], 1.0)
+                counts[self._example_owners[exclude_example]] -= 1
             nearest = self._per_product(example_sim[None, :], self._example_groups)[0]
         else:
             nearest = np.full(len(self.uris), -1.0, dtype=np.float32)
