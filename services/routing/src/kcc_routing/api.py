@@ -191,10 +191,13 @@ async def move_join_date(department_id: str, body: JoinDate, routing: Routing) -
     return await get_department(department_id, routing)
 
 
-@router.post("/organisation/reload", tags=["organisation"], summary="Re-read the organisation file (runtime changes stay)")
+@router.post(
+    "/organisation/reload", tags=["organisation"],
+    summary="Re-read the organisation file, here at once and on every other instance within KCC_ROUTING_ORGANISATION_REFRESH_S (runtime changes stay)",
+)
 async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
     try:
-        routing.directory.reload()
+        await routing.directory.reload_everywhere()
     except (ValueError, OSError) as exc:  # a broken or missing file keeps the previous configuration
         problem(422, "organisation_file", str(exc)[:500])
     organisation = await routing.directory.current()

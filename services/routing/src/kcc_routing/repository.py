@@ -250,9 +250,18 @@ class DepartmentChanges:
 
     async def all(self) -> list[dict[str, Any]]:
         """Every change, oldest first, each as `{_id, department, changed_at}`."""
+        return (await self.snapshot())[0]
+
+    async def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+        """Every change (as `all`) and how many file reloads were asked for, in one read."""
         doc = await self._changes.find_one({"_id": self._ID}) or {}
         changes = [{"_id": key, **change} for key, change in doc.get("by_id", {}).items()]
-        return sorted(changes, key=lambda change: change["changed_at"])
+        return sorted(changes, key=lambda change: change["changed_at"]), doc.get("reloads", 0)
+
+    async def request_reload(self) -> int:
+        """Ask every instance to re-read the organisation file; the new reload count."""
+        await self._changes.update_one({"_id": self._ID}, {"$inc": {"reloads": 1}}, upsert=True)
+        return (await self.snapshot())[1]
 
 
 def repositories(

@@ -10,10 +10,13 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
+import kcc_routing
 from kcc_routing.app import create_app
 from kcc_routing.deliveries import DeliveryRepository, DeliveryWorker, WebhookPoster, backoff, delivery
 from kcc_routing.settings import RoutingSettings
@@ -261,3 +264,31 @@ async def test_call_back_reminders_and_overdue_notices_reach_the_department_and_
         assert posted == sorted([("overdue", overdue.id), ("overdue", overdue.id), ("reminder", reminder.id)])
         ids = sorted([d["_id"] async for d in app.state.infra.db["deliveries"].find({"event_id": {"$in": [reminder.id, overdue.id]}})])
         assert ids == sorted([f"{department}:{reminder.id}", f"{department}:{overdue.id}", f"{leads}:{overdue.id}"])
+
+
+async def test_an_organisation_reload_asked_of_one_replica_reaches_the_others(service_env, monkeypatch, tmp_path):
+    service_env("routing")
+    shipped = json.loads((Path(kcc_routing.__file__).parent / "data" / "organisation.json").read_text(encoding="utf-8"))
+    organisation = tmp_path / "organisation.json"
+    organisation.write_text(json.dumps(shipped), encoding="utf-8")
+    monkeypatch.setenv("KCC_ROUTING_ORGANISATION_FILE", str(organisation))
+    monkeypatch.setenv("KCC_ROUTING_ORGANISATION_REFRESH_S", "0.5")
+    first, second = create_app(RoutingSettings()), create_app(RoutingSettings())  # two replicas, one store
+    async with running(first) as one, running(second) as other:
+        assert (await other.get("/v1/organisation")).json()["max_transfers"] == shipped.get("max_transfers", 2)
+        organisation.write_text(json.dumps({**shipped, "max_transfers": 5}), encoding="utf-8")
+        reloaded = await one.post("/v1/organisation/reload")
+        assert reloaded.status_code == 200 and reloaded.json()["max_transfers"] == 5
+        seen = await eventually(lambda: _max_transfers(other, 5), timeout=10)
+        assert seen == 5
+        # A broken file is refused where it is asked and changes nothing anywhere.
+        organisation.write_text("{not json", encoding="utf-8")
+        refused = await one.post("/v1/organisation/reload")
+        assert refused.status_code == 422 and refused.json()["detail"]["field"] == "organisation_file"
+        await asyncio.sleep(1.5)
+        assert (await other.get("/v1/organisation")).json()["max_transfers"] == 5
+
+
+async def _max_transfers(client, expected: int):
+    value = (await client.get("/v1/organisation")).json()["max_transfers"]
+    return value if value == expected else None
