@@ -96,12 +96,20 @@ class FakePresence:
 class FakeChanges:
     def __init__(self) -> None:
         self.changes: dict[str, dict[str, Any]] = {}
+        self.reloads = 0
 
     async def put(self, *, department, now: datetime):
         self.changes[department["id"]] = {"_id": department["id"], "department": department, "changed_at": now}
 
     async def all(self):
         return sorted(self.changes.values(), key=lambda c: c["changed_at"])
+
+    async def snapshot(self):
+        return await self.all(), self.reloads
+
+    async def request_reload(self):
+        self.reloads += 1
+        return self.reloads
 
 
 class Clock:
