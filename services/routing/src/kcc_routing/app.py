@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import department_topic
@@ -65,9 +66,17 @@ def create_app(
     work_outbox = outcomes.work_outbox
     subscribers.register(infra, routing, outcomes)
 
+    oldest_unsent = Gauge(
+        "kcc_routing_outbox_oldest_pending_seconds", "Age of the oldest decision or resolve event not yet acknowledged by Kafka",
+        registry=infra.registry,
+    )
+
     async def flush_outboxes() -> int:
         before = clock() - timedelta(seconds=settings.outbox_grace_s)
-        return await outcomes.outbox.flush(queued_before=before) + await work_outbox.flush(queued_before=before)
+        sent = await outcomes.outbox.flush(queued_before=before) + await work_outbox.flush(queued_before=before)
+        queued = [at for at in (await outcomes.outbox.oldest(), await work_outbox.oldest()) if at is not None]
+        oldest_unsent.set(max((clock() - min(queued)).total_seconds(), 0.0) if queued else 0.0)
+        return sent
 
     outbox_job = PeriodicJob(
         "outbox", flush_outboxes, interval_s=settings.outbox_interval_s, first_delay_s=settings.outbox_interval_s,
