@@ -25,7 +25,6 @@ from kcc_shared.contracts import (
     CALLBACK_OVERDUE,
     CALLBACK_REMINDER,
     CALLBACK_REQUESTED,
-    CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
     CallbackOverdue,
