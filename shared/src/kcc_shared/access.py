@@ -125,6 +125,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("POST", "/v1/channels/email/inbound", ("integrator:email",), None, "email"),
         ("GET", "/v1/contacts/{contact_id}", (AGENT, SERVICE)),
         ("GET", "/v1/citizens/timeline", (AGENT,)),
+        ("GET", "/v1/access-log", (OPS,)),
         ("POST", "/v1/contacts/{contact_id}/acknowledgement", (AGENT, "integrator:letter")),
         ("GET", "/v1/registry/pseudonyms/{pseudonym}", ("service:callback",)),
         ("POST", "/v1/erasures", (ADMIN,)),
