@@ -138,6 +138,8 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("GET", "/v1/organisation", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/organisation/departments/{department_id}", (AGENT, OPS, ADMIN, "department:{department_id}")),
         ("PUT", "/v1/organisation/departments/{department_id}", (ADMIN,)),
+        ("GET", "/v1/organisation/departments/{department_id}/reachability", (AGENT, OPS, ADMIN, "department:{department_id}")),
+        ("GET", "/v1/departments/{department_id}/contacts", (AGENT, OPS, "department:{department_id}")),
         ("PUT", "/v1/organisation/departments/{department_id}/join-date", (ADMIN,)),
         ("POST", "/v1/organisation/reload", (ADMIN,)),
         ("PUT", "/v1/presence/{department_id}", (ADMIN, "department:{department_id}")),
@@ -152,6 +154,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
     "callback": _rules(
         ("GET", "/v1/callbacks/{callback_id}", (AGENT, "department:*"), "callback"),
         ("GET", "/v1/departments/{department_id}/callbacks/due-today", (AGENT, "department:{department_id}")),
+        ("GET", "/v1/departments/{department_id}/callbacks/free-slots", (AGENT, "department:{department_id}")),
         ("POST", "/v1/callbacks/{callback_id}/claim", (AGENT, "department:*"), "callback"),
         ("POST", "/v1/callbacks/{callback_id}/attempts", (AGENT, "department:*"), "callback"),
         ("POST", "/v1/callbacks/{callback_id}/complete", (AGENT, "department:*"), "callback"),
