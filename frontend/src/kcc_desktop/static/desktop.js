@@ -364,7 +364,7 @@ function agentScreen() {
         const routed = await api("routing", `/v1/contacts/${encodeURIComponent(id)}/transfers`, { method: "POST", body: { department_id: department.value } });
         const wrapUp = { warm_transfer: "transferred", callback: "callback", forward_to_department: "forwarded", answer_in_kcc: null }[routed.decision];
         transferResult.replaceChildren(h("p", { class: "notice", id: "overdracht-uitkomst" }, `${DECISIONS[routed.decision]}: ${routed.reason}`));
-        if (wrapUp) await resolve(wrapUp, DECISIONS[routed.decision]);
+        if (wrapUp) await resolve(wrapUp, DECISIONS[routed.decision], routed.reason);
       } catch (e) { transferResult.replaceChildren(errorBox(e)); }
     } }, h("label", { for: "afdeling-keuze" }, "Afdeling"), department, reach, h("p", {}, h("button", { type: "submit" }, "Overdragen aan afdeling")), transferResult);
 
@@ -376,7 +376,7 @@ function agentScreen() {
       h("h3", {}, "Doorverbinden of terugbelafspraak"), transferForm);
   }
 
-  async function resolve(outcome, label) {
+  async function resolve(outcome, label, why) {
     const id = current.contact.contact_id;
     try {
       await api("routing", `/v1/queues/items/${encodeURIComponent(id)}/resolve`, {
@@ -384,7 +384,7 @@ function agentScreen() {
       });
       current = null;
       renderWork();
-      work.prepend(h("p", { class: "notice", id: "afgerond" }, `Contact ${id} afgerond: ${label || OUTCOMES[outcome]}.`));
+      work.prepend(h("p", { class: "notice", id: "afgerond" }, `Contact ${id} afgerond: ${label || OUTCOMES[outcome]}.`, why ? h("br") : null, why ? `Routing: ${why}` : null));
       say(`Contact afgerond: ${label || OUTCOMES[outcome]}`);
       refreshQueue();
     } catch (e) { say(`Afronden lukte niet: ${e.message}`); }
