@@ -269,7 +269,7 @@ function agentScreen() {
       const lease = document.getElementById("lease");
       if (lease) lease.textContent = `Geclaimd tot ${new Date(renewed.lease_until).toLocaleTimeString("nl-NL", { timeZone: TZ })} (wordt automatisch verlengd)`;
     } catch (e) { say(`Claim verlengen lukte niet: ${e.message}`); }
-  }, 20000));
+  }, 60000));
 
   function renderWork() {
     if (!current) { work.replaceChildren(h("p", {}, "Pak een contact op uit de werkvoorraad.")); return; }
