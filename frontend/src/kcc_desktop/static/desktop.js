@@ -39,6 +39,7 @@ function duration(seconds) {
   if (seconds === null || seconds === undefined) return "–";
   const s = Math.max(0, Math.round(seconds));
   const m = Math.floor(s / 60);
+  if (m >= 24 * 60) return `${Math.floor(m / 1440)} d ${Math.floor((m % 1440) / 60)} u`;
   return m >= 60 ? `${Math.floor(m / 60)} u ${m % 60} min` : `${m}:${String(s % 60).padStart(2, "0")}`;
 }
 const localDay = () => new Date().toLocaleDateString("sv-SE", { timeZone: "Europe/Amsterdam" });
@@ -162,7 +163,8 @@ function signInScreen() {
   show("Aanmelden", h("section", { class: "panel" }, h("h2", {}, "Met een ontwikkeltoken"), form), h("section", { class: "panel", "aria-labelledby": "snel" }, h("h2", { id: "snel" }, "Snel aanmelden (ontwikkelomgeving)"), quick));
   fetch("/dev/tokens").then((r) => r.json()).then(({ tokens }) => {
     if (!tokens.length) quick.append(h("p", { class: "hint" }, "Geen ontwikkeltokens beschikbaar op deze server."));
-    for (const { role, token } of tokens) quick.append(h("button", { type: "button", class: "secondary", onclick: () => signIn(token, problem) }, `Als ${role}`));
+    // The desktop's users: agents, departments, ops (team leads); channel systems have no screen here.
+    for (const { role, token } of tokens.filter((t) => /^(agent|ops|department:)/.test(t.role))) quick.append(h("button", { type: "button", class: "secondary", onclick: () => signIn(token, problem) }, `Als ${role}`));
   }).catch(() => quick.append(h("p", { class: "hint" }, "Geen ontwikkeltokens beschikbaar.")));
 }
 
@@ -232,11 +234,10 @@ function agentScreen() {
       queueStamp.textContent = `${data.items.length} wachtend · bijgewerkt om ${new Date().toLocaleTimeString("nl-NL", { timeZone: TZ })}`;
       replaceKeepingFocus(queueBody, data.items.length ? h("table", {},
         h("caption", { class: "visually-hidden" }, "Contacten die op een agent wachten, hoogste prioriteit eerst"),
-        h("thead", {}, h("tr", {}, ["Kanaal", "Onderwerp", "Product", "Prioriteit", "Wacht", "Actie"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Kanaal", "Onderwerp en product", "Prioriteit", "Wacht", "Actie"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, data.items.map((e) => h("tr", { "data-contact": e.contact_id },
           h("td", {}, CHANNELS[e.channel] || e.channel),
-          h("td", {}, e.subject || "(geen onderwerp)"),
-          h("td", {}, e.upl_name || "–"),
+          h("td", {}, e.subject || "(geen onderwerp)", h("br"), h("span", { class: "hint" }, e.upl_name || "product nog onbekend")),
           h("td", {}, e.priority.toFixed(0)),
           h("td", {}, duration(e.waiting_s)),
           h("td", {}, h("button", { type: "button", "data-focus": `claim-${e.contact_id}`, "aria-label": `Oppakken: ${e.subject || e.contact_id}`, disabled: current !== null, onclick: () => claim(e) }, "Oppakken")),
