@@ -364,7 +364,7 @@ function agentScreen() {
       try {
         const routed = await api("routing", `/v1/contacts/${encodeURIComponent(id)}/transfers`, { method: "POST", body: { department_id: department.value } });
         const wrapUp = { warm_transfer: "transferred", callback: "callback", forward_to_department: "forwarded", answer_in_kcc: null }[routed.decision];
-        transferResult.replaceChildren(h("p", { class: "notice", id: "overdracht-uitkomst" }, `${DECISIONS[routed.decision]}: ${routed.reason}`));
+        transferResult.replaceChildren(h("p", { class: "notice", id: "overdracht-uitkomst" }, `${DECISIONS[routed.decision]}: `, h("span", { lang: "en" }, routed.reason)));
         if (wrapUp) await resolve(wrapUp, DECISIONS[routed.decision], routed.reason);
       } catch (e) { transferResult.replaceChildren(errorBox(e)); }
     } }, h("label", { for: "afdeling-keuze" }, "Afdeling"), department, reach, h("p", {}, h("button", { type: "submit" }, "Overdragen aan afdeling")), transferResult);
@@ -385,7 +385,7 @@ function agentScreen() {
       });
       current = null;
       renderWork();
-      work.prepend(h("p", { class: "notice", id: "afgerond" }, `Contact ${id} afgerond: ${label || OUTCOMES[outcome]}.`, why ? h("br") : null, why ? `Routing: ${why}` : null));
+      work.prepend(h("p", { class: "notice", id: "afgerond" }, `Contact ${id} afgerond: ${label || OUTCOMES[outcome]}.`, why ? h("br") : null, why ? "Routing: " : null, why ? h("span", { lang: "en" }, why) : null));
       say(`Contact afgerond: ${label || OUTCOMES[outcome]}`);
       refreshQueue();
     } catch (e) { say(`Afronden lukte niet: ${e.message}`); }
@@ -418,21 +418,22 @@ function departmentScreen() {
         api("callback", `/v1/departments/${dept}/callbacks/due-today`),
         api("routing", `/v1/departments/${dept}/contacts`, { query: { limit: 50 } }),
       ]);
+      const products = Object.fromEntries(handed.items.map((d) => [d.contact_id, d.upl_name]));
       stamp.textContent = `Bijgewerkt om ${new Date().toLocaleTimeString("nl-NL", { timeZone: TZ })}`;
       replaceKeepingFocus(due, callbacks.length ? h("table", { id: "terugbellen" },
         h("caption", {}, `${callbacks.length} terugbelverzoek(en) voor vandaag`),
-        h("thead", {}, h("tr", {}, ["Gepland", "Uiterlijk", "Reden", "Status", "Toegewezen aan", "Pogingen", "Acties"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, callbacks.map((cb) => callbackRow(cb)))) : h("p", {}, "Geen terugbelverzoeken voor vandaag."));
+        h("thead", {}, h("tr", {}, ["Gepland", "Uiterlijk", "Onderwerp", "Status", "Toegewezen aan", "Pogingen", "Acties"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, callbacks.map((cb) => callbackRow(cb, products[cb.contact_id])))) : h("p", {}, "Geen terugbelverzoeken voor vandaag."));
       replaceKeepingFocus(forwarded, handed.items.length ? h("table", { id: "doorgestuurd" },
         h("caption", {}, `${handed.items.length} overgedragen contact(en), nieuwste eerst`),
         h("thead", {}, h("tr", {}, ["Overgedragen", "Kanaal", "Product", "Besluit", "Uiterlijk", "Waarom"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, handed.items.map((d) => h("tr", { "data-contact": d.contact_id },
           h("td", {}, dateTime(d.routed_at)), h("td", {}, CHANNELS[d.channel] || d.channel), h("td", {}, d.upl_name || "–"),
-          h("td", {}, DECISIONS[d.decision] || d.decision), h("td", {}, dateTime(d.due_at)), h("td", {}, d.reason))))) : h("p", {}, "Geen overgedragen contacten."));
+          h("td", {}, DECISIONS[d.decision] || d.decision), h("td", {}, dateTime(d.due_at)), h("td", { lang: "en" }, d.reason))))) : h("p", {}, "Geen overgedragen contacten."));
     } catch (e) { if (e.status !== 401) due.replaceChildren(errorBox(e)); }
   }
 
-  function callbackRow(cb) {
+  function callbackRow(cb, product) {
     const id = cb.callback_id;
     const outcome = h("select", { id: `poging-${id}`, "data-focus": `poging-${id}`, "aria-label": `Uitkomst poging voor ${cb.toelichting || id}` }, Object.entries(ATTEMPTS).map(([v, t]) => h("option", { value: v }, t)));
     const act = (path, body, done) => async () => {
@@ -447,7 +448,7 @@ function departmentScreen() {
     return h("tr", { "data-callback": id, "data-contact": cb.contact_id },
       h("td", {}, cb.slot_start ? `${time(cb.slot_start)}–${time(cb.slot_end)}` : "–"),
       h("td", {}, dateTime(cb.deadline)),
-      h("td", {}, cb.toelichting || "–"),
+      h("td", {}, product || "–", cb.toelichting ? h("br") : null, cb.toelichting ? h("span", { class: "hint", lang: "en" }, cb.toelichting) : null),
       h("td", {}, CALLBACK_STATUS[cb.status] || cb.status, cb.at_risk ? h("span", { class: "warn" }, " (norm in gevaar)") : null),
       h("td", {}, assigned || "niemand"),
       h("td", {}, String(cb.attempts.length)),

@@ -137,6 +137,8 @@ async def get_timeline(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if not citizen:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give at least one of bsn, phone, email")
+    if len(reason.strip()) < 3:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "reason: say why you look (at least 3 characters)")
     principal = request.state.principal
     return await intake.timeline(
         citizen, page=page, page_size=page_size, viewer=principal.subject, roles=sorted(principal.roles), reason=reason.strip()

@@ -22,6 +22,8 @@ async def test_a_timeline_look_needs_a_reason_is_logged_and_only_ops_reads_the_l
 
     no_reason = await intake.get("/v1/citizens/timeline", params={"email": email}, auth=as_agent)
     assert no_reason.status_code == 422 and "reason" in no_reason.text
+    blank = await intake.get("/v1/citizens/timeline", params={"email": email, "reason": "    "}, auth=as_agent)
+    assert blank.status_code == 422 and "reason" in blank.text
 
     seen = await intake.get("/v1/citizens/timeline", params={"email": email, "reason": "vraag over grofvuil"}, auth=as_agent)
     assert seen.status_code == 200, seen.text
