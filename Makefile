@@ -35,12 +35,13 @@ store-conformance: install
 fuzz: install
 	@deploy/local/fuzz.sh
 
-## install: the Python environment, Kafka and the store, Chromium, and helm + kubeconform for the chart's checks
+## install: the Python environment, Kafka and the store, Chromium, helm + kubeconform for the chart's checks, the desktop's npm test dependency (axe-core)
 install:
 	@$(UV) sync --frozen --quiet
 	@$(STACK) install
 	@deploy/local/ensure-chromium.sh
 	@deploy/local/ensure-k8s-tools.sh >/dev/null
+	@deploy/local/ensure-frontend.sh
 
 stack-up:
 	@$(STACK) up

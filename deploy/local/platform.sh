@@ -17,7 +17,7 @@ logs="${KCC_STACK_DIR:-$repo/.stack/local}/logs"
 manage_stack="${KCC_PLATFORM_MANAGE_STACK:-1}"
 ready_timeout="${KCC_PLATFORM_READY_TIMEOUT:-180}"
 services=(intake routing callback metrics)
-declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004)
+declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004 [desktop]=8000)
 pids=()
 demo_pid=""
 stopping=0
@@ -80,6 +80,15 @@ for s in "${services[@]}"; do
   echo "[platform] started $s (pid $!, port $(port_of "$s"), log $logs/$s.log)"
 done
 
+# The agent desktop (frontend/): the static app, forwarding /api/<service>/ to the services.
+export KCC_DESKTOP_PORT="$(port_of desktop)"
+for s in "${services[@]}"; do export "KCC_DESKTOP_${s^^}_URL=http://127.0.0.1:$(port_of "$s")"; done
+if [ "$dev_keys" = 1 ]; then export KCC_DESKTOP_DEV_TOKENS_DIR="$auth_dir/tokens"; fi
+setsid "$python" -m kcc_desktop >"$logs/desktop.log" 2>&1 </dev/null &
+pids+=($!)
+echo "[platform] started desktop (pid $!, port $(port_of desktop), log $logs/desktop.log)"
+services+=(desktop)
+
 for s in "${services[@]}"; do
   url="http://127.0.0.1:$(port_of "$s")/readyz"
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]; do
@@ -96,6 +105,7 @@ cat <<EOF2
 
 Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everything.
 
+  desktop   http://127.0.0.1:$(port_of desktop)/          the agent desktop: agent, department and wallboard screens (sign in with a token below)
   intake    http://127.0.0.1:$(port_of intake)/docs     post contacts: POST /v1/channels/web/submissions
   routing   http://127.0.0.1:$(port_of routing)/docs     classify:      POST /v1/classify, queues: GET /v1/queues
   callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}, due: GET /v1/departments/{id}/callbacks/due-today

@@ -42,7 +42,7 @@ def contacts_today(line: str) -> dict[str, int]:
 
 
 def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_path):
-    ports = {s: free_port() for s in SERVICES}
+    ports = {s: free_port() for s in (*SERVICES, "desktop")}
     for s in SERVICES:
         service_env(s)
     env = {
@@ -91,6 +91,6 @@ def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_p
     assert "[platform] stopping the simulator" in text and "[platform] stopped" in text
     pids = {m[1]: int(m[2]) for m in re.finditer(r"\[platform\] started (\w+) \(pid (\d+)", text)}
     pids["simulator"] = int(re.search(r"started the traffic simulator \(pid (\d+)", text)[1])
-    assert set(pids) == {*SERVICES, "simulator"}
+    assert set(pids) == {*SERVICES, "desktop", "simulator"}
     for name, pid in pids.items():
         assert not alive(pid), f"{name} (pid {pid}) still running after Ctrl-C"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kcc_shared.testing import unique_past_day
+from kcc_shared.testing import credentials, unique_past_day
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_path):
-    ports = {s: free_port() for s in SERVICES}
+    ports = {s: free_port() for s in (*SERVICES, "desktop")}
     for s in SERVICES:
         service_env(s)
     env = {
@@ -54,8 +54,17 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
                 break
         ready_after = time.monotonic() - started
         assert "Contact.STAD is running" in "".join(output), "".join(output)
-        assert set(pids) == set(SERVICES)
-        print(f"all four services ready after {ready_after:.1f} s")
+        assert set(pids) == {*SERVICES, "desktop"}
+        print(f"all four services and the desktop ready after {ready_after:.1f} s")
+        desktop = f"http://127.0.0.1:{ports['desktop']}"
+        page = httpx.get(f"{desktop}/")
+        assert page.status_code == 200 and '<html lang="nl">' in page.text
+        # The desktop forwards to the services, with the caller's token and nothing else.
+        ops = credentials().token(["ops"], subject="platform-test")
+        realtime = httpx.get(f"{desktop}/api/metrics/v1/realtime", headers={"Authorization": f"Bearer {ops}"})
+        assert realtime.status_code == 200 and "agents_available" in realtime.json()
+        anonymous = httpx.get(f"{desktop}/api/metrics/v1/realtime", headers={"Authorization": "Bearer nope"})
+        assert anonymous.status_code == 401
 
         base = {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}
         for s in SERVICES:

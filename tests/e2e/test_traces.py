@@ -117,7 +117,7 @@ async def test_a_call_back_contact_is_one_trace_without_personal_data(service_en
             },
         )
         assert form.status_code == 202, form.text
-        timeline = await clients["intake"].get("/v1/citizens/timeline", params={"bsn": BSN, "phone": PHONE_E164, "email": EMAIL})
+        timeline = await clients["intake"].get("/v1/citizens/timeline", params={"bsn": BSN, "phone": PHONE_E164, "email": EMAIL, "reason": "trace test"})
         assert timeline.status_code == 200 and timeline.json()["total"] >= 2
 
         root = await poll(
@@ -179,7 +179,7 @@ async def test_a_call_back_contact_is_one_trace_without_personal_data(service_en
         assert leaks == []
     # The lookup's span keeps which parameters were asked, not their values.
     [lookup] = [s for s in recorded.get_finished_spans() if s.name == "GET /v1/citizens/timeline" and s.parent is None]
-    assert lookup.attributes["http.url"] == "http://service/v1/citizens/timeline?bsn=[REDACTED]&phone=[REDACTED]&email=[REDACTED]"
+    assert lookup.attributes["http.url"] == "http://service/v1/citizens/timeline?bsn=[REDACTED]&phone=[REDACTED]&email=[REDACTED]&reason=[REDACTED]"
 
 
 async def _root(exported: InMemorySpanExporter, name: str, contact_id: str):

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -117,7 +118,21 @@ def resolve(settings: ServiceSettings, path: tuple[str, ...]) -> object:
 
 
 def test_compose_declares_the_expected_services(services: dict) -> None:
-    assert set(services) == set(INFRA) | set(APPS)
+    assert set(services) == set(INFRA) | set(APPS) | {"desktop"}
+
+
+def test_the_desktop_is_built_from_its_dockerfile_and_forwards_to_the_services_by_name(services: dict) -> None:
+    desktop = services["desktop"]
+    assert desktop["build"] == {"context": ".", "dockerfile": "frontend/Dockerfile"}
+    assert port_mappings(desktop) == [(8000, 8000)]
+    env = env_of(desktop)
+    assert env["KCC_DESKTOP_HOST"] == "0.0.0.0" and env["KCC_DESKTOP_PORT"] == "8000"
+    for name, (port, _) in APPS.items():
+        assert env[f"KCC_DESKTOP_{name.upper()}_URL"] == f"http://{name}:{port}"
+    assert "8000/readyz" in healthcheck_command(desktop)
+    instructions = dockerfile_instructions((ROOT / "frontend" / "Dockerfile").read_text())
+    assert json.loads([args for kw, args in instructions if kw == "CMD"][-1])[1:] == ["-m", "kcc_desktop"]
+    assert ("EXPOSE", "8000") in instructions
 
 
 def test_kafka_is_a_single_kraft_node_without_topic_auto_creation(services: dict) -> None:
@@ -320,7 +335,8 @@ def test_dockerfile_syncs_its_package_from_the_lockfile(name: str) -> None:
             sources += words[:-1]
     for source in sources:
         assert (ROOT / source).exists(), f"{name}/Dockerfile copies missing {source}"
-    member_files = [ROOT / "shared" / "pyproject.toml", *sorted(ROOT.glob("services/*/pyproject.toml"))]
+    workspace = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    member_files = sorted(path for member in workspace for path in ROOT.glob(f"{member}/pyproject.toml"))
     members = ["pyproject.toml"] + [str(path.relative_to(ROOT)) for path in member_files]
     assert "uv.lock" in sources
     assert set(members) <= set(sources)

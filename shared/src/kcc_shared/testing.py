@@ -99,7 +99,7 @@ def client_auth(roles: "tuple[str, ...] | list[str] | None" = ALL_ROLES, *, sign
 
 # A service or the CLI calling another service must bring its own token, in tests as in
 # production: the default token is only for calls a test makes itself.
-PLATFORM_PACKAGES = frozenset({"kcc_intake", "kcc_routing", "kcc_callback", "kcc_metrics", "kcc_cli"})
+PLATFORM_PACKAGES = frozenset({"kcc_intake", "kcc_routing", "kcc_callback", "kcc_metrics", "kcc_cli", "kcc_desktop"})
 
 
 def _called_by_platform_code() -> bool:

@@ -6,13 +6,13 @@ action its status does not allow (or a concurrent change), 422 for invalid bodie
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from kcc_callback.booking import NoSlotLeft
 from kcc_callback.models import (
-    AttemptBody, CancelBody, ClaimBody, CompleteBody, Conflict, InterneTaak, InvalidTransition, RescheduleBody,
+    AttemptBody, CancelBody, ClaimBody, CompleteBody, Conflict, FreeSlot, InterneTaak, InvalidTransition, RescheduleBody,
 )
 from kcc_callback.service import CallbackService, NotFound
 
@@ -54,6 +54,16 @@ async def get_phone(callback_id: CallbackId, callbacks: Callbacks) -> PhoneNumbe
 @router.get("/departments/{department_id}/callbacks/due-today", summary="A department's open call-backs due today")
 async def due_today(department_id: DepartmentId, callbacks: Callbacks) -> list[InterneTaak]:
     return [InterneTaak.of(c) for c in await callbacks.due_today(department_id=department_id)]
+
+
+@router.get(
+    "/departments/{department_id}/callbacks/free-slots",
+    summary="The department's next call-back slots with a place left, earliest first (what a booking now could get)",
+)
+async def free_slots(
+    department_id: DepartmentId, callbacks: Callbacks, limit: Annotated[int, Query(ge=1, le=100)] = 8,
+) -> list[FreeSlot]:
+    return await callbacks.free_slots(department_id=department_id, limit=limit)
 
 
 @router.post("/callbacks/{callback_id}/claim", summary="Assign to an employee or team")

@@ -154,3 +154,12 @@ class RescheduleBody(Body):
 class CancelBody(Body):
     agent_id: str = Field(min_length=1)
     reason: str | None = Field(default=None, max_length=1000)
+
+
+class FreeSlot(BaseModel):
+    """A call-back slot with room left: what an agent can promise the citizen."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    free: int = Field(description="Places left in this slot")
+    capacity: int = Field(description="Call-backs per slot")

@@ -158,6 +158,11 @@ class CallbackRepository:
         cursor = self._slots.find({"department_id": department_id, "start": {"$gte": start, "$lt": end}}, {"start": 1, "taken": 1})
         return {doc["start"] async for doc in cursor if doc["taken"] >= capacity}
 
+    async def taken_slots(self, *, department_id: str, start: datetime, end: datetime) -> dict[datetime, int]:
+        """Places taken per slot start in [start, end) (slots nobody booked are absent)."""
+        cursor = self._slots.find({"department_id": department_id, "start": {"$gte": start, "$lt": end}}, {"start": 1, "taken": 1})
+        return {doc["start"]: doc["taken"] async for doc in cursor}
+
     async def book_slot(
         self, *, department_id: str, start: datetime, end: datetime, capacity: int, holder: str
     ) -> str | None:

@@ -25,7 +25,7 @@ from kcc_shared.registry import RegistryClient, UnknownPseudonym
 from kcc_callback.booking import SlotBooker, remind_at
 from kcc_callback.calendar import Clock, Slot, WorkingCalendar
 from kcc_callback.models import (
-    OPEN, Attempt, AttemptBody, Callback, CancelBody, ClaimBody, CompleteBody, Conflict, RescheduleBody,
+    OPEN, Attempt, AttemptBody, Callback, CancelBody, ClaimBody, CompleteBody, Conflict, FreeSlot, RescheduleBody,
 )
 from kcc_callback.repository import CallbackRepository
 from kcc_callback.settings import CallbackSettings
@@ -173,6 +173,25 @@ class CallbackService:
         _, end_of_today = self._calendar.day_bounds(self._clock())
         stored = await self._repository.due_before(department_id=department_id, statuses=OPEN, before=end_of_today)
         return [Callback.model_validate(doc) for doc in stored]
+
+    async def free_slots(self, *, department_id: str, limit: int) -> list[FreeSlot]:
+        """The department's next call-back slots with a place left, earliest first (what a booking now could get)."""
+        capacity = self._settings.capacity(department_id)
+        found: list[FreeSlot] = []
+        taken: dict[datetime, int] = {}
+        loaded_day = None
+        for slot in self._calendar.slots(capacity=capacity, after=self._clock(), horizon_days=self._settings.booking_horizon_days):
+            if slot.start.date() != loaded_day:  # one read per day
+                start, end = self._calendar.day_bounds(slot.start)
+                taken = {at.astimezone(self._calendar.tz): n for at, n in (await self._repository.taken_slots(
+                    department_id=department_id, start=start, end=end)).items()}
+                loaded_day = slot.start.date()
+            free = capacity.per_slot - taken.get(slot.start, 0)
+            if free > 0:
+                found.append(FreeSlot(start=slot.start, end=slot.end, free=free, capacity=capacity.per_slot))
+                if len(found) >= limit:
+                    break
+        return found
 
     async def claim(self, callback_id: str, body: ClaimBody) -> Callback:
         callback = await self._load(callback_id)

@@ -110,9 +110,21 @@ async def post_acknowledgement(contact_id: str, intake: Intake, body: m.Acknowle
     return recorded
 
 
-@router.get("/citizens/timeline", tags=["contacts"], summary="A citizen's contacts on every channel, newest first")
+@router.get(
+    "/citizens/timeline", tags=["contacts"], summary="A citizen's contacts on every channel, newest first (every look is logged)",
+    description=(
+        "Each call is recorded before the answer is sent (protocollering): the token's subject and roles, the time, "
+        "the citizen's identifiers as pseudonyms and masked, the `reason` given and how many contacts were shown. "
+        "`ops` reads the log at `GET /v1/access-log`."
+    ),
+    responses={422: {"description": "A field is missing or invalid: `detail` names it and says why"}},
+)
 async def get_timeline(
     intake: Intake,
+    request: Request,
+    reason: Annotated[str, Query(
+        min_length=3, max_length=200, description="Why the agent looks (doelbinding), e.g. 'contact c-123 in behandeling'",
+    )],
     bsn: str | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -125,4 +137,28 @@ async def get_timeline(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if not citizen:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give at least one of bsn, phone, email")
-    return await intake.timeline(citizen, page=page, page_size=page_size)
+    if len(reason.strip()) < 3:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "reason: say why you look (at least 3 characters)")
+    principal = request.state.principal
+    return await intake.timeline(
+        citizen, page=page, page_size=page_size, viewer=principal.subject, roles=sorted(principal.roles), reason=reason.strip()
+    )
+
+
+@router.get(
+    "/access-log", tags=["protocollering"], summary="Who looked at which citizen's timeline, when and why (newest first)",
+    responses={422: {"description": "A field is missing or invalid: `detail` names it and says why"}},
+)
+async def get_access_log(
+    intake: Intake,
+    bsn: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    viewer: Annotated[str | None, Query(min_length=1, max_length=200, description="Only this token subject's looks")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> m.AccessLogPage:
+    try:
+        citizen = m.CitizenFields(bsn=bsn, phone=phone, email=email).model_dump(exclude_none=True)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return m.AccessLogPage(items=await intake.timeline_views(citizen, viewer=viewer, limit=limit))

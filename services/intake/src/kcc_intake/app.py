@@ -22,7 +22,7 @@ from kcc_intake.groupcommit import GroupCommit
 from kcc_intake.mail import EmailIntake, start_smtp
 from kcc_intake.outbox import OutboxRelay
 from kcc_intake.privacy import PrivacyRepository, PrivacyService
-from kcc_intake.repository import ContactRepository, OutboxRepository, PendingStore
+from kcc_intake.repository import AccessLogRepository, ContactRepository, OutboxRepository, PendingStore
 from kcc_intake.service import IntakeService
 from kcc_intake.settings import IntakeSettings
 
@@ -31,6 +31,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     infra = Infrastructure.build(settings, span_exporter=span_exporter)
     infra.produces(CONTACT_RECEIVED, CALL_EVENTS, COUNTER_EVENTS, CONTACT_ACKNOWLEDGED, ERASURE_REQUESTED)
     contacts, outbox, pending = ContactRepository(infra.db), OutboxRepository(infra.db), PendingStore(infra.db)
+    access_log = AccessLogRepository(infra.db, keep_days=settings.access_log_days)
     relay = OutboxRelay(
         store=pending, broker=infra.broker, registry=infra.registry, ack_timeout_s=settings.outbox_ack_timeout_s
     )
@@ -50,7 +51,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
     intake = IntakeService(
         contacts=contacts, commit=commit, relay=relay, source=infra.source, accept_wait_s=settings.accept_wait_s,
         number_map=settings.number_map, timezone=settings.timezone, pseudonyms=pseudonyms,
-        registry=privacy.registry_entries,
+        registry=privacy.registry_entries, access_log=access_log,
     )
     take_part_in_erasure(infra, erase=privacy.erase)
     infra.subscribe(ERASURE_COMPLETED, privacy.erasure_completed)
@@ -67,6 +68,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
 
     async def prepare() -> None:
         await contacts.ensure_indexes()
+        await access_log.ensure_indexes()
         await outbox.ensure_indexes()
         await pending.ensure_indexes()
         await privacy_store.ensure_indexes()

@@ -215,3 +215,21 @@ class TimelinePage(BaseModel):
     page: int
     page_size: int
     contacts: list[dict]
+
+
+class TimelineView(BaseModel):
+    """One look at a citizen's timeline, as protocollering keeps it."""
+
+    view_id: str
+    at: AwareDatetime
+    viewer: str = Field(description="The token's subject: who looked")
+    roles: list[str] = Field(description="The roles the viewer's token carried")
+    citizen_keys: list[str] = Field(description="Pseudonyms of the identifiers looked up (which citizen)")
+    citizen_shown: dict[str, str] = Field(description="The identifiers looked up, masked (e.g. bsn ******782)")
+    reason: str = Field(description="Why the viewer looked (doelbinding), as given with the request")
+    contacts_shown: int = Field(description="How many contacts the answer held")
+    page: int
+
+
+class AccessLogPage(BaseModel):
+    items: list[TimelineView]

@@ -107,6 +107,33 @@ class ContactRepository:
         return await insert_once(self._acknowledgements, {"_id": contact_id, "claimed_at": datetime.now(UTC)})
 
 
+class AccessLogRepository:
+    """Protocollering: every look at a citizen's timeline (who, when, which citizen, why), kept
+    `keep_days` by a TTL index. The citizen is stored as its pseudonyms, so the log names the
+    citizen without holding the identifier itself; ops find entries by giving the identifier."""
+
+    def __init__(self, db: AsyncDatabase, *, keep_days: int) -> None:
+        self._log = db["access_log"]
+        self._keep_s = keep_days * 86_400
+
+    async def ensure_indexes(self) -> None:
+        await self._log.create_index([("at", DESCENDING)], name="retention", expireAfterSeconds=self._keep_s)
+        await self._log.create_index([("citizen_keys", ASCENDING), ("at", DESCENDING)], name="citizen")
+        await self._log.create_index([("viewer", ASCENDING), ("at", DESCENDING)], name="viewer")
+
+    async def record(self, entry: dict[str, Any]) -> None:
+        await self._log.insert_one(entry)
+
+    async def find(self, *, citizen_keys: list[str], viewer: str | None, limit: int) -> list[dict[str, Any]]:
+        """Entries newest first, of any of these citizens (all when empty) and of this viewer."""
+        query: dict[str, Any] = {}
+        if citizen_keys:
+            query["citizen_keys"] = {"$in": citizen_keys}
+        if viewer is not None:
+            query["viewer"] = viewer
+        return [doc async for doc in self._log.find(query).sort([("at", DESCENDING)]).limit(limit)]
+
+
 class OutboxRepository:
     """Channel life-cycle events (calls, counter) waiting to be published, keyed by event id."""
 

@@ -53,7 +53,7 @@ from kcc_intake.identifiers import normalise_phone
 from kcc_intake.groupcommit import GroupCommit
 from kcc_intake.outbox import OutboxRelay, outbox_fields
 from kcc_intake.redact import redact
-from kcc_intake.repository import CONTACTS, OUTBOX, ContactRepository
+from kcc_intake.repository import CONTACTS, OUTBOX, AccessLogRepository, ContactRepository
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +75,10 @@ class IntakeService:
     def __init__(
         self, *, contacts: ContactRepository, commit: GroupCommit, relay: OutboxRelay, source: str,
         accept_wait_s: float, number_map: dict[str, str], timezone: str, pseudonyms: Pseudonymiser,
-        registry: RegistryEntries | None = None,
+        registry: RegistryEntries | None = None, access_log: AccessLogRepository | None = None,
     ) -> None:
         self._contacts, self._commit, self._relay, self._source = contacts, commit, relay, source
+        self._access_log = access_log
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
         self._pseudonyms = pseudonyms
         self._registry = registry
@@ -303,13 +304,40 @@ class IntakeService:
         stored = await self._contacts.get(contact_id)
         return ContactReceived.model_validate(stored["event"]).data if stored else None
 
-    async def timeline(self, citizen: dict[str, str], *, page: int, page_size: int) -> m.TimelinePage:
+    async def timeline(
+        self, citizen: dict[str, str], *, page: int, page_size: int, viewer: str, roles: list[str], reason: str
+    ) -> m.TimelinePage:
+        """A citizen's contacts, newest first; the look is logged first (no log entry, no data)."""
         stored, total = await self._contacts.timeline(citizen, skip=(page - 1) * page_size, limit=page_size)
         contacts = [ContactReceived.model_validate(s["event"]).data.model_dump(mode="json") for s in stored]
+        if self._access_log is not None:
+            view = m.TimelineView(
+                view_id=str(uuid.uuid4()), at=datetime.now(UTC), viewer=viewer, roles=sorted(roles),
+                citizen_keys=sorted(self._pseudonyms.of(citizen).values()),
+                citizen_shown={kind: mask(kind, value) for kind, value in citizen.items()},
+                reason=reason, contacts_shown=len(contacts), page=page,
+            )
+            await self._access_log.record({"_id": view.view_id, **view.model_dump()})
         return m.TimelinePage(total=total, page=page, page_size=page_size, contacts=contacts)
+
+    async def timeline_views(self, citizen: dict[str, str], *, viewer: str | None, limit: int) -> list[m.TimelineView]:
+        """The protocollering of timeline views, newest first, of a citizen and/or a viewer."""
+        if self._access_log is None:
+            return []
+        keys = sorted(self._pseudonyms.of(citizen).values())
+        return [m.TimelineView.model_validate(doc) for doc in await self._access_log.find(citizen_keys=keys, viewer=viewer, limit=limit)]
 
     def _derived(self, model: type[CloudEvent], data: Any, key: str, stage: str) -> CloudEvent:
         return model.create(data=data, source=self._source, subject=key, event_id=derived_id(f"{model.event_type}:{key}", stage))
+
+
+def mask(kind: str, value: str) -> str:
+    """An identifier with all but its last characters hidden: enough to tell two apart, not to use."""
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    keep = 3 if kind == "bsn" else 2
+    return "*" * max(len(value) - keep, 3) + value[-keep:]
 
 
 def _phone_or_none(raw: str | None) -> str | None:

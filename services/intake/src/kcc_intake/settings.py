@@ -65,6 +65,9 @@ class IntakeSettings(ServiceSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     retention_months: int = Field(default=12, ge=1, description="Contacts' content and identifiers are purged after this")
     retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")
+    access_log_days: int = Field(
+        default=730, ge=1, description="How long the protocollering of timeline views is kept (days; TTL index)"
+    )
     erasure_services: list[str] = Field(
         default=["intake", "routing", "callback", "metrics"],
         description="Services that must report an erasure before it counts as completed",

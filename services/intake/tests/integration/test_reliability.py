@@ -117,13 +117,13 @@ async def test_the_timeline_shows_a_citizen_across_channels(intake):
     await intake.post("/v1/channels/letters", json={"scan_reference": unique("s"), "received_on": "2026-11-20", "ocr_text": "Brief over WOZ", "email": email})
     await intake.post("/v1/channels/telephone/events", json={"event": "offered", "call_id": unique("c"), "at": "2026-11-24T08:30:00+01:00", "dialled_number": "14050", "caller_number": phone})
     await intake.post("/v1/channels/web/submissions", json=form(phone=phone, email=email))
-    response = await intake.get("/v1/citizens/timeline", params={"email": email.upper(), "phone": phone, "page_size": 3})
+    response = await intake.get("/v1/citizens/timeline", params={"email": email.upper(), "phone": phone, "page_size": 3, "reason": "test"})
     assert response.status_code == 200, response.text
     page = response.json()
     assert page["total"] == 4 and len(page["contacts"]) == 3
     times = [c["received_at"] for c in page["contacts"]]
     assert times == sorted(times, reverse=True)
-    second = (await intake.get("/v1/citizens/timeline", params={"email": email, "phone": phone, "page_size": 3, "page": 2})).json()
+    second = (await intake.get("/v1/citizens/timeline", params={"email": email, "phone": phone, "page_size": 3, "page": 2, "reason": "test"})).json()
     channels = {c["channel"] for c in page["contacts"] + second["contacts"]}
     assert channels == {"web", "letter", "telephone"}
     assert (await intake.get("/v1/citizens/timeline")).status_code == 422

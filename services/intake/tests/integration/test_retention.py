@@ -42,7 +42,7 @@ async def test_a_contact_past_the_retention_period_is_purged_and_a_recent_one_is
     assert recent_contact["text"] == "Mag ik de eik in mijn tuin kappen?"
     assert (await intake.get(f"/v1/registry/pseudonyms/{recent_contact['citizen']['email']}")).json()["value"] == "oud@example.nl"
     assert (await intake.get(f"/v1/registry/pseudonyms/{bsn_pseudonym}")).status_code == 404
-    timeline = (await intake.get("/v1/citizens/timeline", params={"email": "oud@example.nl"})).json()
+    timeline = (await intake.get("/v1/citizens/timeline", params={"email": "oud@example.nl", "reason": "retention test"})).json()
     assert [c["contact_id"] for c in timeline["contacts"]] == [recent]
 
     assert await intake.app.state.retention.run_once() == {"contacts": 0, "registry": 0}  # idempotent

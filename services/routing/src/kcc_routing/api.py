@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, Field
 
 from kcc_shared.contracts import (
@@ -204,6 +205,31 @@ async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str,
     for department_id in organisation.departments:
         await outcomes.ensure_department_topic(department_id)
     return await get_organisation(routing)
+
+
+@router.get(
+    "/organisation/departments/{department_id}/reachability", tags=["organisation"],
+    summary="Whether a warm transfer to the department can happen now (open and someone present), and why not",
+    responses={404: {"description": "No such department"}},
+)
+async def get_reachability(department_id: str, routing: Routing) -> dict[str, Any]:
+    try:
+        found = await routing.reachability(department_id)
+    except KeyError:
+        problem(status.HTTP_404_NOT_FOUND, "department_id", f"no department {department_id}")
+    return found.__dict__
+
+
+@router.get(
+    "/departments/{department_id}/contacts", tags=["organisation"],
+    summary="Contacts handed to the department (forwarded, call-back, warm transfer), newest first, with their due dates",
+)
+async def get_department_contacts(
+    department_id: Annotated[str, FastApiPath(pattern=DEPARTMENT_ID)], routing: Routing,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    items = await routing.handed_to(department_id, limit=limit)
+    return {"department_id": department_id, "items": [item.model_dump(mode="json") for item in items]}
 
 
 # --- back-office presence ---------------------------------------------------------------------

@@ -26,6 +26,10 @@ LINK_TTL = timedelta(days=7)
 LAPSED_READ = 200
 
 
+# The decisions that hand a contact to a department.
+HANDED_OVER = ("forward_to_department", "callback", "warm_transfer")
+
+
 class DecisionRepository:
     """Every decision about a contact: the first on arrival, more when an agent transfers."""
 
@@ -38,6 +42,8 @@ class DecisionRepository:
         )
         with contextlib.suppress(OperationFailure):  # the earlier index without `saved_ns`, now unused
             await self._decisions.drop_index("contact")
+        # A department's hand-overs, newest first (decisions stored before this field are not listed).
+        await self._decisions.create_index([("department_id", ASCENDING), ("routed_at", DESCENDING)], name="department")
 
     async def save(self, routed: ContactRouted, *, outbox: list[dict[str, Any]]) -> tuple[ContactRouted, list[dict[str, Any]]]:
         """Keep the first version of a decision event with the events it causes in its outbox
@@ -47,6 +53,7 @@ class DecisionRepository:
             "_id": routed.id,
             "contact_id": routed.data.contact_id,
             "routed_at": routed.data.routed_at,
+            "department_id": routed.data.department_id if routed.data.decision in HANDED_OVER else None,
             "saved_ns": time.time_ns(),  # orders decisions made within the same moment
             "event": routed.model_dump(mode="json"),
             "outbox": outbox,
@@ -63,6 +70,25 @@ class DecisionRepository:
         if stored is None:
             return None
         return ContactRouted.model_validate(stored["event"]), stored.get("outbox") or []
+
+    async def handed_to(self, department_id: str, *, limit: int) -> list[ContactRoutedData]:
+        """The contacts whose latest decision hands them to this department, newest first."""
+        cursor = self._decisions.find({"department_id": department_id}).sort([("routed_at", DESCENDING)]).limit(limit)
+        mine = {}
+        async for stored in cursor:
+            mine.setdefault(stored["contact_id"], ContactRouted.model_validate(stored["event"]).data)
+        if not mine:
+            return []
+        # A contact handed on again (to another department, or back) is no longer this one's.
+        latest: dict[str, str] = {}
+        cursor = self._decisions.find({"contact_id": {"$in": list(mine)}}, {"_id": 1, "contact_id": 1, "routed_at": 1, "saved_ns": 1})
+        ordered = sorted([doc async for doc in cursor], key=lambda d: (d["routed_at"], d.get("saved_ns", 0)))
+        for doc in ordered:
+            latest[doc["contact_id"]] = doc["_id"]
+        keep = {doc_id for doc_id in latest.values()}
+        cursor = self._decisions.find({"_id": {"$in": list(keep)}, "department_id": department_id}, {"contact_id": 1})
+        current = {doc["contact_id"] async for doc in cursor}
+        return [data for contact_id, data in mine.items() if contact_id in current]
 
     async def get(self, contact_id: str) -> ContactRoutedData | None:
         """The latest decision for a contact."""

@@ -38,7 +38,7 @@ from kcc_shared.contracts import (
 from kcc_routing.classify import Candidate, Classifier
 from kcc_routing.decision import WRITTEN, Situation, decide
 from kcc_routing.directory import Directory
-from kcc_routing.organisation import Department, Organisation
+from kcc_routing.organisation import WEEKDAYS, Department, Organisation
 from kcc_routing.queues import TRIAGE_SKILL, WorkQueues, call_ref, visit_ref, work_item
 from kcc_routing.taxonomy import Product
 
@@ -51,6 +51,7 @@ class Decisions(Protocol):
     async def save(self, routed: ContactRouted, *, outbox: list[dict[str, Any]]) -> tuple[ContactRouted, list[dict[str, Any]]]: ...
     async def find(self, event_id: str) -> tuple[ContactRouted, list[dict[str, Any]]] | None: ...
     async def get(self, contact_id: str) -> ContactRoutedData | None: ...
+    async def handed_to(self, department_id: str, *, limit: int) -> list[ContactRoutedData]: ...
 
 
 class Presence(Protocol):
@@ -65,6 +66,21 @@ class Classification:
     department: Department
     confidence: float = 0.0  # the ranker's probability that `product` is right (1 for an IVR choice)
     triage: bool = False  # recognised, but not surely enough to route: an agent reads it first
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """Whether a warm transfer to a department can happen now, and why not (as `decide` judges it)."""
+
+    department_id: str
+    name: str
+    reachable: bool
+    why: str  # "reachable", "closed" (outside opening hours) or "nobody_present"
+    reason: str
+    present: int
+    open_now: bool
+    opening_hours_today: list[dict[str, str]]
+    back_office_line: str | None
 
 
 @dataclass(frozen=True)
@@ -321,6 +337,31 @@ class RoutingService:
         elif visit.stage == "left":
             contact_id = await self.queues.close(ref=ref, reason="left", at=visit.at)
             log.info("visitor left", extra={"ticket": ref, "contact_id": contact_id, "event_id": event.id})
+
+    async def reachability(self, department_id: str) -> Reachability:
+        """Reachable now means open and someone present: the same test a transfer's decision makes."""
+        organisation = await self.directory.current()
+        department = organisation.departments[department_id]  # KeyError: no such department
+        now = self.clock()
+        local_now = organisation.local(now)
+        present = await self._presence.available(department_id, now=now)
+        open_now = department.is_open(local_now)
+        if not open_now:
+            why, reason = "closed", f"{department.name} is outside its opening hours"
+        elif present <= 0:
+            why, reason = "nobody_present", f"nobody present in the back-office of {department.name}"
+        else:
+            why, reason = "reachable", f"{present} present in the back-office of {department.name}, open"
+        hours = department.opening_hours.get(WEEKDAYS[local_now.weekday()], [])
+        return Reachability(
+            department_id=department_id, name=department.name, reachable=why == "reachable", why=why, reason=reason,
+            present=present, open_now=open_now, back_office_line=department.back_office_line,
+            opening_hours_today=[{"opens": i.opens.isoformat("minutes"), "closes": i.closes.isoformat("minutes")} for i in hours],
+        )
+
+    async def handed_to(self, department_id: str, *, limit: int) -> list[ContactRoutedData]:
+        """Contacts handed to a department (forwarded, call-back, warm transfer), newest first, with their due dates."""
+        return await self._decisions.handed_to(department_id, limit=limit)
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._decisions.get(contact_id)
