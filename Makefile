@@ -35,6 +35,7 @@ install:
 	@$(UV) sync --frozen --quiet
 	@$(STACK) install
 	@deploy/local/ensure-chromium.sh
+	@deploy/local/ensure-pdftotext.sh
 
 stack-up:
 	@$(STACK) up

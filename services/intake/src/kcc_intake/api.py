@@ -7,7 +7,9 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Requ
 from kcc_shared.contracts import ContactReceivedData
 
 from kcc_intake import models as m
+from kcc_intake.attachments import AttachmentTooLarge, UndecodableAttachment
 from kcc_intake.mail import EmailIntake, ParsedMail
+from kcc_intake.replies import ReplyService
 from kcc_intake.service import IntakeService
 
 
@@ -20,7 +22,12 @@ async def _mail(request: Request) -> EmailIntake:
     return request.app.state.mail
 
 
+async def _replies(request: Request) -> ReplyService:
+    return request.app.state.replies
+
+
 Intake = Annotated[IntakeService, Depends(_service)]
+Replies = Annotated[ReplyService, Depends(_replies)]
 Mail = Annotated[EmailIntake, Depends(_mail)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=200, description="Same key twice = one contact")
@@ -40,7 +47,12 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/channels/web/submissions", tags=["channels"], summary="Website contact form or e-form", **ACCEPTED)
 async def post_web_submission(form: m.WebFormSubmission, intake: Intake, key: IdempotencyKey = None) -> m.Accepted:
-    return await intake.web_form(form, idempotency_key=key)
+    try:
+        return await intake.web_form(form, idempotency_key=key)
+    except AttachmentTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except UndecodableAttachment as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
 @router.post("/channels/web/appointments", tags=["channels"], summary="Online appointment booking", **ACCEPTED)
@@ -113,6 +125,7 @@ async def post_acknowledgement(contact_id: str, intake: Intake, body: m.Acknowle
 @router.get("/citizens/timeline", tags=["contacts"], summary="A citizen's contacts on every channel, newest first")
 async def get_timeline(
     intake: Intake,
+    replies: Replies,
     bsn: str | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -125,4 +138,4 @@ async def get_timeline(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     if not citizen:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "give at least one of bsn, phone, email")
-    return await intake.timeline(citizen, page=page, page_size=page_size)
+    return await replies.with_replies(await intake.timeline(citizen, page=page, page_size=page_size))

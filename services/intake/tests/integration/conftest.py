@@ -13,13 +13,27 @@ from kcc_shared.testing import running
 
 
 class MailSink:
-    """An SMTP server that keeps what it receives."""
+    """An SMTP server that keeps what it receives (message and envelope sender). `refuse(n, match)`
+    makes it answer 451 to the next n messages that match, as a relay that is busy would."""
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.envelope_senders: list[str] = []
+        self.refused: list = []
+        self._refusals: list = []
+
+    def refuse(self, times: int, match) -> None:
+        self._refusals.append([times, match])
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        for refusal in self._refusals:
+            if refusal[0] > 0 and refusal[1](message):
+                refusal[0] -= 1
+                self.refused.append(message)
+                return "451 4.3.0 Relay busy, try again later"
+        self.messages.append(message)
+        self.envelope_senders.append(envelope.mail_from)
         return "250 OK"
 
 
@@ -38,6 +52,10 @@ def intake_env(service_env, mail_sink, monkeypatch):
     def configure(**kwargs):
         env = service_env("intake", **kwargs)
         monkeypatch.setenv("KCC_INTAKE_SMTP__RELAY_PORT", str(mail_sink.port))
+        # The outbox of outgoing messages looks often and backs off briefly, so retries happen within a test.
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__POLL_INTERVAL_S", "0.1")
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__BACKOFF_INITIAL_S", "0.2")
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__BACKOFF_MAX_S", "1")
         return env
 
     return configure

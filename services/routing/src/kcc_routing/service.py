@@ -20,6 +20,7 @@ from kcc_shared.contracts import (
     Channel,
     CitizenPseudonyms,
     ContactReceived,
+    ContactReplyUndelivered,
     ContactRouted,
     ContactRoutedData,
     CounterVisit,
@@ -243,6 +244,16 @@ class RoutingService:
         elif visit.stage == "left":
             contact_id = await self.queues.close(ref=ref, reason="left", at=visit.at)
             log.info("visitor left", extra={"ticket": ref, "contact_id": contact_id, "event_id": event.id})
+
+    async def reply_undelivered(self, event: ContactReplyUndelivered) -> None:
+        """An answer bounced or was refused: the contact waits in the queue again, for an agent
+        to answer it another way (a letter, a call)."""
+        d = event.data
+        await self.queues.reopen(
+            contact_id=d.contact_id, channel=d.channel.value, skill=d.department_id, received_at=d.received_at,
+            reason=f"answer undelivered: {d.reason}", at=d.undelivered_at,
+        )
+        log.info("contact back in the queue", extra={"contact_id": d.contact_id, "reply_id": d.reply_id, "event_id": event.id})
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._decisions.get(contact_id)

@@ -6,6 +6,7 @@ from kcc_shared.contracts import (
     AGENT_STATUS,
     CALL_EVENTS,
     CALLBACK_REQUESTED,
+    CONTACT_ANSWERED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
@@ -13,6 +14,7 @@ from kcc_shared.contracts import (
     COUNTER_EVENTS,
     CallAbandoned,
     ContactReceived,
+    ContactReplyUndelivered,
     CounterVisit,
     department_topic,
 )
@@ -82,3 +84,9 @@ def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePu
     # Only these events of the two channel topics concern routing's queue; the rest are skipped.
     infra.subscribe(CALL_EVENTS, on_call_abandoned, handles=(CallAbandoned,))
     infra.subscribe(COUNTER_EVENTS, on_counter_visit, handles=(CounterVisit,))
+
+    async def on_reply_undelivered(event: ContactReplyUndelivered) -> None:
+        await routing.reply_undelivered(event)
+
+    # An answer that did not arrive puts its contact back in the agents' queue; answers that did are metrics' business.
+    infra.subscribe(CONTACT_ANSWERED, on_reply_undelivered, handles=(ContactReplyUndelivered,))
