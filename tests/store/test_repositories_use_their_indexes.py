@@ -141,5 +141,7 @@ async def test_intake_attachments_replies_and_outgoing_messages(db: AsyncDatabas
     await deliveries.erase(["c4"])
     await replies.erase(["c4"])
     await attachments.erase(["c4"])
+    await attachments.purge(NOW - timedelta(days=365))
+    await replies.purge(NOW - timedelta(days=365))
 
     await assert_no_collection_scans(client, recorder, at_least=10)

@@ -91,6 +91,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
                     ttl=timedelta(seconds=settings.retention_interval_s * 1.5 + 60)),
     )
     privacy.erase_also(attachments=attachments.erase, replies=replies_store.erase, deliveries=deliveries.erase)
+    privacy.purge_also(attachments=attachments.purge, replies=replies_store.purge)  # outgoing messages expire by TTL
     mail = EmailIntake(intake=intake, replies=replies, settings=settings.smtp)
     smtp: list[asyncio.Server] = []
     # Signatures older than twice the accepted age fail the timestamp check anyway.

@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gridfs import AsyncGridFSBucket
@@ -106,6 +107,7 @@ class AttachmentStore:
         # The driver's own GridFS indexes, declared here too so a fresh database has them at start.
         await self._chunks.create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="files_id_1_n_1")
         await self._files.create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)], name="filename_1_uploadDate_1")
+        await self._files.create_index([("uploadDate", ASCENDING)], name="retention")
 
     async def put(
         self, *, attachment_id: str, contact_id: str, upload: Upload, kind: str = "inbound", reply_id: str | None = None
@@ -139,6 +141,16 @@ class AttachmentStore:
         except NoFile:
             return None
         return describe(doc), await stream.read()
+
+    async def purge(self, before: datetime) -> int:
+        """Retention: delete the files stored before the cut-off (their contacts lose their content then too)."""
+        ids = [d["_id"] async for d in self._files.find({"uploadDate": {"$lt": before}}, {"_id": 1})]
+        for file_id in ids:
+            try:
+                await self._bucket.delete(file_id)
+            except NoFile:
+                pass
+        return len(ids)
 
     async def erase(self, contact_ids: list[str]) -> int:
         """Delete every file (and its chunks) of these contacts; how many files."""

@@ -32,6 +32,7 @@ from kcc_intake.settings import DeliverySettings, SmtpSettings
 log = logging.getLogger(__name__)
 
 DELIVERIES = "deliveries"
+KEEP_S = 30 * 24 * 3600
 
 
 class PermanentFailure(Exception):
@@ -49,6 +50,9 @@ class DeliveryRepository:
     async def ensure_indexes(self) -> None:
         await self._deliveries.create_index([("state", ASCENDING), ("next_attempt_at", ASCENDING)], name="due")
         await self._deliveries.create_index([("contact_id", ASCENDING)], name="contact_id")
+        # A message holds an address and a text: gone a month after it was queued (long since sent,
+        # given up, or bounced: bounces come within days).
+        await self._deliveries.create_index("queued_at", name="retention_ttl", expireAfterSeconds=KEEP_S)
         # Only messages in a worker's hands have a lease (a retry or the announcement clears it).
         await self._deliveries.create_index([("lease_until", ASCENDING)], name="lease_until")
 

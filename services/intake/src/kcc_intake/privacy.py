@@ -154,6 +154,7 @@ class PrivacyService:
         self._repository, self._pseudonyms, self._retention_months = repository, pseudonyms, retention_months
         self._erasure_services, self._record, self._source, self._clock = erasure_services, record, source, clock
         self._erasers: dict[str, Callable[[list[str]], Awaitable[int]]] = {}
+        self._purgers: dict[str, Callable[[datetime], Awaitable[int]]] = {}
 
     # --- registry ---------------------------------------------------------------------------
 
@@ -219,6 +220,10 @@ class PrivacyService:
         """More of intake's stores that hold a contact's data, erased with it (by contact id)."""
         self._erasers.update(erasers)
 
+    def purge_also(self, **purgers: Callable[[datetime], Awaitable[int]]) -> None:
+        """More of intake's stores whose content goes after the retention period (older than the cut-off)."""
+        self._purgers.update(purgers)
+
     async def erase(self, request: CitizenErasureRequestedData) -> dict[str, int]:
         """Intake's own part: the citizen's contacts (content, identifiers, outbox copy), their
         attachments, answers and outgoing messages (acknowledgements included), and the registry's values."""
@@ -256,8 +261,9 @@ class PrivacyService:
         """Strip content and identifiers from contacts older than the retention period."""
         now = self._clock()
         before = months_before(now, self._retention_months)
-        return {
-            CONTACTS: await self._repository.purge_contacts(before=before, now=now),
-            REGISTRY: await self._repository.purge_registry(before=before),
-        }
+        purged = {CONTACTS: await self._repository.purge_contacts(before=before, now=now)}
+        for name, purge in self._purgers.items():
+            purged[name] = await purge(before)
+        purged[REGISTRY] = await self._repository.purge_registry(before=before)
+        return purged
 

@@ -230,7 +230,7 @@ class ReplyService:
         for contact in page.contacts:
             contact["replies"] = [
                 {
-                    "reply_id": r["_id"], "channel": r["channel"], "status": r["status"], "text": r["text"],
+                    "reply_id": r["_id"], "channel": r["channel"], "status": r["status"], "text": r.get("text"),
                     "created_at": r["created_at"].isoformat(), "sent_at": r["sent_at"].isoformat() if r.get("sent_at") else None,
                     "replied_by": r.get("replied_by"),
                 }

@@ -112,6 +112,15 @@ class ReplyRepository:
 
     async def ensure_indexes(self) -> None:
         await self._replies.create_index([("contact_id", ASCENDING), ("created_at", ASCENDING)], name="contact_id")
+        await self._replies.create_index([("purged_at", ASCENDING), ("created_at", ASCENDING)], name="retention")
+
+    async def purge(self, before: datetime) -> int:
+        """Retention: strip the text of answers made before the cut-off (status and times stay for the figures)."""
+        result = await self._replies.update_many(
+            {"purged_at": None, "created_at": {"$lt": before}},
+            {"$unset": {"text": "", "subject": "", "attachments": ""}, "$set": {"purged_at": datetime.now(UTC)}},
+        )
+        return result.modified_count
 
     async def insert(self, reply: dict[str, Any]) -> dict[str, Any] | None:
         """Store a new reply; the earlier one when its id (an Idempotency-Key's) was taken."""
