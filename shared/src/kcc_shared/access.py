@@ -139,6 +139,7 @@ ACCESS: dict[str, tuple[Rule, ...]] = {
         ("GET", "/v1/decisions/{contact_id}", (AGENT, OPS, SERVICE, "department:*"), "decision"),
         ("POST", "/v1/classify", (AGENT, SERVICE)),
         ("GET", "/v1/knowledge/search", (AGENT,)),
+        ("GET", "/v1/knowledge/reply-templates", (AGENT,)),
         ("GET", "/v1/organisation", (AGENT, OPS, ADMIN)),
         ("GET", "/v1/organisation/departments/{department_id}", (AGENT, OPS, ADMIN, "department:{department_id}")),
         ("PUT", "/v1/organisation/departments/{department_id}", (ADMIN,)),

@@ -245,11 +245,15 @@ class LetterAddress(ChannelInput):
 class ReplyIn(ChannelInput):
     """An answer to a contact, sent on the citizen's channel (or, for a call or visit, as a follow-up e-mail or letter)."""
 
-    text: str = Field(min_length=1, max_length=20_000, description="The answer, as the citizen will read it")
+    text: str = Field(
+        min_length=1, max_length=20_000,
+        description="The answer, as the citizen will read it; {naam}, {referentie}, {ontvangen} and {datum} are filled in",
+    )
     channel: Literal["email", "letter", "social"] | None = Field(
         default=None, description="Default: the contact's own channel (web: e-mail). Telephone and counter contacts must name one"
     )
     subject: str | None = Field(default=None, max_length=200, description="Default: the contact's subject")
+    name: str | None = Field(default=None, max_length=200, description="Fills {naam} in a reply template's text")
     salutation: str | None = Field(default=None, max_length=200, description="Letter: default 'Geachte heer, mevrouw,'")
     address: LetterAddress | None = Field(default=None, description="Letter: the address window")
     decision: bool | None = Field(

@@ -7,6 +7,7 @@ PDF is ready), and a `ContactReplyUndelivered` when it did not arrive (refused f
 delivery status notification came back), which puts the contact back in routing's queue."""
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from kcc_shared.contracts import (
 from kcc_intake import models as m
 from kcc_intake.attachments import AttachmentStore, Limits, Upload, decode_uploads
 from kcc_intake.delivery import DeliveryRepository, DeliveryWorker
-from kcc_intake.letters import Letter, objection_notice, readability, render_pdf
+from kcc_intake.letters import Letter, dutch_date, objection_notice, readability, render_pdf
 from kcc_intake.repository import ContactRepository, ReplyRepository
 from kcc_intake.settings import LetterSettings, SmtpSettings, SocialSettings
 
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 
 Record = Callable[..., Awaitable[Any]]  # IntakeService.record: an event through intake's outbox
 Acknowledged = Callable[..., Awaitable[Any]]  # IntakeService.acknowledged
+
+
+PLACEHOLDER = re.compile(r"\{(naam|referentie|ontvangen|datum)\}")
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Routing's reply templates name {naam}, {referentie}, {ontvangen} and {datum}; other braces stay as written."""
+    return PLACEHOLDER.sub(lambda m: values[m[1]], text)
 
 
 class ReplyRefused(ValueError):
@@ -105,6 +114,14 @@ class ReplyService:
         event = contact.get("event", {}).get("data", {})
         content = contact.get("content") or {}
         reference = event.get("reference") or contact_id
+        today = datetime.now(UTC).astimezone(self._tz).date()
+        values = {
+            "naam": body.name or "heer, mevrouw", "referentie": reference, "datum": dutch_date(today),
+            "ontvangen": dutch_date(contact["received_at"].astimezone(self._tz).date()),
+        }
+        body = body.model_copy(update={
+            "text": fill_placeholders(body.text, values), "subject": fill_placeholders(body.subject, values) if body.subject else None,
+        })
         subject = body.subject or content.get("subject") or event.get("subject") or "Uw vraag"
         uploads = decode_uploads(body.attachments)
         self._limits.check(uploads)

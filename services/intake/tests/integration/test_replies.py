@@ -151,7 +151,8 @@ async def test_email_reply_threaded_and_delivered_once_though_the_relay_refuses_
     attachment = base64.b64encode(b"%PDF-1.4 toelichting").decode()
     response = await intake.post(
         f"/v1/contacts/{contact['contact_id']}/replies",
-        json={"text": "Beste heer Smit,\n\nHet bedrag klopt: u woont met twee personen.", "attachments": [
+        json={"text": "Beste {naam},\n\nHet bedrag klopt: u woont met twee personen. Uw vraag van {ontvangen} heeft kenmerk {referentie}.",
+              "name": "heer Smit", "attachments": [
             {"filename": "toelichting.pdf", "content_type": "application/pdf", "content_base64": attachment}]},
     )
     assert response.status_code == 201, response.text
@@ -165,7 +166,9 @@ async def test_email_reply_threaded_and_delivered_once_though_the_relay_refuses_
     [mail] = delivered
     assert mail["To"] == "jan.smit@example.nl" and mail["In-Reply-To"] == message_id
     assert message_id in mail["References"] and contact["reference"] in mail["Subject"] and mail["Subject"].startswith("Re: Bezwaar aanslag")
-    assert "Het bedrag klopt" in mail.get_body(("plain",)).get_content()
+    body = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert body.startswith("Beste heer Smit,\n\nHet bedrag klopt") and f"heeft kenmerk {contact['reference']}." in body
+    assert "{" not in body  # a reply template's placeholders are filled in
     [part] = list(mail.iter_attachments())
     assert (part.get_filename(), part.get_payload(decode=True)) == ("toelichting.pdf", b"%PDF-1.4 toelichting")
     sender = mail_sink.envelope_senders[mail_sink.messages.index(mail)]
