@@ -253,6 +253,10 @@ class ReplyIn(ChannelInput):
         default=None, description="Default: the contact's own channel (web: e-mail). Telephone and counter contacts must name one"
     )
     subject: str | None = Field(default=None, max_length=200, description="Default: the contact's subject")
+    email: str | None = Field(
+        default=None, pattern=EMAIL, max_length=254,
+        description="E-mail: where to send it when the contact has no address (the follow-up of a call or visit)",
+    )
     name: str | None = Field(default=None, max_length=200, description="Fills {naam} in a reply template's text")
     salutation: str | None = Field(default=None, max_length=200, description="Letter: default 'Geachte heer, mevrouw,'")
     address: LetterAddress | None = Field(default=None, description="Letter: the address window")

@@ -33,6 +33,7 @@ from kcc_shared.contracts import (
 from kcc_intake import models as m
 from kcc_intake.attachments import AttachmentStore, Limits, Upload, decode_uploads
 from kcc_intake.delivery import DeliveryRepository, DeliveryWorker
+from kcc_intake.identifiers import normalise_email
 from kcc_intake.letters import Letter, dutch_date, objection_notice, readability, render_pdf
 from kcc_intake.repository import ContactRepository, ReplyRepository
 from kcc_intake.settings import LetterSettings, SmtpSettings, SocialSettings
@@ -110,7 +111,7 @@ class ReplyService:
         earlier = await self._replies.get(reply_id)
         if earlier is not None:
             return self._out(earlier, duplicate=True)
-        channel = self._channel_for(contact, body.channel)
+        channel = self._channel_for(contact, body.channel, email=body.email)
         event = contact.get("event", {}).get("data", {})
         content = contact.get("content") or {}
         reference = event.get("reference") or contact_id
@@ -144,6 +145,7 @@ class ReplyService:
         }
         if channel == "email":
             reply["message_id"] = self._message_id(f"reply-{reply_id}")
+            reply["to"] = normalise_email(body.email) if body.email else contact["citizen"]["email"]
         if channel == "letter":
             reply.update(await self._letter(contact, body, reply_id=reply_id, reference=reference, subject=subject, at=now))
         taken = await self._replies.insert(reply)
@@ -158,13 +160,13 @@ class ReplyService:
         log.info("reply made", extra={"contact_id": contact_id, "reply_id": reply_id, "channel": channel})
         return self._out(reply)
 
-    def _channel_for(self, contact: dict[str, Any], asked: str | None) -> str:
+    def _channel_for(self, contact: dict[str, Any], asked: str | None, *, email: str | None) -> str:
         citizen = contact.get("citizen") or {}
         channel = asked or {"email": "email", "web": "email", "letter": "letter", "social": "social"}.get(contact["channel"])
         if channel is None:
             raise ReplyRefused("channel", f"a {contact['channel']} contact has no written channel of its own: name email or letter")
-        if channel == "email" and not citizen.get("email"):
-            raise ReplyRefused("channel", "the citizen gave no e-mail address: answer by letter")
+        if channel == "email" and not (email or citizen.get("email")):
+            raise ReplyRefused("email", "the citizen gave no e-mail address: give one, or answer by letter")
         if channel == "social":
             if contact["channel"] != "social":
                 raise ReplyRefused("channel", "only a social contact can be answered on social media")
@@ -184,7 +186,7 @@ class ReplyService:
             "_id": f"reply-{reply['_id']}", "kind": "reply", "channel": "email", "contact_id": contact["_id"], "reply_id": reply["_id"],
             "attachment_ids": [a["attachment_id"] for a in reply["attachments"]],
             "message": {
-                "from": self._smtp.reply_from, "to": contact["citizen"]["email"], "subject": f"{subject} [{reference}]",
+                "from": self._smtp.reply_from, "to": reply["to"], "subject": f"{subject} [{reference}]",
                 "message_id": reply["message_id"], "date": format_datetime(reply["created_at"]),
                 "in_reply_to": original, "references": references, "text": text,
             },

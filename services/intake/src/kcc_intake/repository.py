@@ -118,7 +118,7 @@ class ReplyRepository:
         """Retention: strip the text of answers made before the cut-off (status and times stay for the figures)."""
         result = await self._replies.update_many(
             {"purged_at": None, "created_at": {"$lt": before}},
-            {"$unset": {"text": "", "subject": "", "attachments": ""}, "$set": {"purged_at": datetime.now(UTC)}},
+            {"$unset": {"text": "", "subject": "", "attachments": "", "to": ""}, "$set": {"purged_at": datetime.now(UTC)}},
         )
         return result.modified_count
 

@@ -210,6 +210,28 @@ async def _acks(sink, message_id):
     return _sync_acks(sink, message_id)
 
 
+async def test_a_call_is_followed_up_by_email_or_letter_on_the_same_path(intake, mail_sink):
+    call = await intake.post("/v1/channels/telephone/events", json={
+        "event": "offered", "call_id": unique("call"), "at": datetime.now(UTC).isoformat(), "dialled_number": "14050",
+        "caller_number": "0612345678",
+    })
+    contact_id = call.json()["contact_id"]
+    no_channel = await intake.post(f"/v1/contacts/{contact_id}/replies", json={"text": "Zoals besproken."})
+    assert no_channel.status_code == 422 and no_channel.json()["detail"].startswith("channel:")
+    no_address = await intake.post(f"/v1/contacts/{contact_id}/replies", json={"text": "Zoals besproken.", "channel": "email"})
+    assert no_address.status_code == 422 and no_address.json()["detail"].startswith("email:")
+    follow_up = await intake.post(
+        f"/v1/contacts/{contact_id}/replies",
+        json={"text": "Zoals besproken aan de telefoon: de link naar het formulier.", "channel": "email", "email": "Piet@Example.NL"},
+    )
+    assert follow_up.status_code == 201, follow_up.text
+    assert await until(lambda: _reply_status(intake, contact_id, follow_up.json()["reply_id"], "sent"))
+    [mail] = [m for m in mail_sink.messages if m["Message-ID"] == follow_up.json()["message_id"]]
+    assert mail["To"] == "piet@example.nl" and mail["In-Reply-To"] is None  # nothing to thread on: it was a call
+    letter = await intake.post(f"/v1/contacts/{contact_id}/replies", json={"text": "Zoals besproken.", "channel": "letter"})
+    assert letter.status_code == 201 and letter.json()["status"] == "ready_for_post"
+
+
 def dsn(*, to: str, original_message_id: str) -> bytes:
     """A delivery status notification (RFC 3464) as a receiving server sends it back."""
     return (
