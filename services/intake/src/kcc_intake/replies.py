@@ -108,13 +108,15 @@ class ReplyService:
         if contact is None:
             raise ContactNotFound(contact_id)
         reply_id = derived_id(f"reply:{contact_id}", idempotency_key) if idempotency_key else str(uuid.uuid4())
-        earlier = await self._replies.get(reply_id)
-        if earlier is not None:
-            return self._out(earlier, duplicate=True)
-        channel = self._channel_for(contact, body.channel, email=body.email)
         event = contact.get("event", {}).get("data", {})
         content = contact.get("content") or {}
         reference = event.get("reference") or contact_id
+        earlier = await self._replies.get(reply_id)
+        if earlier is not None:
+            if earlier["status"] == "queued" and "text" in earlier:
+                await self._dispatch(contact, earlier, reference=reference)  # a retry finishes what a crash left undone
+            return self._out(earlier, duplicate=True)
+        channel = self._channel_for(contact, body.channel, email=body.email)
         today = datetime.now(UTC).astimezone(self._tz).date()
         values = {
             "naam": body.name or "heer, mevrouw", "referentie": reference, "datum": dutch_date(today),
@@ -151,14 +153,20 @@ class ReplyService:
         taken = await self._replies.insert(reply)
         if taken is not None:
             return self._out(taken, duplicate=True)
-        if channel == "email":
-            await self._queue_email(contact, reply, reference=reference)
-        elif channel == "social":
-            await self._queue_social(contact, reply)
-        else:
-            await self._record(self._answered(reply, at=now), topic=CONTACT_ANSWERED, contact_id=contact_id)
+        await self._dispatch(contact, reply, reference=reference)
         log.info("reply made", extra={"contact_id": contact_id, "reply_id": reply_id, "channel": channel})
         return self._out(reply)
+
+    async def _dispatch(self, contact: dict[str, Any], reply: dict[str, Any], *, reference: str) -> None:
+        """Queue the answer in the outbox of outgoing messages (a letter: announce it). Idempotent:
+        the message's id and the event's id derive from the reply, so a retried request (same
+        Idempotency-Key) after a crash between storing the reply and queueing it completes it once."""
+        if reply["channel"] == "email":
+            await self._queue_email(contact, reply, reference=reference)
+        elif reply["channel"] == "social":
+            await self._queue_social(contact, reply)
+        else:
+            await self._record(self._answered(reply, at=reply["sent_at"]), topic=CONTACT_ANSWERED, contact_id=contact["_id"])
 
     def _channel_for(self, contact: dict[str, Any], asked: str | None, *, email: str | None) -> str:
         citizen = contact.get("citizen") or {}

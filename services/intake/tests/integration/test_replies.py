@@ -232,6 +232,24 @@ async def test_a_call_is_followed_up_by_email_or_letter_on_the_same_path(intake,
     assert letter.status_code == 201 and letter.json()["status"] == "ready_for_post"
 
 
+async def test_a_reply_stored_but_never_queued_is_sent_once_when_the_request_is_retried(intake, mail_sink):
+    contact = await email_contact(intake, f"<{unique('crash')}@example.nl>")
+    first = await intake.post(f"/v1/contacts/{contact['contact_id']}/replies", json={"text": "Het bedrag klopt."}, headers={"Idempotency-Key": "k-crash"})
+    db = intake.app.state.infra.db
+    # As if the process stopped between storing the reply and queueing its message: only the reply is there.
+    assert await until(lambda: _reply_status(intake, contact["contact_id"], first.json()["reply_id"], "sent"))
+    await db["deliveries"].delete_one({"_id": f"reply-{first.json()['reply_id']}"})
+    await db["replies"].update_one({"_id": first.json()["reply_id"]}, {"$set": {"status": "queued"}, "$unset": {"sent_at": ""}})
+    mail_sink.messages.clear()
+    retried = await intake.post(f"/v1/contacts/{contact['contact_id']}/replies", json={"text": "Het bedrag klopt."}, headers={"Idempotency-Key": "k-crash"})
+    assert retried.json()["reply_id"] == first.json()["reply_id"] and retried.json()["duplicate"] is True
+    assert await until(lambda: _reply_status(intake, contact["contact_id"], first.json()["reply_id"], "sent"))
+    again = await intake.post(f"/v1/contacts/{contact['contact_id']}/replies", json={"text": "Het bedrag klopt."}, headers={"Idempotency-Key": "k-crash"})
+    assert again.json()["status"] == "sent"
+    await asyncio.sleep(0.5)
+    assert [m["Message-ID"] for m in mail_sink.messages if str(m["Message-ID"]).startswith("<reply-")] == [first.json()["message_id"]]
+
+
 def dsn(*, to: str, original_message_id: str) -> bytes:
     """A delivery status notification (RFC 3464) as a receiving server sends it back."""
     return (
