@@ -5,7 +5,7 @@ STACK := deploy/local/stack.sh
 export UV_PYTHON := 3.11
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz store-conformance
+.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz store-conformance chart
 
 ## up: install what is missing, start Kafka, the store and the four services; Ctrl-C stops all
 up: install
@@ -23,6 +23,10 @@ test: install
 unit: install
 	$(UV) run --frozen pytest -m "not integration and not e2e" shared/tests/unit services/*/tests/unit tools/*/tests/unit tests/unit
 
+## chart: the Helm chart's checks alone (helm lint, helm template | kubeconform, what the objects say)
+chart: install
+	$(UV) run --frozen pytest tests/unit/test_helm_chart.py
+
 ## store-conformance: the MongoDB behaviour our code relies on, against KCC_MONGO_URI (default: the local store)
 store-conformance: install
 	$(UV) run --frozen pytest tests/store
@@ -31,11 +35,13 @@ store-conformance: install
 fuzz: install
 	@deploy/local/fuzz.sh
 
+## install: the Python environment, Kafka and the store, Chromium, and helm + kubeconform for the chart's checks
 install:
 	@$(UV) sync --frozen --quiet
 	@$(STACK) install
 	@deploy/local/ensure-chromium.sh
 	@deploy/local/ensure-pdftotext.sh
+	@deploy/local/ensure-k8s-tools.sh >/dev/null
 
 stack-up:
 	@$(STACK) up

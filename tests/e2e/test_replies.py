@@ -86,7 +86,7 @@ async def test_an_email_is_answered_once_and_a_bounce_puts_it_back_in_the_queue(
         assert served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == hashlib.sha256(PDF).hexdigest()
         assert served.headers["x-content-sha256"] == described["sha256"] == hashlib.sha256(PDF).hexdigest()
         async with as_roles(f"department:{department}") as owner:
-            owned = await poll(lambda: owner.get(url), lambda r: r.status_code == 200)
+            owned = await poll(lambda: owner.get(url), lambda r: r.status_code == 200, timeout=60)
             assert owned.content == PDF
         refused = await other.get(url)
         assert refused.status_code == 404 and PDF not in refused.content

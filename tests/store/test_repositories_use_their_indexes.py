@@ -28,7 +28,9 @@ async def assert_no_collection_scans(client: AsyncMongoClient, recorder: PlanRec
 
 
 async def test_routing_queues_claims_decisions_presence_and_privacy(db: AsyncDatabase, client: AsyncMongoClient, recorder: PlanRecorder) -> None:
+    from kcc_routing.deliveries import DeliveryRepository
     from kcc_routing.privacy import RoutingPrivacy
+    from kcc_shared.outbox import EmbeddedOutbox
     from kcc_routing.repository import repositories
 
     decisions, work, presence, departments = repositories(db, presence_ttl=timedelta(hours=1))
@@ -50,7 +52,25 @@ async def test_routing_queues_claims_decisions_presence_and_privacy(db: AsyncDat
     await work.claim(contact_id="c0", agent_id="a1", now=NOW, lease_until=NOW + timedelta(minutes=5))
     await work.claim(contact_id="c0", agent_id="a1", now=NOW, lease_until=NOW + timedelta(minutes=6))
     await work.count_transfer(contact_id="c0", limit=2)
-    await work.resolve(contact_id="c0", agent_id="a1", now=NOW, outcome="answered_in_kcc", handle_time_s=60)
+    await work.resolve(contact_id="c0", agent_id="a1", now=NOW, outcome="answered_in_kcc", handle_time_s=60, outbox=[{"id": "e0", "at": NOW}])
+    sent: list[str] = []
+
+    async def send(entry: dict) -> None:
+        sent.append(entry["id"])
+
+    outbox = EmbeddedOutbox(db["work"], send=send)
+    await outbox.ensure_indexes()
+    await outbox.oldest()
+    await outbox.flush(queued_before=NOW + timedelta(seconds=1))
+    assert sent == ["e0"] and await outbox.pending("c0") == []
+    deliveries = DeliveryRepository(db["deliveries"])
+    await deliveries.ensure_indexes()
+    await deliveries.enqueue({"_id": "d1", "department_id": "sozawe", "status": "pending", "next_at": NOW, "attempts": 0})
+    assert await deliveries.due_departments(now=NOW) == {"sozawe"}
+    assert [d["_id"] for d in await deliveries.due("sozawe", now=NOW)] == ["d1"]
+    await deliveries.retry("d1", attempts=1, next_at=NOW + timedelta(seconds=25), error="503")
+    assert await deliveries.due("sozawe", now=NOW) == []
+    await deliveries.pending_count()
     await work.link(ref="call:x", contact_id="c3")
     await work.contact_of("call:x")
     await work.close(key="call:x", reason="abandoned", at=NOW, contact_id=None)

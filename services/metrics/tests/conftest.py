@@ -31,6 +31,8 @@ from kcc_shared.contracts import (
     ContactAcknowledgedData,
     ContactRouted,
     ContactRoutedData,
+    CounterAppointment,
+    CounterAppointmentData,
     CounterVisit,
     CounterVisitData,
     SurveyAnswered,
@@ -183,8 +185,15 @@ def more_of_the_week(year: int, tag: str, at) -> list[tuple[object, object]]:
         ("B1", "drawn", 10, "ap-1"), ("B1", "called", 14, "ap-1"), ("B2", "drawn", 10, "ap-2"), ("B2", "called", 17, "ap-2"),
     ):
         data = CounterVisitData(ticket_id=f"{tag}-{ticket}", location="stadsbalie", stage=stage,
-                                at=at(12, 22, 9) + timedelta(minutes=minute), appointment_id=appointment)
+                                at=at(12, 22, 9) + timedelta(minutes=minute), appointment_id=appointment and f"{tag}-{appointment}")
         events.append((CounterVisit.create(source="/tests", data=data), COUNTER_EVENTS))
+    # The planner: ap-1 and ap-2 planned at 09:10 (when their visitors drew a ticket) and served; ap-3 at
+    # 09:30, a no-show. Kept: 2 of 3.
+    for appointment, planned, outcome, done in (("ap-1", 10, "served", 20), ("ap-2", 10, "served", 25), ("ap-3", 30, "no_show", 45)):
+        for status, moment in (("booked", at(12, 15, 10)), (outcome, at(12, 22, 9) + timedelta(minutes=done))):
+            data = CounterAppointmentData(appointment_id=f"{tag}-{appointment}", location="stadsbalie", status=status,
+                                          scheduled_for=at(12, 22, 9) + timedelta(minutes=planned), at=moment)
+            events.append((CounterAppointment.create(source="/tests", data=data), COUNTER_EVENTS))
     received("counter-1", Channel.COUNTER, at(12, 22, 9))
     received("counter-2", Channel.COUNTER, at(12, 22, 9))
 
@@ -219,6 +228,7 @@ EXPECTED = {
     ("counter", "waiting_within_norm_appointment"): 1 / 2,  # 4 min of (4, 7)
     ("counter", "waiting_p50"): 7 * 60.0,  # waits 3, 4, 7, 12, 20 min: rank ceil(2.5) = 3 -> 7 min
     ("counter", "waiting_p90"): 20 * 60.0,  # rank ceil(4.5) = 5 -> 20 min
+    ("counter", "appointments_kept"): 2 / 3,  # ap-1 and ap-2 served, ap-3 a no-show
     ("callback", "promises_kept"): 1 / 3,  # cb-1 kept; cb-2 late, cb-3 failed; cb-4 cancelled, left out
     # Hand-offs kept: cb-1, call 2's warm transfer, letter-1; broken: cb-2, cb-3, call 4 (abandoned), letter-3.
     ("handoff", "promises_kept_end_to_end"): 3 / 7,

@@ -2,17 +2,31 @@
 
 The size limit reads at most `max_body_bytes` (declared or streamed) before answering 413, so
 a huge or endless upload never reaches a handler. The rate limit is a token bucket per client
-(the token's subject, or the client address for requests without a valid token) held in the
-process: each instance limits on its own.
+(the token's subject, or the client address for requests without a valid token), kept in the
+process so a request costs no store round trip; with `SharedBuckets` the replicas of a service
+tell each other, through the store, what each client used, so the limit holds for the service
+as a whole (see there for how closely).
 """
 
+import asyncio
+import contextlib
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pymongo import UpdateOne
 
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from pymongo.asynchronous.collection import AsyncCollection
+
+log = logging.getLogger(__name__)
 
 
 class RateLimitSettings(BaseModel):
@@ -22,6 +36,9 @@ class RateLimitSettings(BaseModel):
     per_second: float = Field(default=100.0, gt=0, description="Sustained requests per second per client")
     burst: int = Field(default=200, ge=1, description="Requests a client may send at once")
     max_clients: int = Field(default=100_000, ge=100, description="Clients tracked; the least recent are forgotten")
+    share_interval_s: float = Field(
+        default=0.5, ge=0, le=60, description="How often the replicas share what each client used (0: each limits on its own)"
+    )
 
 
 class RateLimiter:
@@ -31,18 +48,97 @@ class RateLimiter:
         self.settings = settings
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self.used: dict[str, int] = {}  # requests allowed per client since `SharedBuckets` last looked
+
+    def _refilled(self, key: str, now: float) -> float:
+        s = self.settings
+        tokens, last = self._buckets.pop(key, (float(s.burst), now))
+        return min(float(s.burst), tokens + (now - last) * s.per_second)
 
     def take(self, key: str) -> float | None:
         s, now = self.settings, self._clock()
-        tokens, last = self._buckets.pop(key, (float(s.burst), now))
-        tokens = min(float(s.burst), tokens + (now - last) * s.per_second)
+        tokens = self._refilled(key, now)
         allowed = tokens >= 1.0
         if allowed:
             tokens -= 1.0
+            self.used[key] = self.used.get(key, 0) + 1
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > s.max_clients:
             self._buckets.popitem(last=False)
         return None if allowed else (1.0 - tokens) / s.per_second
+
+    def charge(self, key: str, requests: int) -> None:
+        """Take what other replicas let this client use out of its bucket here (down to one
+        burst of debt: a client is never locked out longer than a burst takes to refill)."""
+        now = self._clock()
+        tokens = max(self._refilled(key, now) - requests, -float(self.settings.burst))
+        self._buckets[key] = (tokens, now)
+
+
+class SharedBuckets:
+    """The replicas' rate limiters, kept in step through the store.
+
+    Every `interval_s` each replica writes, per client it served since, its running total of
+    that client's requests (`by.<replica>`, one bulk upsert), reads the totals of those clients
+    (one `$in` read) and charges its own buckets with what the others served since it last
+    looked. A client that spreads requests over the replicas so gets one service-wide rate, to
+    within one interval's requests; a replica that meets a client for the first time does not
+    charge it the others' past use. What counts is what a replica let through, malformed or not
+    (a request refused with 429 used nothing). Documents of clients not seen for `keep` expire (TTL)."""
+
+    def __init__(
+        self, collection: "AsyncCollection", limiter: RateLimiter, *, replica: str, interval_s: float = 0.5,
+        keep: timedelta = timedelta(minutes=10),
+    ) -> None:
+        self._usage, self._limiter, self._interval_s, self._keep = collection, limiter, interval_s, keep
+        self._replica = replica.replace(".", "_").replace("$", "_")
+        self._own: dict[str, int] = {}  # this replica's running totals per client
+        self._others: dict[str, int] = {}  # the others' totals when this replica last looked
+        self._task: asyncio.Task[None] | None = None
+
+    async def ensure_indexes(self) -> None:
+        await self._usage.create_index("seen_at", name="ttl", expireAfterSeconds=int(self._keep.total_seconds()))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="rate-limit-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await self.sync()
+            except Exception:  # noqa: BLE001 - the store may be away: limit locally meanwhile
+                log.warning("rate limits not shared this round", exc_info=True)
+
+    async def sync(self) -> None:
+        used, self._limiter.used = self._limiter.used, {}
+        if not used:
+            return
+        now = datetime.now(UTC)
+        for key, count in used.items():
+            self._own[key] = self._own.get(key, 0) + count
+        await self._usage.bulk_write(
+            [UpdateOne({"_id": key}, {"$set": {f"by.{self._replica}": self._own[key], "seen_at": now}}, upsert=True) for key in used],
+            ordered=False,
+        )
+        async for doc in self._usage.find({"_id": {"$in": list(used)}}, {"by": 1}):
+            key = doc["_id"]
+            others = sum(n for replica, n in (doc.get("by") or {}).items() if replica != self._replica)
+            seen = self._others.get(key)
+            self._others[key] = others
+            if seen is not None and others > seen:
+                self._limiter.charge(key, others - seen)
+        if len(self._own) > self._limiter.settings.max_clients:  # forget the least recent clients
+            for key in list(self._own)[: len(self._own) - self._limiter.settings.max_clients]:
+                self._own.pop(key, None)
+                self._others.pop(key, None)
 
 
 class BodySizeLimit:

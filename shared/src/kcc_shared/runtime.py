@@ -32,7 +32,8 @@ from kcc_shared.contracts import DEAD_LETTER, DEAD_LETTER_REPLAYS, CloudEvent, T
 from kcc_shared.inbox import Inbox
 from kcc_shared.lag import ConsumerLag
 from kcc_shared.kafka import EventPublisher, ensure_topics, make_broker
-from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings, StrictJsonNumbers
+from kcc_shared.leases import holder_name
+from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings, SharedBuckets, StrictJsonNumbers
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
@@ -236,11 +237,16 @@ def create_service_app(
             infra.lag.start()
         if on_started is not None:
             await on_started()
+        if shared is not None:
+            await shared.ensure_indexes()
+            await shared.start()
         log.info("service started", extra={"port": infra.settings.port})
         try:
             yield
         finally:
             try:
+                if shared is not None:
+                    await shared.stop()
                 if on_shutdown is not None:
                     await on_shutdown()
             finally:
@@ -251,7 +257,10 @@ def create_service_app(
     _add_probes(app, infra)
     name = infra.settings.service_name
     limiter = RateLimiter(rate_limit) if rate_limit is not None and rate_limit.enabled else None
-    app.state.rate_limiter = limiter
+    shared = None
+    if limiter is not None and limiter.settings.share_interval_s > 0:  # one limit for all replicas
+        shared = SharedBuckets(infra.db["rate_limits"], limiter, replica=holder_name(name), interval_s=limiter.settings.share_interval_s)
+    app.state.rate_limiter, app.state.shared_rate_limits = limiter, shared
     # Innermost of the guards: a request is authenticated before its numbers are looked at.
     app.add_middleware(StrictJsonNumbers)
     install_access_guard(

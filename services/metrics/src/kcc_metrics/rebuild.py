@@ -89,7 +89,7 @@ async def rebuild(
                         result.skipped += 1  # what the live consumer dead-lettered
                         continue
                     method, handles = handlers[tp.topic]
-                    if isinstance(event, handles):  # e.g. counter appointments: not counted live either
+                    if isinstance(event, handles):  # as the live consumer: what it ignores is ignored here too
                         await getattr(collecting, method)(event)
                     result.replayed += 1
             await store_facts(repository, collected.facts)

@@ -39,6 +39,7 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     # Telephone figures come from the read model; call facts are joined only by call id (hand-offs).
     "call": (("call_id",),),
     "counter": (("event", "day"), ("visit_key",)),
+    "appointment": (("day",), ("appointment_id",)),
     "callback": (("event", "day"), ("callback_id",), ("contact_id",)),
     "survey": (("day",), ("contact_id",)),
     "agent": (("day",),),
@@ -56,10 +57,13 @@ READ_MODEL_INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def _subjects(fact: dict[str, Any]) -> list[str]:
-    """What a fact is about, beyond its own day: the contact, the call-back."""
+    """What a fact is about, beyond its own day: the contact, the call-back, the counter
+    appointment (moved to another day, it leaves the first)."""
     found = [f"contact:{fact['contact_id']}"] if fact.get("contact_id") else []
     if fact.get("callback_id"):
         found.append(f"callback:{fact['callback_id']}")
+    if fact.get("kind") == "appointment":
+        found.append(f"appointment:{fact['appointment_id']}")
     return found
 
 

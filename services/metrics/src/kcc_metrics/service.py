@@ -25,13 +25,14 @@ from kcc_shared.contracts import (
     ContactReceived,
     ContactResolved,
     ContactRouted,
+    CounterAppointment,
     CounterVisit,
     SurveyAnswered,
 )
 
 from kcc_metrics.calls import summed
 from kcc_metrics.kpis.callback import callback_kpis
-from kcc_metrics.kpis.counter import called_waits, counter_kpis
+from kcc_metrics.kpis.counter import appointment_kpis, called_waits, counter_kpis, scheduled_times
 from kcc_metrics.kpis.handoff import HANDOFFS, first_handoffs, handoff_kpi
 from kcc_metrics.kpis.letters import acknowledgement_kpi
 from kcc_metrics.kpis.resolution import fcr_kpi, products_of
@@ -176,6 +177,24 @@ class MetricsService:
             },
         )
 
+    async def counter_event(self, event: CounterVisit | CounterAppointment) -> None:
+        """The counter topic: queue tickets and planner appointments."""
+        if isinstance(event, CounterAppointment):
+            await self.counter_appointment(event)
+        else:
+            await self.counter_visit(event)
+
+    async def counter_appointment(self, event: CounterAppointment) -> None:
+        """One fact per planner event, on the local day the appointment is planned for."""
+        data = event.data
+        await self._repository.record(
+            event_id=event.id,
+            fact={
+                "kind": "appointment", "event": data.status, "day": self.local_day(data.scheduled_for).isoformat(),
+                "appointment_id": data.appointment_id, "location": data.location, "scheduled_for": data.scheduled_for, "at": data.at,
+            },
+        )
+
     async def callback_event(self, event: CallbackScheduled | CallbackCompleted | CallbackFailed | CallbackCancelled) -> None:
         data = event.data
         if isinstance(event, CallbackScheduled) and data.rescheduled:
@@ -299,8 +318,13 @@ class MetricsService:
         if channel in (None, "counter") and department is None:
             drawn = await self._repository.in_period(kind="counter", first=first, last=last, event="drawn")
             visits = await self._repository.where_in(kind="counter", field="visit_key", values=[f["visit_key"] for f in drawn])
-            kpis += counter_kpis(visits, norms=self._norms)
-            figures["waits"] = waits_histogram(called_waits(visits))
+            booked = [f["appointment_id"] for f in drawn if f.get("appointment_id")]
+            scheduled = scheduled_times(await self._repository.where_in(kind="appointment", field="appointment_id", values=booked))
+            kpis += counter_kpis(visits, norms=self._norms, scheduled=scheduled)
+            planned = await self._repository.in_period(kind="appointment", first=first, last=last)
+            histories = await self._repository.where_in(kind="appointment", field="appointment_id", values=[f["appointment_id"] for f in planned])
+            kpis += appointment_kpis(histories, first=first, last=last)
+            figures["waits"] = waits_histogram(called_waits(visits, scheduled))
         if channel in (None, "callback"):
             booked = await self._repository.in_period(kind="callback", first=first, last=last, event="scheduled")
             booked = [f for f in booked if department in (None, f["department_id"])]

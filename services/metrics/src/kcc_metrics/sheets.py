@@ -39,6 +39,7 @@ SHARES: dict[str, tuple[str, tuple[str, ...]]] = {
     "satisfaction_average": ("score_total", ("answers",)),
     "waiting_within_norm_walk_in": ("within", ("called", "left_uncalled")),
     "waiting_within_norm_appointment": ("within", ("called", "left_uncalled")),
+    "appointments_kept": ("served", ("served", "no_show")),
     "promises_kept": ("kept", ("kept", "broken")),
     "promises_kept_end_to_end": ("kept", ("kept", "broken")),
 }

@@ -15,7 +15,6 @@ from kcc_shared.contracts import (
     COUNTER_EVENTS,
     SURVEY_ANSWERED,
     CloudEvent,
-    CounterVisit,
     TopicSpec,
 )
 from kcc_shared.consumer import DeadLetterSink, EventProcessor
@@ -33,7 +32,7 @@ SUBSCRIPTIONS: tuple[tuple[TopicSpec, str, tuple[type[CloudEvent], ...]], ...] =
     (CONTACT_ACKNOWLEDGED, "contact_acknowledged", ()),
     (CONTACT_ANSWERED, "contact_answered", ()),
     (CALL_EVENTS, "call_event", ()),
-    (COUNTER_EVENTS, "counter_visit", (CounterVisit,)),
+    (COUNTER_EVENTS, "counter_event", ()),
     (CALLBACK_SCHEDULED, "callback_event", ()),
     (CALLBACK_COMPLETED, "callback_event", ()),
     (CALLBACK_FAILED, "callback_event", ()),

@@ -339,3 +339,46 @@ async def test_written_channels_are_judged_on_the_answer_sent_with_the_click_as_
     before = {(k.channel, k.name): k for k in (await clicks_only.service_norms(first=date(2026, 12, 23), last=date(2026, 12, 24))).kpis}
     assert (before[("email", "answered_in_time")].counts["met"], before[("email", "answered_in_time")].counts["missed"]) == (3, 1)
     assert (before[("social", "answered_in_time")].counts["met"], before[("social", "answered_in_time")].counts["missed"]) == (1, 1)
+
+
+def appointment(appointment_id: str, status: str, *, planned_minute: int, at_minute: int):
+    from kcc_shared.contracts import CounterAppointment, CounterAppointmentData
+
+    day = datetime(2026, 11, 24, 9, 0, tzinfo=AMS)
+    data = CounterAppointmentData(
+        appointment_id=appointment_id, location="stadsbalie", status=status,
+        scheduled_for=day + timedelta(minutes=planned_minute), at=day + timedelta(minutes=at_minute),
+    )
+    return CounterAppointment.create(source="/tests", data=data)
+
+
+async def test_counter_appointments_kept_and_waits_counted_from_the_planned_time():
+    # ap-1 planned 9:15; its visitor draws a ticket at 9:05 (early) and is called at 9:18: a
+    # 3-minute wait against the appointment, 13 from the ticket. ap-2 planned 9:10, drawn 9:12,
+    # called 9:19: 7 minutes. ap-3 a no-show, ap-4 cancelled, ap-5 booked and moved to the next
+    # day (counted there), ap-6 still booked.
+    events = [
+        appointment("ap-1", "booked", planned_minute=15, at_minute=-600), appointment("ap-1", "served", planned_minute=15, at_minute=25),
+        appointment("ap-2", "booked", planned_minute=10, at_minute=-600), appointment("ap-2", "served", planned_minute=10, at_minute=30),
+        appointment("ap-3", "booked", planned_minute=20, at_minute=-600), appointment("ap-3", "no_show", planned_minute=20, at_minute=50),
+        appointment("ap-4", "booked", planned_minute=30, at_minute=-600), appointment("ap-4", "cancelled", planned_minute=30, at_minute=-60),
+        appointment("ap-5", "booked", planned_minute=40, at_minute=-600), appointment("ap-5", "booked", planned_minute=40 + 24 * 60, at_minute=-300),
+        appointment("ap-6", "booked", planned_minute=45, at_minute=-600),
+        visit("B1", "drawn", 5, appointment="ap-1"), visit("B1", "called", 18),
+        visit("B2", "drawn", 12, appointment="ap-2"), visit("B2", "called", 19),
+    ]
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    [(topic, method, handles)] = [s for s in SUBSCRIPTIONS if s[0].name == "kcc.counter.events.v1"]
+    for event in reversed(events):  # out of order, as the consumer may see them, and twice
+        await getattr(metrics, method)(event)
+        await getattr(metrics, method)(event)
+    report = await metrics.service_norms(first=date(2026, 11, 24), last=date(2026, 11, 24), channel="counter")
+    kpis = {k.name: k for k in report.kpis if k.channel == "counter"}
+    kept = kpis["appointments_kept"]
+    assert kept.counts == {"appointments": 5, "served": 2, "no_show": 1, "cancelled": 1, "booked": 1}
+    assert kept.value == 2 / 3
+    waiting = kpis["waiting_within_norm_appointment"]
+    assert waiting.counts["within"] == 1 and waiting.value == 0.5  # 3 min of (3, 7): from the planned time, not the ticket
+    assert kpis["waiting_p50"].value == 3 * 60
+    next_day = await metrics.service_norms(first=date(2026, 11, 25), last=date(2026, 11, 25), channel="counter")
+    assert {k.name: k for k in next_day.kpis}["appointments_kept"].counts["booked"] == 1  # ap-5, moved

@@ -7,12 +7,11 @@ FastAPI's 422 list for malformed bodies); unknown things 404; a contact someone 
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
 from kcc_shared.contracts import (
     AGENT_STATUS,
-    CONTACT_RESOLVED,
     AgentStatus,
     AgentStatusChangedData,
     Channel,
@@ -179,6 +178,10 @@ async def put_department(department_id: str, department: Department, routing: Ro
         await routing.directory.put_department(department, now=routing.clock())
     except KeyError as exc:
         problem(422, "products", str(exc.args[0]))
+    except ValueError as exc:  # the organisation would not hold together (e.g. an unknown escalation department)
+        errors = getattr(exc, "errors", None)
+        reason = errors()[0]["msg"] if callable(errors) else str(exc)
+        problem(422, "department", reason.removeprefix("Value error, "))
     await outcomes.ensure_department_topic(department.id)
     return await get_department(department_id, routing)
 
@@ -196,10 +199,13 @@ async def move_join_date(department_id: str, body: JoinDate, routing: Routing) -
     return await get_department(department_id, routing)
 
 
-@router.post("/organisation/reload", tags=["organisation"], summary="Re-read the organisation file (runtime changes stay)")
+@router.post(
+    "/organisation/reload", tags=["organisation"],
+    summary="Re-read the organisation file, here at once and on every other instance within KCC_ROUTING_ORGANISATION_REFRESH_S (runtime changes stay)",
+)
 async def reload_organisation(routing: Routing, outcomes: Outcomes) -> dict[str, Any]:
     try:
-        routing.directory.reload()
+        await routing.directory.reload_everywhere()
     except (ValueError, OSError) as exc:  # a broken or missing file keeps the previous configuration
         problem(422, "organisation_file", str(exc)[:500])
     organisation = await routing.directory.current()
@@ -327,24 +333,37 @@ async def renew_lease(contact_id: str, body: ClaimRequest, routing: Routing) -> 
     return {"contact_id": contact_id, "claimed_by": item["claimed_by"], "lease_until": item["lease_until"]}
 
 
-@router.post("/queues/items/{contact_id}/resolve", tags=["queues"], summary="Close a claimed contact with its outcome (publishes kcc.contact.resolved.v1)")
-async def resolve(contact_id: str, body: ResolveRequest, routing: Routing, infra: Infra) -> dict[str, Any]:
+@router.post(
+    "/queues/items/{contact_id}/resolve", tags=["queues"],
+    summary="Close a claimed contact with its outcome (publishes kcc.contact.resolved.v1 through the item's outbox; "
+    "the same call again returns the same event)",
+)
+async def resolve(contact_id: str, body: ResolveRequest, routing: Routing, request: Request) -> dict[str, Any]:
     try:
-        resolved = await routing.queues.resolve(
+        resolved, unsent = await routing.queues.resolve(
             contact_id=contact_id, agent_id=body.agent_id, outcome=body.outcome, handle_time_s=body.handle_time_s, now=routing.clock()
         )
     except NotFound:
         problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
     except Conflict as exc:
         problem(status.HTTP_409_CONFLICT, "agent_id", str(exc))
-    await infra.publisher.publish(resolved, topic=CONTACT_RESOLVED)
+    # Saved with the resolution; what cannot be published now, the outbox job publishes later.
+    await request.app.state.work_outbox.send(contact_id, unsent)
     return resolved.data.model_dump(mode="json")
 
 
-@router.post("/contacts/{contact_id}/transfers", tags=["queues"], summary="Hand a contact to a department: warm transfer, call-back or forward")
-async def transfer(contact_id: str, body: TransferRequest, routing: Routing, outcomes: Outcomes) -> ContactRoutedData:
+@router.post(
+    "/contacts/{contact_id}/transfers", tags=["queues"],
+    summary="Hand a contact to a department: warm transfer, call-back or forward (retry with the same Idempotency-Key: one transfer)",
+)
+async def transfer(
+    contact_id: str, body: TransferRequest, routing: Routing, outcomes: Outcomes,
+    idempotency_key: Annotated[
+        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200, description="Same key again = the same transfer, once")
+    ] = None,
+) -> ContactRoutedData:
     try:
-        outcome = await routing.transfer(contact_id=contact_id, department_id=body.department_id)
+        outcome = await routing.transfer(contact_id=contact_id, department_id=body.department_id, idempotency_key=idempotency_key)
     except NotFound:
         problem(status.HTTP_404_NOT_FOUND, "contact_id", f"no queued contact {contact_id}")
     except KeyError:

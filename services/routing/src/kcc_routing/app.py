@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
+from prometheus_client import Gauge
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from kcc_shared.contracts import department_topic
@@ -15,6 +16,7 @@ from kcc_shared.runtime import Infrastructure, create_service_app
 
 from kcc_routing import api, subscribers
 from kcc_routing.classify import default_classifier
+from kcc_routing.deliveries import DeliveryRepository, DeliveryWorker, WebhookPoster
 from kcc_routing.directory import Directory
 from kcc_routing.knowledge import load_knowledge
 from kcc_routing.organisation import OrganisationConfig, load_default_config, parse_config
@@ -59,8 +61,36 @@ def create_app(
         source=infra.source,
         clock=clock,
     )
-    outcomes = subscribers.OutcomePublisher(infra)
+    deliveries = DeliveryRepository(infra.db["deliveries"])
+    outcomes = subscribers.OutcomePublisher(infra, decisions=infra.db["decisions"], work=infra.db["work"], deliveries=deliveries, clock=clock)
+    work_outbox = outcomes.work_outbox
     subscribers.register(infra, routing, outcomes)
+
+    oldest_unsent = Gauge(
+        "kcc_routing_outbox_oldest_pending_seconds", "Age of the oldest decision or resolve event not yet acknowledged by Kafka",
+        registry=infra.registry,
+    )
+
+    async def flush_outboxes() -> int:
+        before = clock() - timedelta(seconds=settings.outbox_grace_s)
+        sent = await outcomes.outbox.flush(queued_before=before) + await work_outbox.flush(queued_before=before)
+        queued = [at for at in (await outcomes.outbox.oldest(), await work_outbox.oldest()) if at is not None]
+        oldest_unsent.set(max((clock() - min(queued)).total_seconds(), 0.0) if queued else 0.0)
+        return sent
+
+    outbox_job = PeriodicJob(
+        "outbox", flush_outboxes, interval_s=settings.outbox_interval_s, first_delay_s=settings.outbox_interval_s,
+        lease=Lease(infra.db["leases"], name="outbox", holder=holder_name("routing"),
+                    ttl=timedelta(seconds=settings.outbox_interval_s * 3 + 10)),
+    )
+    webhook = WebhookPoster(infra.tracer_provider)
+    delivery_worker = DeliveryWorker(
+        deliveries, post=webhook.post, give_up=outcomes.dead_letter, registry=infra.registry,
+        lease=Lease(infra.db["leases"], name="webhook-deliveries", holder=holder_name("routing"),
+                    ttl=timedelta(seconds=settings.delivery_poll_s * 3 + settings.delivery_timeout_s)),
+        tries=settings.delivery_tries, backoff_s=settings.delivery_backoff_s, timeout_s=settings.delivery_timeout_s,
+        poll_s=settings.delivery_poll_s, clock=clock,
+    )
     privacy = RoutingPrivacy(infra.db, retention_months=settings.retention_months, clock=clock)
     take_part_in_erasure(infra, erase=privacy.erase)
     retention = PeriodicJob(
@@ -79,6 +109,19 @@ def create_app(
     async def on_startup() -> None:
         await decisions.ensure_indexes()
         await work.ensure_indexes()
+        await outcomes.outbox.ensure_indexes()
+        await work_outbox.ensure_indexes()
+        await deliveries.ensure_indexes()
+
+    async def on_started() -> None:
+        await retention.start_async()
+        await outbox_job.start_async()
+        await delivery_worker.start()
+
+    async def on_shutdown() -> None:
+        await delivery_worker.stop()
+        await outbox_job.stop()
+        await retention.stop()
 
     app = create_service_app(
         infra=infra,
@@ -86,13 +129,15 @@ def create_app(
         description="Answer in the KCC first time right, hand over warm, or book a call-back.",
         routers=[api.router],
         on_startup=on_startup,
-        on_started=retention.start_async,
-        on_shutdown=retention.stop,
+        on_started=on_started,
+        on_shutdown=on_shutdown,
         resources={"decision": decision_department},
     )
     app.state.routing = routing
     app.state.privacy, app.state.retention = privacy, retention
     app.state.outcomes = outcomes
+    app.state.work_outbox, app.state.outbox_job = work_outbox, outbox_job
+    app.state.deliveries, app.state.delivery_worker = deliveries, delivery_worker
     app.state.knowledge = load_knowledge()
     app.state.presence = presence
     return app

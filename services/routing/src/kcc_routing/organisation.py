@@ -50,6 +50,10 @@ class Department(Model):
     back_office_line: str | None = Field(default=None, description="Phone line for warm transfers")
     callback_norm_working_days: int = Field(default=1, ge=0, le=30)
     webhook_url: str | None = Field(default=None, description="Also deliver department work here")
+    escalate_overdue_to: str | None = Field(
+        default=None, pattern=DEPARTMENT_ID,
+        description="Another department (e.g. the KCC's team leads) that also gets this department's overdue call-backs",
+    )
     products: list[str] = Field(default_factory=list, description="UPL names or URIs it owns explicitly")
     product_keywords: list[str] = Field(default_factory=list, description="Owns products whose name contains one")
 
@@ -106,6 +110,9 @@ class OrganisationConfig(Model):
         for field in ("kcc_department", "default_owner"):
             if getattr(self, field) not in ids:
                 raise ValueError(f"{field} {getattr(self, field)!r} is not a department")
+        for department in self.departments:
+            if department.escalate_overdue_to not in (None, *ids):
+                raise ValueError(f"{department.id}: escalate_overdue_to {department.escalate_overdue_to!r} is not a department")
         return self
 
     def with_department(self, department: Department) -> "OrganisationConfig":

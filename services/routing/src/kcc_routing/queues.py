@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from kcc_shared.contracts import Channel, ContactResolved, ContactResolvedData, ContactRoutedData, derived_id
+from kcc_shared import outbox
+from kcc_shared.contracts import CONTACT_RESOLVED, Channel, ContactResolved, ContactResolvedData, ContactRoutedData, derived_id
 
 Outcome = Literal["answered_in_kcc", "transferred", "callback", "forwarded"]
 
@@ -34,7 +35,10 @@ BASE_PRIORITY: dict[Channel, int] = {
 }
 
 
-CLOSED_BECAUSE = {"abandoned": "the caller hung up while waiting", "left": "the visitor left the counter hall"}
+CLOSED_BECAUSE = {
+    "abandoned": "the caller hung up while waiting", "left": "the visitor left the counter hall",
+    "callback": "the caller chose a call-back in the phone menu",
+}
 
 
 class NotFound(LookupError):
@@ -50,8 +54,11 @@ class WorkStore(Protocol):
     async def get(self, contact_id: str) -> dict[str, Any] | None: ...
     async def available(self, *, now: datetime, channel: str | None, skill: str | None, limit: int) -> list[dict[str, Any]]: ...
     async def claim(self, *, contact_id: str, agent_id: str, now: datetime, lease_until: datetime) -> dict[str, Any] | None: ...
-    async def resolve(self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float) -> dict[str, Any] | None: ...
+    async def resolve(
+        self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float, outbox: list[dict[str, Any]]
+    ) -> dict[str, Any] | None: ...
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None: ...
+    async def queue_once(self, *, contact_id: str, key: str, entry: dict[str, Any]) -> list[dict[str, Any]]: ...
     async def link(self, *, ref: str, contact_id: str) -> None: ...
     async def contact_of(self, ref: str) -> str | None: ...
     async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None: ...
@@ -195,7 +202,7 @@ class WorkQueues:
         if early is not None:
             await self._closed(contact_id=contact_id, reason=early["reason"], at=early["closed_at"])
 
-    async def close(self, *, ref: str, reason: Literal["abandoned", "left"], at: datetime) -> str | None:
+    async def close(self, *, ref: str, reason: Literal["abandoned", "left", "callback"], at: datetime) -> str | None:
         """The citizen went away: the contact of that call or ticket waits no more. Its id, when routing knows it yet."""
         await self._store.close(key=ref, reason=reason, at=at, contact_id=None)
         contact_id = await self._store.contact_of(ref)
@@ -209,38 +216,50 @@ class WorkQueues:
         # One update per citizen who went away (a resolution costs one too).
         await self._store.mark_closed(contact_id=contact_id, reason=reason, at=at)
 
-    async def resolve(self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime) -> ContactResolved:
-        """Close a claimed contact and return the event announcing it."""
-        done = await self._store.resolve(contact_id=contact_id, agent_id=agent_id, now=now, outcome=outcome, handle_time_s=handle_time_s)
-        if done is None:
-            existing = await self._store.get(contact_id)
-            if existing is None:
-                raise NotFound(contact_id)
-            if existing["status"] == "resolved" and self._same_resolution(existing, agent_id, outcome, handle_time_s):
-                # A retry (the answer or the publish got lost): the same event again, same id,
-                # so it is published at least once and consumers count it once.
-                done, now = existing, existing["resolved_at"]
-            elif existing["status"] == "resolved":
-                raise Conflict(f"contact {contact_id} is already resolved")
-            elif existing.get("claimed_by") != agent_id:
-                raise Conflict(f"contact {contact_id} is not claimed by {agent_id}")
-            else:
-                raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
+    async def resolve(
+        self, *, contact_id: str, agent_id: str, outcome: Outcome, handle_time_s: float, now: datetime
+    ) -> tuple[ContactResolved, list[dict[str, Any]]]:
+        """Close a claimed contact; the event announcing it, and the item's outbox entries still to
+        send (the event is saved in the item's outbox in the same write that resolves it)."""
+        item = await self._store.get(contact_id)
+        if item is None:
+            raise NotFound(contact_id)
+        resolved = self._resolved(item, agent_id=agent_id, outcome=outcome, handle_time_s=handle_time_s, at=now)
+        queued = [outbox.entry(CONTACT_RESOLVED, resolved, at=now)]
+        done = await self._store.resolve(
+            contact_id=contact_id, agent_id=agent_id, now=now, outcome=outcome, handle_time_s=handle_time_s, outbox=queued
+        )
+        if done is not None:
+            return resolved, queued
+        existing = await self._store.get(contact_id) or item
+        if existing["status"] == "resolved" and self._same_resolution(existing, agent_id, outcome, handle_time_s):
+            # A retry (the answer got lost): the same event under the same id, and what of it is
+            # still unsent; consumers count it once.
+            again = self._resolved(existing, agent_id=agent_id, outcome=outcome, handle_time_s=handle_time_s, at=existing["resolved_at"])
+            return again, existing.get("outbox") or []
+        if existing["status"] == "resolved":
+            raise Conflict(f"contact {contact_id} is already resolved")
+        if existing.get("claimed_by") != agent_id:
+            raise Conflict(f"contact {contact_id} is not claimed by {agent_id}")
+        raise Conflict(f"the lease of {agent_id} on contact {contact_id} has expired: claim it again")
+
+    def _resolved(self, item: dict[str, Any], *, agent_id: str, outcome: Outcome, handle_time_s: float, at: datetime) -> ContactResolved:
+        contact_id = item["_id"]
         return ContactResolved.create(
             data=ContactResolvedData(
                 contact_id=contact_id,
-                channel=Channel(done["channel"]),
+                channel=Channel(item["channel"]),
                 outcome=outcome,
-                resolved_at=now,
+                resolved_at=at,
                 resolved_by=agent_id,
                 handle_time_s=handle_time_s,
-                upl_uri=done.get("upl_uri"),
-                department_id=done.get("skill"),
+                upl_uri=item.get("upl_uri"),
+                department_id=item.get("skill"),
             ),
             source=self._source,
             subject=contact_id,
             event_id=derived_id(contact_id, "resolved"),
-            time=now,
+            time=at,
         )
 
     @staticmethod
@@ -260,6 +279,17 @@ class WorkQueues:
                 "transfers": 0,
             },
         )
+
+    async def request_callback(self, *, contact_id: str, request_id: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Queue a call-back request in the item's outbox once per request; what of the outbox is unsent."""
+        return await self._store.queue_once(contact_id=contact_id, key=request_id, entry=entry)
+
+    async def contact_of(self, ref: str) -> str | None:
+        """The contact a call or ticket is, once routing has seen it."""
+        return await self._store.contact_of(ref)
+
+    async def find(self, contact_id: str) -> dict[str, Any] | None:
+        return await self._store.get(contact_id)
 
     async def get(self, contact_id: str) -> dict[str, Any]:
         item = await self._store.get(contact_id)

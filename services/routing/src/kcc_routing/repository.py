@@ -39,19 +39,30 @@ class DecisionRepository:
         with contextlib.suppress(OperationFailure):  # the earlier index without `saved_ns`, now unused
             await self._decisions.drop_index("contact")
 
-    async def save(self, routed: ContactRouted) -> ContactRouted:
-        """Keep the first version of a decision event; a redelivery returns that one unchanged."""
+    async def save(self, routed: ContactRouted, *, outbox: list[dict[str, Any]]) -> tuple[ContactRouted, list[dict[str, Any]]]:
+        """Keep the first version of a decision event with the events it causes in its outbox
+        (one insert: both or neither); a redelivery returns that first version and what of its
+        outbox is still unsent."""
         document = {
             "_id": routed.id,
             "contact_id": routed.data.contact_id,
             "routed_at": routed.data.routed_at,
             "saved_ns": time.time_ns(),  # orders decisions made within the same moment
             "event": routed.model_dump(mode="json"),
+            "outbox": outbox,
         }
         if await insert_once(self._decisions, document):
-            return routed
-        stored = await self._decisions.find_one({"_id": routed.id})
-        return ContactRouted.model_validate(stored["event"])
+            return routed, outbox
+        found = await self.find(routed.id)
+        assert found is not None  # a duplicate key means it is there
+        return found
+
+    async def find(self, event_id: str) -> tuple[ContactRouted, list[dict[str, Any]]] | None:
+        """A decision by its event id, with its unsent outbox entries."""
+        stored = await self._decisions.find_one({"_id": event_id})
+        if stored is None:
+            return None
+        return ContactRouted.model_validate(stored["event"]), stored.get("outbox") or []
 
     async def get(self, contact_id: str) -> ContactRoutedData | None:
         """The latest decision for a contact."""
@@ -170,13 +181,28 @@ class WorkRepository:
                 return await self._work.find_one({"_id": contact_id})
         return None
 
-    async def resolve(self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float) -> dict[str, Any] | None:
-        """Close an item the agent holds with a live lease; None otherwise."""
+    async def resolve(
+        self, *, contact_id: str, agent_id: str, now: datetime, outcome: str, handle_time_s: float, outbox: list[dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Close an item the agent holds with a live lease, queueing the event that announces it
+        in the item's outbox (one atomic update); None otherwise."""
         done = await self._work.update_one(
             {"_id": contact_id, "status": "claimed", "claimed_by": agent_id, "lease_until": {"$gte": now}},
-            {"$set": {"status": "resolved", "resolved_at": now, "outcome": outcome, "handle_time_s": handle_time_s}},
+            {
+                "$set": {"status": "resolved", "resolved_at": now, "outcome": outcome, "handle_time_s": handle_time_s},
+                "$push": {"outbox": {"$each": outbox}},
+            },
         )
         return await self._work.find_one({"_id": contact_id}) if done.modified_count else None
+
+    async def queue_once(self, *, contact_id: str, key: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Put an event in the item's outbox unless the request `key` did so before (one
+        conditional update); the item's unsent entries."""
+        await self._work.update_one(
+            {"_id": contact_id, "requests": {"$ne": key}}, {"$push": {"outbox": entry}, "$addToSet": {"requests": key}}
+        )
+        item = await self._work.find_one({"_id": contact_id}, {"outbox": 1})
+        return (item or {}).get("outbox") or []
 
     async def count_transfer(self, *, contact_id: str, limit: int) -> dict[str, Any] | None:
         """Count one more transfer unless the limit is reached; None when refused.
@@ -234,9 +260,18 @@ class DepartmentChanges:
 
     async def all(self) -> list[dict[str, Any]]:
         """Every change, oldest first, each as `{_id, department, changed_at}`."""
+        return (await self.snapshot())[0]
+
+    async def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+        """Every change (as `all`) and how many file reloads were asked for, in one read."""
         doc = await self._changes.find_one({"_id": self._ID}) or {}
         changes = [{"_id": key, **change} for key, change in doc.get("by_id", {}).items()]
-        return sorted(changes, key=lambda change: change["changed_at"])
+        return sorted(changes, key=lambda change: change["changed_at"]), doc.get("reloads", 0)
+
+    async def request_reload(self) -> int:
+        """Ask every instance to re-read the organisation file; the new reload count."""
+        await self._changes.update_one({"_id": self._ID}, {"$inc": {"reloads": 1}}, upsert=True)
+        return (await self.snapshot())[1]
 
 
 def repositories(

@@ -6,15 +6,21 @@ No transport code here: the subscriber and the API publish what these functions 
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from kcc_shared import outbox
 from kcc_shared.contracts import (
+    CALLBACK_REQUESTED,
+    CONTACT_ROUTED,
     AgentStatus,
     AgentStatusChanged,
     AgentStatusChangedData,
     CallAbandoned,
+    CallbackOverdue,
+    CallbackReminder,
+    CallCallbackRequested,
     CallbackRequested,
     CallbackRequestedData,
     Channel,
@@ -26,6 +32,7 @@ from kcc_shared.contracts import (
     CounterVisit,
     DepartmentContactAssigned,
     DepartmentContactAssignedData,
+    department_topic,
     derived_id,
 )
 
@@ -42,7 +49,8 @@ Clock = Callable[[], datetime]
 
 
 class Decisions(Protocol):
-    async def save(self, routed: ContactRouted) -> ContactRouted: ...
+    async def save(self, routed: ContactRouted, *, outbox: list[dict[str, Any]]) -> tuple[ContactRouted, list[dict[str, Any]]]: ...
+    async def find(self, event_id: str) -> tuple[ContactRouted, list[dict[str, Any]]] | None: ...
     async def get(self, contact_id: str) -> ContactRoutedData | None: ...
 
 
@@ -68,6 +76,19 @@ class Outcome:
     callback: CallbackRequested | None = None
     assigned: DepartmentContactAssigned | None = None
     webhook_url: str | None = None  # the department's, for back-offices that do not read Kafka
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # what of it is still to send, saved with the decision
+
+    def entries(self, *, at: datetime) -> list[dict[str, Any]]:
+        """The outbox entries of the decision: its events in publishing order, then the webhook delivery."""
+        items = [outbox.entry(CONTACT_ROUTED, self.routed, at=at)]
+        if self.callback is not None:
+            items.append(outbox.entry(CALLBACK_REQUESTED, self.callback, at=at))
+        if self.assigned is not None:
+            topic = department_topic(self.assigned.data.department_id)
+            items.append(outbox.entry(topic, self.assigned, at=at))
+            if self.webhook_url:
+                items.append({**outbox.entry(topic, self.assigned, at=at), "id": f"{self.assigned.id}:webhook", "webhook": self.webhook_url})
+        return items
 
 
 class RoutingService:
@@ -128,15 +149,16 @@ class RoutingService:
             confidence=found.confidence,
         )
         decision = decide(situation, organisation=organisation, now=now)
-        routed = await self._decisions.save(
-            ContactRouted.create(
-                data=decision,
-                source=self._source,
-                subject=contact.contact_id,
-                event_id=derived_id(received.id, "routed"),  # same input, same decision event
-                time=now,
-            )
+        routed = ContactRouted.create(
+            data=decision,
+            source=self._source,
+            subject=contact.contact_id,
+            event_id=derived_id(received.id, "routed"),  # same input, same decision event
+            time=now,
         )
+        consequences = dict(subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at,
+                            organisation=organisation, citizen=contact.citizen)
+        routed, unsent = await self._decisions.save(routed, outbox=self._consequences(routed, **consequences).entries(at=now))
         if routed.data.decision == "answer_in_kcc":
             await self.queues.enqueue(
                 work_item(
@@ -144,14 +166,23 @@ class RoutingService:
                     now=now, citizen=contact.citizen.model_dump(exclude_none=True), skill=TRIAGE_SKILL if found.triage else None,
                 )
             )
-            if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
-                # The CTI's later events name the call, not the contact: remember which is which.
-                await self.queues.link(ref=call_ref(contact.channel_message_id), contact_id=contact.contact_id)
+        if contact.channel == Channel.TELEPHONE and contact.channel_message_id:
+            # The CTI's later events name the call, not the contact: remember which is which
+            # (for every call, so a later phone-menu call-back request finds its contact).
+            await self.queues.link(ref=call_ref(contact.channel_message_id), contact_id=contact.contact_id)
         log.info("contact routed", extra={"contact_id": contact.contact_id, "decision": routed.data.decision, "event_id": routed.id})
-        return self._consequences(routed, subject=contact.subject, text=contact.text, phone_key=contact.citizen.phone, received_at=contact.received_at, organisation=organisation, citizen=contact.citizen)
+        return replace(self._consequences(routed, **consequences), outbox=unsent)
 
-    async def transfer(self, *, contact_id: str, department_id: str | None = None) -> Outcome:
-        """An agent hands a queued contact to a department: warm, call-back or forward (at most 2 transfers)."""
+    async def transfer(self, *, contact_id: str, department_id: str | None = None, idempotency_key: str | None = None) -> Outcome:
+        """An agent hands a queued contact to a department: warm, call-back or forward (at most 2 transfers).
+
+        With an idempotency key, a retry (the answer got lost) returns the first transfer's decision
+        and sends what of it is still unsent: one effect, one event."""
+        event_id = derived_id(contact_id, f"transfer/{idempotency_key}") if idempotency_key else str(uuid.uuid4())
+        earlier = await self._decisions.find(event_id) if idempotency_key else None
+        if earlier is not None:
+            routed, unsent = earlier
+            return Outcome(routed, outbox=unsent)
         item = await self.queues.get(contact_id)
         organisation = await self.directory.current()
         if department_id is not None and department_id not in organisation.departments:
@@ -176,13 +207,13 @@ class RoutingService:
             # Another transfer won the race for the last one allowed: decide again, as refused.
             refused = replace(situation, transfers_so_far=organisation.config.max_transfers)
             decision = decide(refused, organisation=organisation, now=now)
-        routed = await self._decisions.save(
-            ContactRouted.create(data=decision, source=self._source, subject=contact_id, event_id=str(uuid.uuid4()), time=now)
-        )
-        return self._consequences(
+        routed = ContactRouted.create(data=decision, source=self._source, subject=contact_id, event_id=event_id, time=now)
+        outcome = self._consequences(
             routed, subject=item.get("subject"), text=item.get("text"), phone_key=item.get("phone_key"),
             received_at=item["received_at"], organisation=organisation, citizen=CitizenPseudonyms(**item.get("citizen", {})),
         )
+        routed, unsent = await self._decisions.save(routed, outbox=outcome.entries(at=now))
+        return replace(outcome, routed=routed, outbox=unsent)
 
     def _consequences(
         self, routed: ContactRouted, *, subject: str | None, text: str | None, phone_key: str | None, received_at: datetime,
@@ -234,6 +265,53 @@ class RoutingService:
         """The caller hung up while waiting: the call's contact leaves the KCC queue."""
         contact_id = await self.queues.close(ref=call_ref(event.data.call_id), reason="abandoned", at=event.data.abandoned_at)
         log.info("call abandoned", extra={"call_id": event.data.call_id, "contact_id": contact_id, "event_id": event.id})
+
+    async def ivr_callback(self, event: CallCallbackRequested) -> tuple[str, list[dict[str, Any]]] | None:
+        """The caller chose a call-back in the phone menu instead of waiting: the KCC promises one.
+
+        The call's work item leaves the queue and holds the call-back request in its outbox (one
+        write); returns the contact and what of that outbox is unsent. None when the call is no
+        longer the KCC's (routed straight to a department). A call routing has not yet seen is
+        an error, so the consumer tries again once its `contact.received` is routed."""
+        ref = call_ref(event.data.call_id)
+        contact_id = await self.queues.contact_of(ref)
+        if contact_id is None:
+            raise LookupError(f"call {event.data.call_id} is not routed yet")
+        item = await self.queues.find(contact_id)
+        if item is None:
+            log.info("phone-menu call-back for a contact not in the KCC queue", extra={"contact_id": contact_id, "event_id": event.id})
+            return None
+        organisation = await self.directory.current()
+        kcc = organisation.kcc
+        callback_id = derived_id(event.id, "callback")
+        callback = CallbackRequested.create(
+            data=CallbackRequestedData(
+                callback_id=callback_id, contact_id=contact_id, department_id=kcc.id,
+                phone_key=event.data.phone_key or item.get("phone_key"), upl_uri=item.get("upl_uri"),
+                reason="De beller koos in het keuzemenu voor terugbellen in plaats van wachten",
+                norm_working_days=kcc.callback_norm_working_days, requested_at=event.data.requested_at,
+            ),
+            source=self._source, subject=callback_id, event_id=derived_id(event.id, "callback-requested"), time=event.data.requested_at,
+        )
+        unsent = await self.queues.request_callback(
+            contact_id=contact_id, request_id=event.id, entry=outbox.entry(CALLBACK_REQUESTED, callback, at=self.clock())
+        )
+        await self.queues.close(ref=ref, reason="callback", at=event.data.requested_at)
+        log.info("phone-menu call-back requested", extra={"contact_id": contact_id, "callback_id": callback_id, "event_id": event.id})
+        return contact_id, unsent
+
+    async def notified_about(self, event: CallbackReminder | CallbackOverdue) -> list[Department]:
+        """Who hears of a call-back's reminder or overdue notice: its department, and for an
+        overdue one also the department it escalates to (`escalate_overdue_to`)."""
+        organisation = await self.directory.current()
+        department = organisation.departments.get(event.data.department_id)
+        if department is None:
+            log.warning("call-back notice for an unknown department", extra={"department_id": event.data.department_id, "event_id": event.id})
+            return []
+        targets = [department]
+        if isinstance(event, CallbackOverdue) and department.escalate_overdue_to not in (None, department.id):
+            targets.append(organisation.departments[department.escalate_overdue_to])
+        return targets
 
     async def counter_visit(self, event: CounterVisit) -> None:
         """A drawn ticket names its contact; a visitor who left unserved leaves the KCC queue."""

@@ -34,3 +34,15 @@ class RoutingSettings(ServiceSettings):
     )
     retention_months: int = Field(default=12, ge=1, description="Work items' content is purged after this")
     retention_interval_s: float = Field(default=86_400, gt=0, description="How often the retention purge runs")
+    outbox_interval_s: float = Field(
+        default=2.0, gt=0, le=3600,
+        description="How often the outbox job sends decision and resolve events a failed publish left behind "
+        "(those older than `outbox_grace_s`; one replica, under a lease)",
+    )
+    outbox_grace_s: float = Field(default=5.0, ge=0, description="Fresh outbox entries are left to the request that queued them")
+    delivery_tries: int = Field(default=7, ge=1, le=20, description="Webhook attempts per delivery before the dead-letter topic")
+    delivery_backoff_s: float = Field(
+        default=25.0, gt=0, description="Wait after the n-th failed webhook attempt: this × 4^(n−1) (25 s, 100 s, 400 s, …)"
+    )
+    delivery_timeout_s: float = Field(default=10.0, gt=0, le=120, description="How long one webhook attempt may take")
+    delivery_poll_s: float = Field(default=1.0, gt=0, le=60, description="How often the delivery worker looks for due deliveries")

@@ -7,9 +7,14 @@ from typing import Any
 class FakeDecisions:
     def __init__(self) -> None:
         self.saved: dict[str, Any] = {}
+        self.outboxes: dict[str, list[dict[str, Any]]] = {}
 
-    async def save(self, routed):
-        return self.saved.setdefault(routed.id, routed)
+    async def save(self, routed, *, outbox):
+        self.outboxes.setdefault(routed.id, list(outbox))
+        return self.saved.setdefault(routed.id, routed), self.outboxes[routed.id]
+
+    async def find(self, event_id):
+        return (self.saved[event_id], self.outboxes[event_id]) if event_id in self.saved else None
 
     async def get(self, contact_id):
         mine = [r for r in self.saved.values() if r.data.contact_id == contact_id]
@@ -46,11 +51,12 @@ class FakeWork:
         item.update(status="claimed", claimed_by=agent_id, lease_until=lease_until)
         return dict(item)
 
-    async def resolve(self, *, contact_id, agent_id, now, outcome, handle_time_s):
+    async def resolve(self, *, contact_id, agent_id, now, outcome, handle_time_s, outbox):
         item = self.items.get(contact_id)
         if item is None or item["status"] != "claimed" or item["claimed_by"] != agent_id or item["lease_until"] < now:
             return None
         item.update(status="resolved", outcome=outcome, handle_time_s=handle_time_s, resolved_at=now)
+        item.setdefault("outbox", []).extend(outbox)
         return dict(item)
 
     async def count_transfer(self, *, contact_id, limit):
@@ -90,12 +96,20 @@ class FakePresence:
 class FakeChanges:
     def __init__(self) -> None:
         self.changes: dict[str, dict[str, Any]] = {}
+        self.reloads = 0
 
     async def put(self, *, department, now: datetime):
         self.changes[department["id"]] = {"_id": department["id"], "department": department, "changed_at": now}
 
     async def all(self):
         return sorted(self.changes.values(), key=lambda c: c["changed_at"])
+
+    async def snapshot(self):
+        return await self.all(), self.reloads
+
+    async def request_reload(self):
+        self.reloads += 1
+        return self.reloads
 
 
 class Clock:

@@ -96,11 +96,13 @@ async def test_a_retried_resolve_gives_the_same_event_and_another_resolve_is_ref
     h = harness(NOW)
     await h.routing.route(live("c-1", channel=Channel.TELEPHONE, ref="call-9"))
     await h.queues.claim(contact_id="c-1", agent_id="a-1", now=NOW)
-    first = await h.queues.resolve(contact_id="c-1", agent_id="a-1", outcome="answered_in_kcc", handle_time_s=120, now=NOW)
-    retried = await h.queues.resolve(
+    first, queued = await h.queues.resolve(contact_id="c-1", agent_id="a-1", outcome="answered_in_kcc", handle_time_s=120, now=NOW)
+    assert [entry["id"] for entry in queued] == [first.id]  # saved in the item's outbox with the resolution
+    retried, unsent = await h.queues.resolve(
         contact_id="c-1", agent_id="a-1", outcome="answered_in_kcc", handle_time_s=120, now=NOW + timedelta(seconds=30)
     )
     assert retried.id == first.id and retried.data == first.data
+    assert [entry["id"] for entry in unsent] == [first.id]  # not yet sent: the retry sends it
     with pytest.raises(Conflict, match="already resolved"):
         await h.queues.resolve(contact_id="c-1", agent_id="a-1", outcome="transferred", handle_time_s=120, now=NOW)
     with pytest.raises(Conflict, match="already resolved"):

@@ -218,20 +218,23 @@ _DEPARTMENT_ID = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
 
 def department_topic(department_id: str) -> TopicSpec:
-    """The topic one department's back-office subscribes to."""
+    """The topic one department's back-office subscribes to: its work items, and the reminders
+    and overdue notices of its call-backs (each keyed by its subject: the contact, the call-back)."""
     if not _DEPARTMENT_ID.match(department_id):
         raise ValueError(f"department id {department_id!r} must match {_DEPARTMENT_ID.pattern}")
     return TopicSpec(
         name=f"kcc.dept.{department_id}.contacts.v1",
-        description=f"Contacts for department '{department_id}' with their content.",
-        events=(ev.DepartmentContactAssigned,),
-        key="contact_id",
+        description=(
+            f"Contacts for department '{department_id}' with their content, and reminders and overdue "
+            "notices of its call-backs (also those escalated to it)."
+        ),
+        events=(ev.DepartmentContactAssigned, ev.CallbackReminder, ev.CallbackOverdue),
         partitions=3,
     )
 
 
 DEPARTMENT_TOPIC_PATTERN = "kcc.dept.{department}.contacts.v1"
 
-EVENT_TYPES: tuple[type[CloudEvent], ...] = tuple(
-    model for spec in (*TOPICS, department_topic("example")) for model in spec.events
+EVENT_TYPES: tuple[type[CloudEvent], ...] = tuple(  # each once: a department's topic carries call-back notices too
+    dict.fromkeys(model for spec in (*TOPICS, department_topic("example")) for model in spec.events)
 )
