@@ -269,7 +269,7 @@ class Runner:
 
     async def _hand_off(self, contact_id: str, department: str) -> str:
         target = department if department in (self.departments or []) else None
-        key = f"{contact_id}/hand-off"  # one hand-off per contact: a retried request is the same transfer
+        key = handoff_key(contact_id)
         reply = await self.client.transfer(contact_id, target, key=key)
         if self._failed("transfer", reply):
             return "failed"
@@ -443,6 +443,11 @@ class Runner:
             if not self._failed("callback complete", await self.client.callback_action(callback_id, "complete", {"agent_id": agent})):
                 self.ledger.callbacks["completed"] += 1
                 self.ledger.callbacks_closed.add(callback_id)
+
+
+def handoff_key(contact_id: str) -> str:
+    """The Idempotency-Key of a contact's hand-off: one per contact, so a retried request is the same transfer."""
+    return f"{contact_id}/hand-off"
 
 
 def _outcome(decision: str) -> str:
