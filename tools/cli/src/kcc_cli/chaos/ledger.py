@@ -93,6 +93,7 @@ class Verdict:
     wrong: int = 0
     max_delay_s: float = 0.0
     unknown: int = 0  # contacts on the topic the simulator was never told of (an answer lost on the way)
+    delays: list[tuple[float, float, str]] = field(default_factory=list)  # (delay s, accepted at, contact id) per routed contact
     findings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
@@ -146,6 +147,7 @@ def _check_arrival(contact: Accepted, observed: Observed, decisions: dict[str, R
         verdict.findings.append(f"duplicated: contact {contact.contact_id} routed {len(arrivals)} times on arrival")
     delay = max(0.0, min(a.published_at for a in arrivals) - contact.at)
     verdict.max_delay_s = max(verdict.max_delay_s, delay)
+    verdict.delays.append((delay, contact.at, contact.contact_id))
 
 
 def _check_transfer(transfer: Transfer, decisions: dict[str, Routed], observed: Observed, verdict: Verdict) -> None:

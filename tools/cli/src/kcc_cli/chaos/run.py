@@ -251,12 +251,16 @@ class Chaos:
         self.timeline.note("lag and intake's outbox at 0" if calm >= 2 else "settling cap reached with lag or outbox left")
         ledger = SimLedger.from_lines(self.ledger_path.read_text().splitlines() if self.ledger_path.exists() else [])
         days = {a.day for a in ledger.accepted.values()}
+        previous = None
         while True:
             seen = await observe.observe(self.bootstrap, metrics_url=self.lb_url("metrics"), token=self.simulator_token, days=days)
             verdict = compare(ledger, seen)
-            if verdict.passed(max_delay_s=self.args.max_delay) or time.monotonic() > deadline:
+            counts = (verdict.lost, verdict.duplicated, verdict.wrong, verdict.unknown)
+            # Done when clean, or when a second look 15 s later finds the same (nothing is still on its way).
+            if verdict.passed(max_delay_s=self.args.max_delay) or counts == previous or time.monotonic() > deadline:
                 return verdict
-            await asyncio.sleep(10)  # still arriving somewhere: look again until the cap
+            previous = counts
+            await asyncio.sleep(15)
 
     async def run(self) -> int:
         traffic_s = self.args.minutes * 60
@@ -315,6 +319,10 @@ class Chaos:
             print(f"Findings ({len(verdict.findings)}):")
             for finding in verdict.findings[:30]:
                 print(f"  {finding}")
+        slowest = sorted(verdict.delays, reverse=True)[:5]
+        if slowest:
+            print("Longest waits from acceptance to routing: " + ", ".join(
+                f"{delay:.1f} s (accepted {datetime.fromtimestamp(at):%H:%M:%S})" for delay, at, _ in slowest))
         print(f"Run took {duration_s / 60:.1f} min; logs in {self.stack_dir / 'logs'}, the simulator's ledger in {self.ledger_path}")
         print(verdict.line())
 
