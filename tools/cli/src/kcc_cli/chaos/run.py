@@ -161,20 +161,18 @@ class Chaos:
         return code
 
     async def killer(self) -> None:
-        """Kill -9 a random replica every few seconds, the services in shuffled rounds (a service
-        whose siblings are still starting is skipped this time)."""
+        """Kill -9 a random replica every few seconds, of the service killed least so far (so each
+        is killed about as often); a service whose siblings are still starting waits its turn."""
         rng = random.Random(self.args.seed)
-        deck: list[str] = []
         await asyncio.sleep(self.args.kill_every / 2)
         while not self.traffic_over.is_set():
-            if not deck:
-                deck = list(SERVICES)
-                rng.shuffle(deck)
-            service = deck.pop()
-            candidates = [r for r in self.replicas if r.service == service and r.alive() and r.name not in self.restarting]
+            alive = {s: [r for r in self.replicas if r.service == s and r.alive() and r.name not in self.restarting] for s in SERVICES}
             # A sibling always stays: the point is replicas dying under a running service, not the service gone.
-            if len(candidates) >= 2:
-                victim = rng.choice(candidates)
+            eligible = [s for s in SERVICES if len(alive[s]) >= 2]
+            if eligible:
+                fewest = min(self.timeline.kills[s] for s in eligible)
+                service = rng.choice([s for s in eligible if self.timeline.kills[s] == fewest])
+                victim = rng.choice(alive[service])
                 pid = victim.process.pid if victim.process else None
                 victim.kill9()
                 self.timeline.kills[service] += 1
