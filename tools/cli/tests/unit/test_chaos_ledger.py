@@ -155,3 +155,16 @@ def test_thirty_seconds_to_routing_fails_the_run():
     verdict = compare(ledger, platform_holding(("c1", "web"), routed_after=130.0))
     assert verdict.max_delay_s == 30.0
     assert not verdict.passed(max_delay_s=30.0)
+
+
+def test_the_report_lists_what_happened_and_ends_with_the_one_line(tmp_path):
+    from kcc_cli.chaos.timeline import Timeline, report
+
+    timeline = Timeline()
+    timeline.note("kill -9 routing-1 (pid 42)")
+    timeline.kills["routing"] += 1
+    verdict = compare(SimLedger.from_lines(lines(accepted("c1"))), platform_holding(("c1", "web")))
+    text = report(timeline, verdict, [], duration_s=600, logs=tmp_path, ledger=tmp_path / "ledger.jsonl")
+    assert "kill -9 routing-1 (pid 42)" in text
+    assert "Kills per service: intake 0, routing 1, callback 0, metrics 0" in text
+    assert text.splitlines()[-1] == "chaos: accepted 1, lost 0, duplicated 0, wrong 0, max delay 1.0 s"

@@ -3,7 +3,6 @@ replicas of each service (`python -m kcc_<service>`, as `make up` starts one), e
 port, started, killed with SIGKILL and started again."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -112,7 +111,3 @@ def fleet(base_env: dict[str, str], tokens: dict[str, str], *, replicas: int, ba
             out.append(Replica(service, index, port, env, log_dir))
             port += 1
     return out
-
-
-def inherited_env() -> dict[str, str]:
-    return dict(os.environ)

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from kcc_cli.chaos import observe, sabotage
 from kcc_cli.chaos.balancer import Balancer
 from kcc_cli.chaos.fleet import SERVICES, Replica, Stack, fleet, ready
 from kcc_cli.chaos.ledger import SimLedger, Verdict, compare
+from kcc_cli.chaos.timeline import Timeline, report
 from kcc_shared.devauth import SERVICES as AUTH_SERVICES
 from kcc_shared.devauth import DevKeys
 
@@ -55,22 +55,6 @@ def parser() -> argparse.ArgumentParser:
                    help="disable intake's outbox on purpose during the broker outage (see kcc_cli.chaos.sabotage): the check must fail")
     p.add_argument("--keep", action="store_true", help="leave the broker and the store running afterwards")
     return p
-
-
-class Timeline:
-    """What the run did, with wall-clock times, printed above the verdict."""
-
-    def __init__(self) -> None:
-        self.entries: list[tuple[float, str]] = []
-        self.kills: dict[str, int] = {s: 0 for s in SERVICES}
-
-    def note(self, text: str) -> None:
-        now = time.time()
-        self.entries.append((now, text))
-        print(f"[chaos] {datetime.fromtimestamp(now):%H:%M:%S} {text}", file=sys.stderr, flush=True)
-
-    def lines(self) -> list[str]:
-        return [f"  {datetime.fromtimestamp(at):%H:%M:%S}  {text}" for at, text in self.entries]
 
 
 class Chaos:
@@ -277,7 +261,8 @@ class Chaos:
             letters = await observe.dead_letters(self.bootstrap)
         finally:
             await self.shut_down()
-        self.report(verdict, letters, time.monotonic() - started)
+        print(report(self.timeline, verdict, letters, duration_s=time.monotonic() - started,
+                     logs=self.stack_dir / "logs", ledger=self.ledger_path))
         return 0 if verdict.passed(max_delay_s=self.args.max_delay) else 1
 
     async def shut_down(self) -> None:
@@ -303,27 +288,6 @@ class Chaos:
         if not self.args.keep and self.stack is not None:
             self.stack.run("down")
             self.stack = None
-
-    def report(self, verdict: Verdict, letters: list[str], duration_s: float) -> None:
-        print("Kills and outages:")
-        print("\n".join(self.timeline.lines()))
-        print("Kills per service: " + ", ".join(f"{s} {n}" for s, n in self.timeline.kills.items()))
-        print(f"Dead letters: {len(letters)}")
-        for line in letters[:20]:
-            print(f"  {line}")
-        if verdict.unknown:
-            print(f"Contacts the platform accepted whose answer never reached the simulator: {verdict.unknown}")
-        if verdict.findings:
-            print(f"Findings ({len(verdict.findings)}):")
-            for finding in verdict.findings[:30]:
-                print(f"  {finding}")
-        slowest = sorted(verdict.delays, reverse=True)[:5]
-        if slowest:
-            print("Longest waits from acceptance to routing: " + ", ".join(
-                f"{delay:.1f} s (accepted {datetime.fromtimestamp(at):%H:%M:%S})" for delay, at, _ in slowest))
-        print(f"Run took {duration_s / 60:.1f} min; logs in {self.stack_dir / 'logs'}, the simulator's ledger in {self.ledger_path}")
-        print(verdict.line())
-
 
 def repo_root() -> Path:
     here = Path.cwd()
