@@ -5,7 +5,7 @@ STACK := deploy/local/stack.sh
 export UV_PYTHON := 3.11
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz store-conformance chart
+.PHONY: up test install stack-up stack-down stack-reset contracts unit fuzz store-conformance chart chaos
 
 ## up: install what is missing, start Kafka, the store and the four services; Ctrl-C stops all
 up: install
@@ -34,6 +34,10 @@ store-conformance: install
 ## fuzz: schemathesis against each service's OpenAPI (authenticated, webhooks signed); fails on any 5xx
 fuzz: install
 	@deploy/local/fuzz.sh
+
+## chaos: 3 replicas of each service under the simulator's traffic, kill -9s, a broker and a store outage; then the ledger check (CHAOS_ARGS, e.g. --minutes 2)
+chaos: install
+	$(UV) run --frozen python -m kcc_cli.chaos $(CHAOS_ARGS)
 
 ## install: the Python environment, Kafka and the store, Chromium, helm + kubeconform for the chart's checks, the desktop's npm test dependency (axe-core)
 install:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run-id", default=None, help="tag in every message id (default: a fresh one, so a rerun is new traffic, not duplicates)")
     p.add_argument("--workdays-only", action="store_true", help="treat every date as a working day (weekends and holidays too)")
     p.add_argument("--json", type=Path, default=None, help="also write the report and the simulator's ledger as JSON here")
+    p.add_argument("--ledger", type=Path, default=None, help="append one JSON line per answer that promises an effect "
+                   "(accepted contact ids, hand-offs, resolutions) with its wall-clock time, as it happens (read by `kcc_cli.chaos`)")
     p.add_argument("--settle-timeout", type=float, default=180.0, help="how long to wait for metrics to catch up, s (default 180)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--demo", action="store_true", help="loop working days on today's date and show a live summary (Ctrl-C stops)")
@@ -77,7 +80,8 @@ async def simulate(args: argparse.Namespace, client: PlatformClient, *, out: Any
     planned = sum(sum(d.contacts().values()) for d in days)
     print(f"Simulating {first} .. {last} for {config.inhabitants:,} inhabitants at x{args.speed_up:g} "
           f"(seed {config.seed}, run {config.run_id}): {planned:,} contacts planned", file=out)
-    runner = Runner(client, seed=config.seed, speed_up=args.speed_up)
+    journal = open_journal(args.ledger) if getattr(args, "ledger", None) else None
+    runner = Runner(client, seed=config.seed, speed_up=args.speed_up, journal=journal)
     progress = None if args.no_progress else asyncio.create_task(show_progress(runner, total_days=len(days)))
     try:
         await runner.play(days, pacer=pacer)
@@ -96,6 +100,17 @@ async def simulate(args: argparse.Namespace, client: PlatformClient, *, out: Any
                        "speed_up": args.speed_up, "days": config.days},
         }, indent=2, default=str))
     return 0 if settled else 1
+
+
+def open_journal(path: Path) -> Callable[[dict[str, Any]], None]:
+    """A writer of one JSON line per record, flushed at once: a killed run keeps what it was told."""
+    stream = path.open("a", encoding="utf-8")
+
+    def write(record: dict[str, Any]) -> None:
+        stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+        stream.flush()
+
+    return write
 
 
 def ledger_json(ledger: Ledger) -> dict[str, Any]:

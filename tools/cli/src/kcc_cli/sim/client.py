@@ -105,11 +105,12 @@ class PlatformClient:
     async def call(
         self, service: str, method: str, path: str, *, role: str, json_body: Any = None,
         params: dict[str, Any] | None = None, webhook_source: str | None = None, retries: int = 4,
+        extra_headers: dict[str, str] | None = None,
     ) -> Response:
         """One request; connection errors and 503s are retried with a short back-off (the
         platform answers 503 with Retry-After while Kafka or the store is away)."""
         assert self.clients is not None
-        headers = dict(headers_for(role, self.env))
+        headers = {**headers_for(role, self.env), **(extra_headers or {})}
         content = None
         if json_body is not None:
             content = json.dumps(json_body, default=str).encode()
@@ -162,9 +163,11 @@ class PlatformClient:
         body = {"agent_id": agent_id, "outcome": outcome, "handle_time_s": round(handle_time_s, 1)}
         return await self.call("routing", "POST", f"/v1/queues/items/{contact_id}/resolve", role="agent", json_body=body)
 
-    async def transfer(self, contact_id: str, department_id: str | None) -> Response:
+    async def transfer(self, contact_id: str, department_id: str | None, *, key: str | None = None) -> Response:
+        """A hand-off; with `key` (sent as Idempotency-Key) a retried request is the same transfer, once."""
         return await self.call(
-            "routing", "POST", f"/v1/contacts/{contact_id}/transfers", role="agent", json_body={"department_id": department_id}
+            "routing", "POST", f"/v1/contacts/{contact_id}/transfers", role="agent", json_body={"department_id": department_id},
+            extra_headers={"Idempotency-Key": key} if key else None,
         )
 
     async def agent_status(self, agent_id: str, status: str) -> Response:

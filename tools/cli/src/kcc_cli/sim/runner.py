@@ -19,6 +19,7 @@ import time as wallclock
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from kcc_cli.sim import model
@@ -96,9 +97,15 @@ def _day(moment: datetime) -> str:
 
 
 class Runner:
-    def __init__(self, client: PlatformClient, *, seed: int, speed_up: float, departments: list[str] | None = None) -> None:
+    def __init__(
+        self, client: PlatformClient, *, seed: int, speed_up: float, departments: list[str] | None = None,
+        journal: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.client, self.seed, self.speed_up = client, seed, speed_up
         self.ledger = Ledger()
+        # Each answer the platform gave that promises an effect (a contact id, a hand-off, a
+        # resolution), one record each with the wall-clock moment: what `kcc_cli.chaos` checks.
+        self.journal = journal or (lambda record: None)
         self.departments = departments  # the organisation's, fetched by `prepare`
         self.pacer: Pacer | None = None
         # A back-office works its call-back list one round at a time: a round that runs past the
@@ -165,6 +172,10 @@ class Runner:
             self.ledger.duplicates += 1
         elif body.get("contact_id"):
             self.ledger.received[(day, channel)] += 1
+        if body.get("contact_id"):
+            # A duplicate answer too: a retry after a lost answer is the first answer's contact.
+            self.journal({"kind": "accepted", "contact_id": body["contact_id"], "channel": channel, "day": day,
+                          "duplicate": bool(body.get("duplicate")), "at": wallclock.time()})
         return body.get("contact_id")
 
     # --- telephone ----------------------------------------------------------------------------------
@@ -258,12 +269,14 @@ class Runner:
 
     async def _hand_off(self, contact_id: str, department: str) -> str:
         target = department if department in (self.departments or []) else None
-        reply = await self.client.transfer(contact_id, target)
+        key = handoff_key(contact_id)
+        reply = await self.client.transfer(contact_id, target, key=key)
         if self._failed("transfer", reply):
             return "failed"
         body = reply.body if isinstance(reply.body, dict) else {}
         decision = body.get("decision", "unknown")
         self.ledger.decisions[decision] += 1
+        self.journal({"kind": "transfer", "contact_id": contact_id, "key": key, "decision": decision, "at": wallclock.time()})
         if decision == "callback" and body.get("routed_at"):
             self.ledger.callback_requests[datetime.fromisoformat(body["routed_at"]).astimezone(TZ).date().isoformat()] += 1
         return decision
@@ -275,6 +288,7 @@ class Runner:
         resolved_at = reply.body.get("resolved_at") if isinstance(reply.body, dict) else None
         day = datetime.fromisoformat(resolved_at).astimezone(TZ).date().isoformat() if resolved_at else "?"
         self.ledger.resolved[(day, outcome)] += 1
+        self.journal({"kind": "resolved", "contact_id": contact_id, "outcome": outcome, "at": wallclock.time()})
 
     # --- counter -----------------------------------------------------------------------------------
 
@@ -429,6 +443,11 @@ class Runner:
             if not self._failed("callback complete", await self.client.callback_action(callback_id, "complete", {"agent_id": agent})):
                 self.ledger.callbacks["completed"] += 1
                 self.ledger.callbacks_closed.add(callback_id)
+
+
+def handoff_key(contact_id: str) -> str:
+    """The Idempotency-Key of a contact's hand-off: one per contact, so a retried request is the same transfer."""
+    return f"{contact_id}/hand-off"
 
 
 def _outcome(decision: str) -> str:

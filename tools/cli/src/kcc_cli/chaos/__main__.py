@@ -1,0 +1,5 @@
+import sys
+
+from kcc_cli.chaos.run import main
+
+sys.exit(main())
