@@ -196,7 +196,6 @@ class DeliveryWorker:
         self._bounce_mailbox = bounce_mailbox
         self._announce, self._load_attachments = announce, load_attachments
         self._wake = asyncio.Event()
-        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def envelope_from(self, delivery_id: str) -> str:
@@ -209,23 +208,17 @@ class DeliveryWorker:
         self._wake.set()
 
     def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="delivery-outbox")
 
     async def stop(self) -> None:
-        """Stop the loop. The flag as well as the cancel: on Python 3.11 a cancel that meets the
-        poll's own timeout in `asyncio.wait_for` comes out as that TimeoutError and is lost, and
-        the loop would run on (a shutdown that hung the test suite)."""
         if self._task is not None:
-            self._stopping = True
-            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
     async def _loop(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 worked = await self.run_once()
             except asyncio.CancelledError:
