@@ -16,7 +16,6 @@ own `Authorization` header or `auth=` (e.g. `NO_AUTH`); calls that a service or 
 """
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket
@@ -440,29 +439,14 @@ class RelaySink:
     async def start(self) -> "RelaySink":
         from aiosmtpd.smtp import SMTP  # intake's dependency; only tests that send mail start a sink
 
-        def session() -> Any:
-            protocol = SMTP(self)
-            self._sessions.append(protocol)
-            return protocol
-
-        self._sessions: list[Any] = []
-        self._server = await asyncio.get_running_loop().create_server(session, "127.0.0.1", 0)
+        self._server = await asyncio.get_running_loop().create_server(lambda: SMTP(self), "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:
-        """Stop listening and end the sessions still open: a client that keeps its connection
-        (or one cut off mid-session) must not hold the test's teardown (`wait_closed` waits for
-        every connection)."""
-        if self._server is None:
-            return
-        self._server.close()
-        for protocol in self._sessions:
-            transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                transport.close()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._server.wait_closed(), 5)
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
 
 
 @pytest.fixture

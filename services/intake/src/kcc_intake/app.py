@@ -1,7 +1,6 @@
 """Composition root of the intake service."""
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -126,9 +125,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         await worker.stop()
         for server in smtp:
             server.close()
-            # A client still connected must not hold the shutdown (wait_closed waits for every connection).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), 5)
+            await server.wait_closed()
         await commit.stop()
         await relay.stop()
 
