@@ -19,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry, Gauge
 
 from kcc_shared.settings import KafkaSettings
+from kcc_shared.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,7 @@ class ConsumerLag:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
         if self._admin is not None:
             with contextlib.suppress(Exception):

@@ -9,7 +9,6 @@ as a whole (see there for how closely).
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import math
@@ -22,6 +21,8 @@ from pymongo import UpdateOne
 
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kcc_shared.tasks import stop_tasks
 
 if TYPE_CHECKING:
     from pymongo.asynchronous.collection import AsyncCollection
@@ -104,9 +105,7 @@ class SharedBuckets:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
 
     async def _loop(self) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from kcc_shared.leases import Lease
+from kcc_shared.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,7 @@ class PeriodicJob:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
             if self._lease is not None and self._lease.token is not None:
                 with contextlib.suppress(Exception):  # the store may be gone at shutdown; it lapses then

@@ -1,7 +1,6 @@
 """Composition root of the callback service."""
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import httpx
@@ -15,6 +14,7 @@ from kcc_shared.periodic import PeriodicJob
 from kcc_shared.registry import RegistryClient, RegistrySettings
 from kcc_shared.access import MISSING
 from kcc_shared.runtime import Infrastructure, create_service_app
+from kcc_shared.tasks import stop_tasks
 
 from kcc_callback import api, subscribers
 from kcc_callback.calendar import Clock, WorkingCalendar, system_clock
@@ -66,10 +66,7 @@ def create_app(
 
     async def stop() -> None:
         await retention.stop()
-        for task in background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(background)
 
     app = create_service_app(
         infra=infra,

@@ -38,6 +38,8 @@ from prometheus_client import CollectorRegistry, Histogram
 from kcc_intake.outbox import OutboxRelay, Pending
 from kcc_intake.repository import CONTACTS, OUTBOX, PendingStore
 
+from kcc_shared.tasks import stop_tasks
+
 log = logging.getLogger(__name__)
 
 
@@ -109,9 +111,7 @@ class GroupCommit:
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await stop_tasks([self._task])
         await asyncio.gather(*self._writing, return_exceptions=True)  # batches being written finish
         for write in self._queue:
             if not write.done.done():

@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
 from kcc_shared.kafka import FATAL_PRODUCER_ERRORS, current_producer, kafka_reachable, replace_producer
+from kcc_shared.tasks import stop_tasks
 
 from kcc_intake.repository import PendingStore
 
@@ -158,12 +159,7 @@ class OutboxRelay:
         self._marker = asyncio.create_task(self._mark_behind(), name="outbox-marker")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._marker:
-            self._marker.cancel()
-            await asyncio.gather(self._marker, return_exceptions=True)
+        await stop_tasks([self._task, self._marker])
         if self._unmarked or self._closing:  # a last try: what stays unmarked is published again after a restart (same id)
             try:
                 await asyncio.wait_for(self.mark_acknowledged(), MARK_RETRY_S * 5)

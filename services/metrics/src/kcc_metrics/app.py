@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge
 from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.runtime import Infrastructure, create_service_app
+from kcc_shared.tasks import stop_tasks
 
 from kcc_metrics import api, erasure, subscribers
 from kcc_metrics.realtime import RealtimeGauges, refresh_forever
@@ -57,9 +58,7 @@ def create_app(settings: MetricsSettings, *, span_exporter: SpanExporter | None 
 
     async def stopping() -> None:
         await settle.stop()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks)
 
     app = create_service_app(
         infra=infra,

@@ -30,6 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from kcc_shared.leases import Lease
 from kcc_shared.mongo import insert_once
+from kcc_shared.tasks import stop_tasks
 from kcc_shared.telemetry import TracingTransport
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,7 @@ class DeliveryWorker:
         self._loop_task = asyncio.create_task(self._loop(), name="webhook-deliveries")
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._loop_task, *self._running.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_tasks([self._loop_task, *self._running.values()])
         self._loop_task, self._running = None, {}
         if self._lease is not None and self._lease.token is not None:
             with contextlib.suppress(Exception):  # the store may be gone at shutdown; it lapses then
