@@ -36,6 +36,7 @@ from kcc_metrics.app import create_app as metrics_app
 from kcc_metrics.settings import MetricsSettings
 from kcc_routing.app import create_app as routing_app
 from kcc_routing.settings import RoutingSettings
+from kcc_shared.runtime import GRACEFUL_SHUTDOWN_S, SHUTDOWN_STEP_TIMEOUT_S
 from kcc_shared.testing import credentials, unique
 from playwright.async_api import Browser, Page, async_playwright, expect  # a dev dependency: `make install` has it
 
@@ -47,6 +48,7 @@ SHOTS = Path(os.environ.get("KCC_DESKTOP_SCREENSHOTS") or REPO / "docs" / "deskt
 WAIT_MS = 45_000  # routing and metrics follow Kafka: on a busy 2-core machine a few seconds, rarely more
 expect.set_options(timeout=WAIT_MS // 3)  # Playwright's 5 s is short for a screen fed by Kafka on a busy machine
 SERVICES = ("intake", "routing", "callback", "metrics")
+TEARDOWN_STEP_S = 30.0
 
 
 def chromium() -> str:
@@ -104,7 +106,10 @@ class Stack:
 
 async def serve(app: FastAPI) -> tuple[str, uvicorn.Server, asyncio.Task]:
     """Run an app on a free loopback port with uvicorn (lifespan included); its base URL once it listens."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    ))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -156,14 +161,16 @@ async def stack(real_stack: dict[str, str]) -> AsyncIterator[Stack]:
             stack = Stack(desktop=desktop_url, urls=urls, browser=browser, http=http)
             yield stack
             for context in stack.contexts:
-                await context.close()
-        await browser.close()
+                await asyncio.wait_for(context.close(), TEARDOWN_STEP_S)
+        await asyncio.wait_for(browser.close(), TEARDOWN_STEP_S)
     finally:
+        # Each step bounded: a teardown that hangs would leave these services running in the
+        # session's loop, consuming beside the next tests (seen in CI).
         if playwright is not None:
-            await playwright.stop()
+            await asyncio.wait_for(playwright.stop(), TEARDOWN_STEP_S)
         for server, task in reversed(servers):
             server.should_exit = True
-            await task
+            await asyncio.wait_for(task, TEARDOWN_STEP_S + GRACEFUL_SHUTDOWN_S + 2 * SHUTDOWN_STEP_TIMEOUT_S)
         env.undo()
 
 

@@ -8,7 +8,11 @@ from kcc_desktop.settings import DesktopSettings
 
 def main() -> None:
     settings = DesktopSettings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # Requests still open at a stop get 10 s, then close (uvicorn's default waits for ever).
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=10,
+    )
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ from kcc_shared.webhooks import WebhookVerifier
 
 log = logging.getLogger(__name__)
 SHUTDOWN_STEP_TIMEOUT_S = 15.0  # per step of Infrastructure.close
+# Requests still open when a stop begins get this long; then uvicorn closes them and the lifespan
+# ends (its default waits for ever). Inside Kubernetes' 30 s grace period, with the steps above.
+GRACEFUL_SHUTDOWN_S = 10.0
 
 PROBE_TIMEOUT_S = 2.0
 
@@ -359,4 +362,7 @@ def run(settings: ServiceSettings, create_app: Callable[[ServiceSettings], FastA
 
     telemetry = settings.telemetry
     configure_logging(service_name=settings.service_name, level=telemetry.log_level, json_format=telemetry.log_json)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
