@@ -44,6 +44,7 @@ install:
 	@$(UV) sync --frozen --quiet
 	@$(STACK) install
 	@deploy/local/ensure-chromium.sh
+	@deploy/local/ensure-pdftotext.sh
 	@deploy/local/ensure-k8s-tools.sh >/dev/null
 	@deploy/local/ensure-frontend.sh
 

@@ -9,6 +9,8 @@
 # day's 07:00-19:00 in 4 minutes), KCC_DEMO_INHABITANTS (150000) and KCC_DEMO_SEED (1) tune it.
 # Unless KCC_AUTH_* names the keys to trust, a development key pair and webhook secrets are
 # made in $KCC_STACK_DIR/auth and a token per role is printed (python -m kcc_shared.devauth).
+# Unless KCC_INTAKE_SMTP__RELAY_HOST names a real relay, a relay sink (deploy/local/relay_sink.py)
+# on KCC_RELAY_SINK_PORT (2526) takes intake's outgoing mail and keeps it in $KCC_STACK_DIR/mail.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -20,6 +22,7 @@ services=(intake routing callback metrics)
 declare -A default_port=([intake]=8001 [routing]=8002 [callback]=8003 [metrics]=8004 [desktop]=8000)
 pids=()
 demo_pid=""
+sink_pid=""
 stopping=0
 demo="${KCC_DEMO:-1}"
 # The local store is one Python process serving every service: a few connections per service
@@ -62,6 +65,7 @@ stop_all() {
   echo "[platform] stopping services"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$sink_pid" ]; then kill -TERM "$sink_pid" 2>/dev/null || true; wait "$sink_pid" 2>/dev/null || true; fi
   if [ "$manage_stack" = 1 ]; then "$here/stack.sh" down; fi
   echo "[platform] stopped"
 }
@@ -70,6 +74,14 @@ trap '' PIPE  # a closed stdout (e.g. `| tee` hit by Ctrl-C) must not abort the 
 trap 'exit 130' INT TERM
 
 if [ "$manage_stack" = 1 ]; then "$here/stack.sh" up; fi
+
+mail_dir="${KCC_STACK_DIR:-$repo/.stack/local}/mail"
+if [ -z "${KCC_INTAKE_SMTP__RELAY_HOST:-}" ]; then
+  export KCC_INTAKE_SMTP__RELAY_PORT="${KCC_RELAY_SINK_PORT:-2526}"
+  setsid "$python" "$here/relay_sink.py" --port "$KCC_INTAKE_SMTP__RELAY_PORT" --dir "$mail_dir" >"$logs/relay-sink.log" 2>&1 </dev/null &
+  sink_pid=$!
+  echo "[platform] started the relay sink (pid $!, smtp port $KCC_INTAKE_SMTP__RELAY_PORT, mail kept in $mail_dir)"
+fi
 
 started=$SECONDS
 for s in "${services[@]}"; do
@@ -111,6 +123,7 @@ Contact.STAD is running (ready in $((SECONDS - started)) s). Ctrl-C stops everyt
   callback  http://127.0.0.1:$(port_of callback)/docs     call-backs:    GET  /v1/callbacks/{callback_id}, due: GET /v1/departments/{id}/callbacks/due-today
   metrics   http://127.0.0.1:$(port_of metrics)/docs     counts:        GET  /v1/counts/daily
   e-mail    smtp://127.0.0.1:${KCC_INTAKE_SMTP__PORT:-2525}  (mail for info@, kcc@, belastingen@groningen.nl)
+  outgoing  ${KCC_INTAKE_SMTP__RELAY_HOST:-relay sink smtp://127.0.0.1:${KCC_INTAKE_SMTP__RELAY_PORT:-2526}, kept in $mail_dir/*.eml}
   probes    /healthz  /readyz  /metrics on every service
   Kafka     ${KCC_KAFKA_BOOTSTRAP:-127.0.0.1:9092}      store  mongodb://127.0.0.1:${KCC_MONGO_PORT:-27017}
   logs      $logs/

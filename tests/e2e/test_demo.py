@@ -49,6 +49,7 @@ def test_make_up_shows_the_platform_at_work_and_stops_cleanly(service_env, tmp_p
         **os.environ,
         **{f"KCC_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         "KCC_PLATFORM_MANAGE_STACK": "0",
+        "KCC_RELAY_SINK_PORT": str(free_port()),  # the local relay sink, on a port of this test's own
         "KCC_STACK_DIR": str(tmp_path),
         "KCC_DEMO_SPEED_UP": "1200",  # a working day in 36 s; the default is 180 (4 minutes)
         # Few enough contacts that the platform keeps up on a busy 2-core machine with the local

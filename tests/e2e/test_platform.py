@@ -35,6 +35,7 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
         **os.environ,
         **{f"KCC_{s.upper()}_PORT": str(p) for s, p in ports.items()},
         "KCC_PLATFORM_MANAGE_STACK": "0",
+        "KCC_RELAY_SINK_PORT": str(free_port()),  # the local relay sink, on a port of this test's own
         "KCC_DEMO": "0",  # the demo has its own test (test_demo.py)
         "KCC_STACK_DIR": str(tmp_path),
         "KCC_LOG_JSON": "true",
@@ -44,12 +45,14 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
         ["bash", str(REPO / "deploy/local/platform.sh")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    output, pids = [], {}
+    output, pids, sink_pid = [], {}, None
     try:
         for line in platform.stdout:
             output.append(line)
             if m := re.match(r"\[platform\] started (\w+) \(pid (\d+)", line):
                 pids[m[1]] = int(m[2])
+            if m := re.match(r"\[platform\] started the relay sink \(pid (\d+)", line):
+                sink_pid = int(m[1])
             if "Contact.STAD is running" in line or time.monotonic() - started > 180:
                 break
         ready_after = time.monotonic() - started
@@ -110,6 +113,7 @@ def test_platform_script_runs_the_services_and_stops_them_all(service_env, tmp_p
     assert "[platform] stopped" in "".join(output)
     for service, pid in pids.items():
         assert not _alive(pid), f"{service} (pid {pid}) still running after Ctrl-C"
+    assert sink_pid is not None and not _alive(sink_pid), "the relay sink did not start, or still runs after Ctrl-C"
 
 
 def _log_entry(path: Path, message: str, contact_id: str, timeout: float = 10.0) -> dict:

@@ -210,7 +210,8 @@ async def test_personal_data_stays_off_the_topics_and_an_erasure_removes_it_ever
         assert report["status"] == "completed" and report["requested_by"] == "privacy-officer-07", report
         assert report["reference"] == "AVG-2026-0042", report
         removed = {service: part["removed"] for service, part in report["services"].items()}
-        assert removed["intake"] == {"contacts": 3, "acknowledgements": 1, "registry": 3}  # the e-mail was acknowledged
+        # The e-mail's acknowledgement is an outgoing message (`deliveries`); no attachments or answers here.
+        assert removed["intake"] == {"contacts": 3, "attachments": 0, "replies": 0, "deliveries": 1, "registry": 3}
         assert removed["routing"] == {"work": 1, "decisions": 3}
         assert removed["callback"]["callbacks"] == 1 and removed["callback"]["timers"] >= 1
         assert set(removed["metrics"]) == {"facts"}

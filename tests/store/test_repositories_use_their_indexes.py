@@ -76,6 +76,7 @@ async def test_routing_queues_claims_decisions_presence_and_privacy(db: AsyncDat
     await work.close(key="call:x", reason="abandoned", at=NOW, contact_id=None)
     await work.closure("call:x")
     await work.mark_closed(contact_id="c3", reason="abandoned", at=NOW)
+    await work.reopen(contact_id="c4", reason="answer undelivered", at=NOW, item={"_id": "c4", "channel": "email"})
     await decisions.get("c3")
     await presence.report(department_id="burgerzaken", agents=["b1"], now=NOW)
     await presence.available("burgerzaken", now=NOW)
@@ -111,7 +112,7 @@ async def test_intake_contacts_timeline_outbox_and_privacy(db: AsyncDatabase, cl
     await contacts.insert({"_id": "new", "dedup_key": "id:c7", "event_id": "x", "seq": 1000, "received_at": NOW, "citizen": {}})
     page, total = await contacts.timeline({"email": "p3@example.nl", "bsn": f"{3:09d}"}, skip=0, limit=5)
     assert total == 8 + 10 - 2 and len(page) == 5  # c3, c53 … by e-mail, c3, c43 … by BSN; c3 and c203 by both
-    await contacts.claim_acknowledgement("c7")
+    await contacts.set_department("c7", department_id="belastingen", upl_uri=None)
     await outbox.insert({"_id": "ev1", "event_id": "ev1", "seq": 2000, "unpublished": True})
     pending = PendingStore(db)
     unpublished = await pending.unpublished(limit=100)
@@ -125,3 +126,42 @@ async def test_intake_contacts_timeline_outbox_and_privacy(db: AsyncDatabase, cl
     await privacy.purge_registry(before=NOW - timedelta(days=365))
 
     await assert_no_collection_scans(client, recorder, at_least=15)
+
+
+async def test_intake_attachments_replies_and_outgoing_messages(db: AsyncDatabase, client: AsyncMongoClient, recorder: PlanRecorder) -> None:
+    from kcc_intake.attachments import AttachmentStore, Upload
+    from kcc_intake.delivery import DeliveryRepository
+    from kcc_intake.repository import ReplyRepository
+
+    attachments, replies, deliveries = AttachmentStore(db), ReplyRepository(db), DeliveryRepository(db)
+    for repository in (attachments, replies, deliveries):
+        await repository.ensure_indexes()
+    for i in range(60):
+        await attachments.put(attachment_id=f"a{i}", contact_id=f"c{i % 20}", upload=Upload("x.pdf", "application/pdf", b"%PDF" * i))
+    await db["replies"].insert_many([
+        {"_id": f"r{i}", "contact_id": f"c{i % 20}", "created_at": NOW - timedelta(minutes=i), "status": "sent"} for i in range(200)
+    ])
+    await db["deliveries"].insert_many([
+        {"_id": f"d{i}", "contact_id": f"c{i % 20}", "state": ("sent", "pending", "failed")[i % 3], "announced": True,
+         "next_attempt_at": NOW + timedelta(minutes=i), "lease_until": None}
+        for i in range(300)
+    ])
+    recorder.clear()
+
+    await attachments.of_contact("c3")
+    await attachments.get(contact_id="c3", attachment_id="a3")
+    await replies.of_contacts(["c1", "c2"])
+    await replies.get("r5")
+    await deliveries.queue({"_id": "new", "contact_id": "c1", "channel": "email", "kind": "reply"})
+    job = await deliveries.take(now=NOW + timedelta(days=1), lease=timedelta(minutes=2))
+    assert await deliveries.take(now=NOW - timedelta(days=1), lease=timedelta(minutes=2)) is None  # nothing due, nothing stalled
+    await deliveries.sending(job["_id"])
+    await deliveries.sent(job["_id"], at=NOW)
+    await deliveries.announced(job["_id"])
+    await deliveries.erase(["c4"])
+    await replies.erase(["c4"])
+    await attachments.erase(["c4"])
+    await attachments.purge(NOW - timedelta(days=365))
+    await replies.purge(NOW - timedelta(days=365))
+
+    await assert_no_collection_scans(client, recorder, at_least=10)

@@ -16,6 +16,7 @@ own `Authorization` header or `auth=` (e.g. `NO_AUTH`); calls that a service or 
 """
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -405,3 +406,67 @@ async def webhook_receiver() -> AsyncIterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     await receiver.stop()
+
+
+class RelaySink:
+    """A real SMTP server standing in for the municipality's mail relay: it keeps what it
+    receives (the parsed message and the envelope sender). `refuse(n, match)` makes it answer
+    451 to the next n messages that match, as a busy relay does."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+        self.envelope_senders: list[str] = []
+        self.refused: list[Any] = []
+        self._refusals: list[list[Any]] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    def refuse(self, times: int, match: Callable[[Any], bool]) -> None:
+        self._refusals.append([times, match])
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        for refusal in self._refusals:
+            if refusal[0] > 0 and refusal[1](message):
+                refusal[0] -= 1
+                self.refused.append(message)
+                return "451 4.3.0 Relay busy, try again later"
+        self.messages.append(message)
+        self.envelope_senders.append(envelope.mail_from)
+        return "250 OK"
+
+    async def start(self) -> "RelaySink":
+        from aiosmtpd.smtp import SMTP  # intake's dependency; only tests that send mail start a sink
+
+        def session() -> Any:
+            protocol = SMTP(self)
+            self._sessions.append(protocol)
+            return protocol
+
+        self._sessions: list[Any] = []
+        self._server = await asyncio.get_running_loop().create_server(session, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        """Stop listening and end the sessions still open: a client that keeps its connection
+        (or one cut off mid-session) must not hold the test's teardown (`wait_closed` waits for
+        every connection)."""
+        if self._server is None:
+            return
+        self._server.close()
+        for protocol in self._sessions:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+
+
+@pytest.fixture
+async def relay_sink() -> AsyncIterator[RelaySink]:
+    sink = await RelaySink().start()
+    yield sink
+    await sink.stop()

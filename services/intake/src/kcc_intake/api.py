@@ -7,7 +7,9 @@ from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Requ
 from kcc_shared.contracts import ContactReceivedData
 
 from kcc_intake import models as m
+from kcc_intake.attachments import AttachmentTooLarge, UndecodableAttachment
 from kcc_intake.mail import EmailIntake, ParsedMail
+from kcc_intake.replies import ReplyService
 from kcc_intake.service import IntakeService
 
 
@@ -20,7 +22,12 @@ async def _mail(request: Request) -> EmailIntake:
     return request.app.state.mail
 
 
+async def _replies(request: Request) -> ReplyService:
+    return request.app.state.replies
+
+
 Intake = Annotated[IntakeService, Depends(_service)]
+Replies = Annotated[ReplyService, Depends(_replies)]
 Mail = Annotated[EmailIntake, Depends(_mail)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=200, description="Same key twice = one contact")
@@ -40,7 +47,12 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/channels/web/submissions", tags=["channels"], summary="Website contact form or e-form", **ACCEPTED)
 async def post_web_submission(form: m.WebFormSubmission, intake: Intake, key: IdempotencyKey = None) -> m.Accepted:
-    return await intake.web_form(form, idempotency_key=key)
+    try:
+        return await intake.web_form(form, idempotency_key=key)
+    except AttachmentTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except UndecodableAttachment as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
 
 
 @router.post("/channels/web/appointments", tags=["channels"], summary="Online appointment booking", **ACCEPTED)
@@ -125,6 +137,7 @@ async def get_timeline(
     reason: Annotated[str, Query(
         min_length=3, max_length=200, description="Why the agent looks (doelbinding), e.g. 'contact c-123 in behandeling'",
     )],
+    replies: Replies,
     bsn: str | None = None,
     phone: str | None = None,
     email: str | None = None,
@@ -140,9 +153,9 @@ async def get_timeline(
     if len(reason.strip()) < 3:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "reason: say why you look (at least 3 characters)")
     principal = request.state.principal
-    return await intake.timeline(
+    return await replies.with_replies(await intake.timeline(
         citizen, page=page, page_size=page_size, viewer=principal.subject, roles=sorted(principal.roles), reason=reason.strip()
-    )
+    ))
 
 
 @router.get(

@@ -1,21 +1,24 @@
-"""The e-mail channel: a real SMTP listener, MIME parsing, and one acknowledgement per message."""
+"""The e-mail channel: a real SMTP listener, MIME parsing, attachments kept, one acknowledgement
+per message (queued in the outbox of outgoing messages, never sent inside the SMTP transaction),
+and delivery status notifications for what we sent (`bounces+<delivery>@…`)."""
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 
-import aiosmtplib
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from kcc_shared.contracts import Attachment, Channel, CitizenIdentifiers
 
 from kcc_intake import models as m
+from kcc_intake.attachments import AttachmentTooLarge, Upload, mail_uploads
 from kcc_intake.identifiers import normalise_email
-from kcc_intake.repository import ContactRepository
+from kcc_intake.replies import ReplyService
 from kcc_intake.service import IntakeService
 from kcc_intake.settings import SmtpSettings
 
@@ -37,6 +40,7 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     in_reply_to: str | None = None
     automatic: bool = False
+    uploads: list[Upload] = field(default_factory=list)  # the attachments' content (SMTP); None for a provider's description
 
 
 def parse_mime(raw: bytes) -> ParsedMail:
@@ -49,14 +53,8 @@ def parse_mime(raw: bytes) -> ParsedMail:
             raise MalformedMail("no valid From address")
         text_part = msg.get_body(preferencelist=("plain",))
         html_part = msg.get_body(preferencelist=("html",))
-        attachments = [
-            Attachment(
-                filename=part.get_filename() or "unnamed",
-                content_type=part.get_content_type(),
-                size=len(part.get_payload(decode=True) or b""),
-            )
-            for part in msg.iter_attachments()
-        ]
+        uploads = mail_uploads(msg)
+        attachments = [Attachment(filename=u.filename, content_type=u.content_type, size=len(u.content)) for u in uploads]
         return ParsedMail(
             message_id=str(msg.get("Message-ID", "")).strip() or "",
             from_address=sender,
@@ -67,6 +65,7 @@ def parse_mime(raw: bytes) -> ParsedMail:
             attachments=attachments,
             in_reply_to=str(msg.get("In-Reply-To")) if msg.get("In-Reply-To") else None,
             automatic=str(msg.get("Auto-Submitted", "no")).lower() != "no",
+            uploads=uploads,
         )
     except MalformedMail:
         raise
@@ -75,58 +74,50 @@ def parse_mime(raw: bytes) -> ParsedMail:
 
 
 class EmailIntake:
-    """Registers a mail as a contact and acknowledges it to the sender, once."""
+    """Registers a mail as a contact, keeps its attachments, and queues its acknowledgement, once."""
 
-    def __init__(self, *, intake: IntakeService, contacts: ContactRepository, settings: SmtpSettings) -> None:
-        self._intake, self._contacts, self._settings = intake, contacts, settings
+    def __init__(self, *, intake: IntakeService, replies: ReplyService, settings: SmtpSettings) -> None:
+        self._intake, self._replies, self._settings = intake, replies, settings
 
     def accepts(self, address: str) -> bool:
         return normalise_email(address) in {normalise_email(a) for a in self._settings.mailboxes}
 
+    def bounce_delivery(self, address: str) -> str | None:
+        """The delivery a `bounces+<delivery>@domain` address names; None for any other address."""
+        local, _, domain = normalise_email(address).partition("@")
+        bounce_local, _, bounce_domain = self._settings.bounce_mailbox.lower().partition("@")
+        base, plus, delivery = local.partition("+")
+        return delivery if plus and base == bounce_local and domain == bounce_domain and delivery else None
+
+    async def bounced(self, delivery_id: str, raw: bytes) -> str:
+        return await self._replies.bounced(delivery_id=delivery_id, raw=raw)
+
     async def accept(self, mail: ParsedMail, *, received_at: datetime | None = None) -> m.Accepted:
+        contact_id = str(uuid.uuid4())
+        attachments = await self._intake.keep_attachments(
+            mail.uploads, contact_id=contact_id, key=f"email:{mail.message_id or contact_id}"
+        ) if mail.uploads else mail.attachments
         accepted = await self._intake.accept(
             channel=Channel.EMAIL,
             dedup_key=mail.message_id or None,
+            contact_id=contact_id,
             fields={
                 "received_at": received_at or datetime.now(UTC),
                 "subject": mail.subject or None,
                 "text": mail.text if mail.text is not None else mail.html,
                 "channel_message_id": mail.message_id or None,
                 "thread_id": mail.in_reply_to,
-                "attachments": mail.attachments,
+                "attachments": attachments,
                 "citizen": CitizenIdentifiers(email=mail.from_address),
             },
         )
         if self._settings.acknowledge and not mail.automatic:
-            await self._acknowledge(accepted, mail)
-        return accepted
-
-    async def _acknowledge(self, accepted: m.Accepted, mail: ParsedMail) -> None:
-        if not await self._contacts.claim_acknowledgement(accepted.contact_id):
-            return  # already acknowledged (a duplicate of this message)
-        ack = EmailMessage()
-        ack["From"] = self._settings.sender
-        ack["To"] = mail.from_address
-        ack["Subject"] = f"Ontvangstbevestiging {accepted.reference}: {mail.subject}".strip().rstrip(":")
-        ack["Auto-Submitted"] = "auto-replied"
-        if mail.message_id:
-            ack["In-Reply-To"] = mail.message_id
-        ack.set_content(
-            "Beste inwoner,\n\n"
-            f"Wij hebben uw e-mail ontvangen. Uw referentienummer is {accepted.reference}.\n"
-            "U krijgt binnen 2 werkdagen antwoord.\n\n"
-            "Met vriendelijke groet,\nKlantcontactcentrum gemeente Groningen (14 050)\n"
-        )
-        password = self._settings.relay_password.get_secret_value() if self._settings.relay_password else None
-        try:
-            await aiosmtplib.send(
-                ack, hostname=self._settings.relay_host, port=self._settings.relay_port,
-                username=self._settings.relay_username, password=password, timeout=10,
+            # Queued, not sent: the outbox sends it after the SMTP transaction, with retries.
+            await self._replies.queue_acknowledgement(
+                contact_id=accepted.contact_id, reference=accepted.reference or accepted.contact_id,
+                to=mail.from_address, subject=mail.subject, message_id=mail.message_id or None,
             )
-            log.info("acknowledgement sent", extra={"contact_id": accepted.contact_id, "reference": accepted.reference})
-            await self._intake.acknowledged(accepted.contact_id, at=datetime.now(UTC), means="email")
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            log.error("acknowledgement not sent", extra={"contact_id": accepted.contact_id, "error": repr(exc)})
+        return accepted
 
 
 class SmtpHandler:
@@ -136,18 +127,29 @@ class SmtpHandler:
         self._mail = mail
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:  # noqa: N802
-        if not self._mail.accepts(address):
+        if not self._mail.accepts(address) and self._mail.bounce_delivery(address) is None:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        raw = envelope.original_content or envelope.content
+        bounces = [d for d in (self._mail.bounce_delivery(a) for a in envelope.rcpt_tos) if d]
+        if bounces:
+            try:
+                done = [await self._mail.bounced(delivery_id, raw) for delivery_id in bounces]
+            except Exception:
+                log.exception("bounce not processed")
+                return "451 4.3.0 Temporary failure, please retry"
+            return f"250 OK {'; '.join(done)}"
         try:
-            parsed = parse_mime(envelope.original_content or envelope.content)
+            parsed = parse_mime(raw)
         except MalformedMail as exc:
             return f"554 5.6.0 {exc}"
         try:
             accepted = await self._mail.accept(parsed)
+        except AttachmentTooLarge as exc:
+            return f"552 5.3.4 {exc}"
         except Exception:
             log.exception("mail not accepted")
             return "451 4.3.0 Temporary failure, please retry"

@@ -39,6 +39,14 @@ class CitizenFields(ChannelInput):
         return normalise_email(value) if value else None
 
 
+class AttachmentUpload(ChannelInput):
+    """A file sent along, its content base64-encoded in the JSON body."""
+
+    filename: str = Field(min_length=1, max_length=255, examples=["uittreksel.pdf"])
+    content_type: str = Field(default="application/octet-stream", min_length=3, max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    content_base64: str = Field(min_length=1, description="The file's bytes, base64 (standard alphabet)")
+
+
 class WebFormSubmission(CitizenFields):
     """A contact form or e-form submitted on the municipality's website."""
 
@@ -50,6 +58,9 @@ class WebFormSubmission(CitizenFields):
     message: str = Field(min_length=1, max_length=20_000)
     name: str | None = Field(default=None, max_length=200)
     submitted_at: AwareDatetime | None = None
+    attachments: list[AttachmentUpload] = Field(
+        default_factory=list, max_length=20, description="Kept by intake; events reference them by id and SHA-256"
+    )
 
 
 class WebAppointmentBooking(CitizenFields):
@@ -233,3 +244,64 @@ class TimelineView(BaseModel):
 
 class AccessLogPage(BaseModel):
     items: list[TimelineView]
+class StoredAttachment(BaseModel):
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str = Field(description="SHA-256 of the content, hex: the bytes served have this checksum")
+
+
+class LetterAddress(ChannelInput):
+    """Whom an answer letter goes to: the lines of the address window."""
+
+    lines: list[str] = Field(min_length=1, max_length=6, examples=[["Mevrouw M. de Vries", "Herestraat 1", "9711 LA Groningen"]])
+
+
+class ReplyIn(ChannelInput):
+    """An answer to a contact, sent on the citizen's channel (or, for a call or visit, as a follow-up e-mail or letter)."""
+
+    text: str = Field(
+        min_length=1, max_length=20_000,
+        description="The answer, as the citizen will read it; {naam}, {referentie}, {ontvangen} and {datum} are filled in",
+    )
+    channel: Literal["email", "letter", "social"] | None = Field(
+        default=None, description="Default: the contact's own channel (web: e-mail). Telephone and counter contacts must name one"
+    )
+    subject: str | None = Field(default=None, max_length=200, description="Default: the contact's subject")
+    email: str | None = Field(
+        default=None, pattern=EMAIL, max_length=254,
+        description="E-mail: where to send it when the contact has no address (the follow-up of a call or visit)",
+    )
+    name: str | None = Field(default=None, max_length=200, description="Fills {naam} in a reply template's text")
+    salutation: str | None = Field(default=None, max_length=200, description="Letter: default 'Geachte heer, mevrouw,'")
+    address: LetterAddress | None = Field(default=None, description="Letter: the address window")
+    decision: bool | None = Field(
+        default=None, description="Letter: the answer is a decision (besluit), so it carries the objection notice; "
+        "default: when the owning department is one whose answers are decisions"
+    )
+    attachments: list[AttachmentUpload] = Field(default_factory=list, max_length=20)
+
+
+class ReadabilityOut(BaseModel):
+    flesch_douma: float = Field(description="Higher is easier; Douma's bands: <30 very hard, 30-45 hard, 45-60 fairly hard, 60-70 normal, >70 easy")
+    band: str
+    words: int
+    sentences: int
+    above_b1: bool
+    warning: str | None = Field(description="Set when the answer reads above B1: rewrite it before it goes out")
+
+
+class ReplyOut(BaseModel):
+    reply_id: str
+    contact_id: str
+    channel: Literal["email", "letter", "social"]
+    status: Literal["queued", "sent", "ready_for_post", "undelivered"]
+    created_at: AwareDatetime
+    sent_at: AwareDatetime | None = None
+    message_id: str | None = Field(default=None, description="E-mail: the Message-ID the answer carries")
+    attachments: list[StoredAttachment] = Field(default_factory=list)
+    readability: ReadabilityOut | None = Field(default=None, description="Letters (and every answer): the plain-language check")
+    letter_url: str | None = Field(default=None, description="Letter: where the post room fetches the PDF")
+    undelivered_reason: str | None = None
+    duplicate: bool = Field(default=False, description="True when this Idempotency-Key made this reply before")

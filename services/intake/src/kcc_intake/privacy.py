@@ -15,7 +15,7 @@
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,6 +153,8 @@ class PrivacyService:
     ) -> None:
         self._repository, self._pseudonyms, self._retention_months = repository, pseudonyms, retention_months
         self._erasure_services, self._record, self._source, self._clock = erasure_services, record, source, clock
+        self._erasers: dict[str, Callable[[list[str]], Awaitable[int]]] = {}
+        self._purgers: dict[str, Callable[[datetime], Awaitable[int]]] = {}
 
     # --- registry ---------------------------------------------------------------------------
 
@@ -214,14 +216,22 @@ class PrivacyService:
             erasure_id=erasure_id, contacts=len(contacts), identifiers=len(pseudonyms), published=recorded.published
         )
 
+    def erase_also(self, **erasers: Callable[[list[str]], Awaitable[int]]) -> None:
+        """More of intake's stores that hold a contact's data, erased with it (by contact id)."""
+        self._erasers.update(erasers)
+
+    def purge_also(self, **purgers: Callable[[datetime], Awaitable[int]]) -> None:
+        """More of intake's stores whose content goes after the retention period (older than the cut-off)."""
+        self._purgers.update(purgers)
+
     async def erase(self, request: CitizenErasureRequestedData) -> dict[str, int]:
         """Intake's own part: the citizen's contacts (content, identifiers, outbox copy), their
-        acknowledgement claims and the registry's values."""
-        return {
-            CONTACTS: await self._repository.delete_by_ids(CONTACTS, request.contact_ids),
-            "acknowledgements": await self._repository.delete_by_ids("acknowledgements", request.contact_ids),
-            REGISTRY: await self._repository.delete_by_ids(REGISTRY, request.pseudonyms),
-        }
+        attachments, answers and outgoing messages (acknowledgements included), and the registry's values."""
+        removed = {CONTACTS: await self._repository.delete_by_ids(CONTACTS, request.contact_ids)}
+        for name, erase in self._erasers.items():
+            removed[name] = await erase(request.contact_ids)
+        removed[REGISTRY] = await self._repository.delete_by_ids(REGISTRY, request.pseudonyms)
+        return removed
 
     async def erasure_completed(self, event: CitizenErasureCompleted) -> None:
         d = event.data
@@ -251,8 +261,9 @@ class PrivacyService:
         """Strip content and identifiers from contacts older than the retention period."""
         now = self._clock()
         before = months_before(now, self._retention_months)
-        return {
-            CONTACTS: await self._repository.purge_contacts(before=before, now=now),
-            REGISTRY: await self._repository.purge_registry(before=before),
-        }
+        purged = {CONTACTS: await self._repository.purge_contacts(before=before, now=now)}
+        for name, purge in self._purgers.items():
+            purged[name] = await purge(before)
+        purged[REGISTRY] = await self._repository.purge_registry(before=before)
+        return purged
 

@@ -17,10 +17,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from kcc_shared.mongo import insert_once
-
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
-CONTACTS, OUTBOX, COMMITS = "contacts", "outbox", "commits"
+CONTACTS, OUTBOX, COMMITS, REPLIES = "contacts", "outbox", "commits", "replies"
 # Both collections queue events; recovery reads the unpublished ones in acceptance order.
 UNPUBLISHED_INDEX = ([("unpublished", ASCENDING), ("seq", ASCENDING)], "unpublished")
 
@@ -64,7 +62,6 @@ async def _insert_new(collection: AsyncCollection, docs: list[dict[str, Any]], k
 class ContactRepository:
     def __init__(self, db: AsyncDatabase) -> None:
         self._contacts = db[CONTACTS]
-        self._acknowledgements = db["acknowledgements"]
 
     async def ensure_indexes(self) -> None:
         await self._contacts.create_index("dedup_key", unique=True, name="dedup_key")
@@ -102,9 +99,53 @@ class ContactRepository:
         docs = {doc["_id"]: doc async for doc in self._contacts.find({"_id": {"$in": page}})} if page else {}
         return [docs[contact_id] for contact_id in page if contact_id in docs], len(ordered)
 
-    async def claim_acknowledgement(self, contact_id: str) -> bool:
-        """True for exactly one caller per contact: the one that may send the acknowledgement (a unique insert)."""
-        return await insert_once(self._acknowledgements, {"_id": contact_id, "claimed_at": datetime.now(UTC)})
+    async def set_department(self, contact_id: str, *, department_id: str | None, upl_uri: str | None) -> None:
+        """Routing named the contact's owner: the department whose back-office may see its attachments and answer it."""
+        await self._contacts.update_one({"_id": contact_id}, {"$set": {"department_id": department_id, "upl_uri": upl_uri}})
+
+
+class ReplyRepository:
+    """Answers to contacts (`replies`), with the text as sent: personal data, erased with the contact."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._replies = db[REPLIES]
+
+    async def ensure_indexes(self) -> None:
+        await self._replies.create_index([("contact_id", ASCENDING), ("created_at", ASCENDING)], name="contact_id")
+        await self._replies.create_index([("purged_at", ASCENDING), ("created_at", ASCENDING)], name="retention")
+
+    async def purge(self, before: datetime) -> int:
+        """Retention: strip the text of answers made before the cut-off (status and times stay for the figures)."""
+        result = await self._replies.update_many(
+            {"purged_at": None, "created_at": {"$lt": before}},
+            {"$unset": {"text": "", "subject": "", "attachments": "", "to": ""}, "$set": {"purged_at": datetime.now(UTC)}},
+        )
+        return result.modified_count
+
+    async def insert(self, reply: dict[str, Any]) -> dict[str, Any] | None:
+        """Store a new reply; the earlier one when its id (an Idempotency-Key's) was taken."""
+        return await _insert_once(self._replies, reply, "_id")
+
+    async def get(self, reply_id: str) -> dict[str, Any] | None:
+        return await self._replies.find_one({"_id": reply_id})
+
+    async def update(self, reply_id: str, fields: dict[str, Any], *, unless_status: str | None = None) -> None:
+        query: dict[str, Any] = {"_id": reply_id}
+        if unless_status:
+            query["status"] = {"$ne": unless_status}
+        await self._replies.update_one(query, {"$set": fields})
+
+    async def of_contacts(self, contact_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        if contact_ids:
+            async for doc in self._replies.find({"contact_id": {"$in": contact_ids}}).sort("created_at", ASCENDING):
+                found.setdefault(doc["contact_id"], []).append(doc)
+        return found
+
+    async def erase(self, contact_ids: list[str]) -> int:
+        if not contact_ids:
+            return 0
+        return (await self._replies.delete_many({"contact_id": {"$in": sorted(set(contact_ids))}})).deleted_count
 
 
 class AccessLogRepository:

@@ -48,6 +48,7 @@ from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.telemetry import annotate
 
 from kcc_intake import models as m
+from kcc_intake.attachments import AttachmentStore, Limits, Upload, decode_uploads
 from kcc_intake.deadlines import letter_deadlines
 from kcc_intake.identifiers import normalise_phone
 from kcc_intake.groupcommit import GroupCommit
@@ -76,12 +77,14 @@ class IntakeService:
         self, *, contacts: ContactRepository, commit: GroupCommit, relay: OutboxRelay, source: str,
         accept_wait_s: float, number_map: dict[str, str], timezone: str, pseudonyms: Pseudonymiser,
         registry: RegistryEntries | None = None, access_log: AccessLogRepository | None = None,
+        attachments: AttachmentStore | None = None, limits: Limits | None = None,
     ) -> None:
         self._contacts, self._commit, self._relay, self._source = contacts, commit, relay, source
         self._access_log = access_log
         self._accept_wait_s, self._number_map, self._tz = accept_wait_s, number_map, ZoneInfo(timezone)
         self._pseudonyms = pseudonyms
         self._registry = registry
+        self._attachments, self._limits = attachments, limits
 
     def pseudonymise(self, identifiers: dict[str, str | None]) -> tuple[dict[str, str], list[dict[str, Any]]]:
         """Pseudonyms per identifier kind and, with a registry, the entries that let it resolve
@@ -90,9 +93,12 @@ class IntakeService:
             return self._registry(identifiers)
         return self._pseudonyms.of(identifiers), []
 
-    async def accept(self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any]) -> m.Accepted:
-        """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact."""
-        contact_id = str(uuid.uuid4())
+    async def accept(
+        self, *, channel: Channel, dedup_key: str | None, fields: dict[str, Any], contact_id: str | None = None
+    ) -> m.Accepted:
+        """Register a contact and publish its `ContactReceived`; the same dedup key is the same contact.
+        `contact_id` is the id to give a new contact (one its attachments were stored under)."""
+        contact_id = contact_id or str(uuid.uuid4())
         fields = dict(fields)
         citizen: CitizenIdentifiers = fields.pop("citizen", None) or CitizenIdentifiers()
         # The event names the citizen by pseudonyms only, and its content has identifiers masked;
@@ -158,11 +164,32 @@ class IntakeService:
 
     # --- channels -------------------------------------------------------------------------
 
+    async def keep_attachments(self, uploads: list[Upload], *, contact_id: str, key: str) -> list[dict[str, Any]]:
+        """Store a new contact's files (within the limits: AttachmentTooLarge) before the contact,
+        so an event never references content that is not there. Ids derive from the channel's
+        message key, so a repeated message stores nothing new and names the first one's files."""
+        if not uploads:
+            return []
+        if self._attachments is None or self._limits is None:
+            raise RuntimeError("no attachment store configured")
+        self._limits.check(uploads)
+        return [
+            await self._attachments.put(attachment_id=derived_id(key, f"attachment:{i}"), contact_id=contact_id, upload=upload)
+            for i, upload in enumerate(uploads)
+        ]
+
     async def web_form(self, form: m.WebFormSubmission, *, idempotency_key: str | None) -> m.Accepted:
+        contact_id = str(uuid.uuid4())
+        dedup_key = idempotency_key or form.submission_id
+        attachments = await self.keep_attachments(
+            decode_uploads(form.attachments), contact_id=contact_id, key=f"web:{dedup_key or contact_id}"
+        )
         return await self.accept(
             channel=Channel.WEB,
-            dedup_key=idempotency_key or form.submission_id,
+            dedup_key=dedup_key,
+            contact_id=contact_id,
             fields={
+                "attachments": attachments,
                 "received_at": form.submitted_at or datetime.now(UTC),
                 "subject": form.subject,
                 "text": form.message,

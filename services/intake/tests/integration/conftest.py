@@ -1,10 +1,6 @@
 """Intake on the real stack, with a real SMTP sink standing in for the municipality's relay."""
 
-import asyncio
-from email import message_from_bytes, policy
-
 import pytest
-from aiosmtpd.smtp import SMTP
 
 from kcc_intake.app import create_app
 from kcc_intake.settings import IntakeSettings
@@ -12,25 +8,10 @@ from kcc_shared.contracts import CONTACT_RECEIVED
 from kcc_shared.testing import running
 
 
-class MailSink:
-    """An SMTP server that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
-        return "250 OK"
-
-
 @pytest.fixture
-async def mail_sink():
-    sink = MailSink()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), "127.0.0.1", 0)
-    sink.port = server.sockets[0].getsockname()[1]
-    yield sink
-    server.close()
-    await server.wait_closed()
+async def mail_sink(relay_sink):
+    """The relay acknowledgements and answers go out through (kcc_shared.testing.RelaySink)."""
+    return relay_sink
 
 
 @pytest.fixture
@@ -38,6 +19,10 @@ def intake_env(service_env, mail_sink, monkeypatch):
     def configure(**kwargs):
         env = service_env("intake", **kwargs)
         monkeypatch.setenv("KCC_INTAKE_SMTP__RELAY_PORT", str(mail_sink.port))
+        # The outbox of outgoing messages looks often and backs off briefly, so retries happen within a test.
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__POLL_INTERVAL_S", "0.1")
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__BACKOFF_INITIAL_S", "0.2")
+        monkeypatch.setenv("KCC_INTAKE_DELIVERY__BACKOFF_MAX_S", "1")
         return env
 
     return configure

@@ -1,6 +1,7 @@
 """Each of the six channels on the real stack: a realistic Dutch contact in, the event out."""
 
 import asyncio
+import hashlib
 import json
 import smtplib
 from email.message import EmailMessage
@@ -115,7 +116,9 @@ async def test_email_over_smtp_with_one_acknowledgement(intake, mail_sink):
     assert (data["channel"], data["subject"]) == ("email", "Vraag over de hondenbelasting")
     assert await resolve(intake, data["citizen"]["email"]) == "m.devries@example.nl"
     assert data["text"].startswith("Goedemiddag, wij hebben sinds maart een hond.")
-    assert data["attachments"] == [{"filename": "inenting.pdf", "content_type": "application/pdf", "size": 24}]
+    [attachment] = data["attachments"]  # described and referenced; the content stays with intake
+    assert {k: attachment[k] for k in ("filename", "content_type", "size")} == {"filename": "inenting.pdf", "content_type": "application/pdf", "size": 24}
+    assert attachment["sha256"] == hashlib.sha256(b"%PDF-1.4 inentingsbewijs").hexdigest() and attachment["attachment_id"]
     for _ in range(50):
         if mail_sink.messages:
             break

@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 # Bump when a KPI's definition changes: figures are then recomputed from the facts (a rebuild),
 # never migrated by hand.
-DEFINITION_VERSION = "2026-12-07.1"  # counter appointments kept; appointment waits from the planned time
+DEFINITION_VERSION = "2026-12-07.2"  # counter appointments kept, appointment waits from the planned time; written channels answered by the reply sent
 
 
 class DailyCounts(BaseModel):

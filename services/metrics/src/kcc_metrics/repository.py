@@ -34,6 +34,8 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     "acknowledged": (("day",), ("contact_id",)),
     "routed": (("day",), ("contact_id",)),
     "resolved": (("day",), ("contact_id",)),
+    "answered": (("day",), ("contact_id",)),
+    "undelivered": (("day",), ("contact_id",)),
     # Telephone figures come from the read model; call facts are joined only by call id (hand-offs).
     "call": (("call_id",),),
     "counter": (("event", "day"), ("visit_key",)),

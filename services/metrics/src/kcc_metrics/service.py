@@ -20,6 +20,8 @@ from kcc_shared.contracts import (
     CallOffered,
     CallTransferred,
     ContactAcknowledged,
+    ContactAnswered,
+    ContactReplyUndelivered,
     ContactReceived,
     ContactResolved,
     ContactRouted,
@@ -137,6 +139,23 @@ class MetricsService:
                 "department_id": data.department_id, "upl_uri": data.upl_uri,
             },
         )
+
+    async def contact_answered(self, event: ContactAnswered | ContactReplyUndelivered) -> None:
+        """An answer went out (`answered`) or did not arrive (`undelivered`): written channels are judged on these."""
+        data = event.data
+        if isinstance(event, ContactAnswered):
+            fact = {
+                "kind": "answered", "day": self.local_day(data.answered_at).isoformat(), "contact_id": data.contact_id,
+                "reply_id": data.reply_id, "channel": data.channel.value, "reply_channel": data.reply_channel,
+                "answered_at": data.answered_at,
+            }
+        else:
+            fact = {
+                "kind": "undelivered", "day": self.local_day(data.undelivered_at).isoformat(), "contact_id": data.contact_id,
+                "reply_id": data.reply_id, "channel": data.channel.value, "reply_channel": data.reply_channel,
+                "undelivered_at": data.undelivered_at,
+            }
+        await self._repository.record(event_id=event.id, fact=fact)
 
     async def call_event(self, event: CallEvent) -> None:
         """One fact per call event; a call's facts are joined by call id when a KPI is asked for."""
@@ -317,8 +336,12 @@ class MetricsService:
             received = await self._of_department(received, department)
             ids = [f["contact_id"] for f in received]
             resolved = await self._repository.where_in(kind="resolved", field="contact_id", values=ids)
+            answered = await self._repository.where_in(kind="answered", field="contact_id", values=ids)
+            undelivered = await self._repository.where_in(kind="undelivered", field="contact_id", values=ids)
             kpis += [
-                kpi for kpi in written_kpis(received, resolved, norms=self._norms, tz=self._tz, now=now)
+                kpi for kpi in written_kpis(
+                    received, resolved, norms=self._norms, tz=self._tz, now=now, answered=answered, undelivered=undelivered,
+                )
                 if channel in (None, kpi.channel)
             ]
             if channel in (None, "letter"):

@@ -96,7 +96,9 @@ async def test_every_kpi_of_the_christmas_week_equals_the_hand_computed_value(ch
     assert met == {**expected_met, ("telephone", "service_level_abandoned_short_excluded"): False}
     by_name = {(k.channel, k.name): k for k in report.kpis}
     assert by_name[("telephone", "max_transfers_per_call")].counts["calls_over_limit"] == 1
-    assert by_name[("email", "answered_in_time")].counts == {"met": 1, "missed": 2, "pending": 0}
+    assert by_name[("email", "answered_in_time")].counts == {
+        "met": 1, "missed": 2, "pending": 0, "by_reply": 0, "by_resolve": 2, "replies": 0, "undelivered": 0,
+    }
 
 
 async def test_twice_delivered_shuffled_events_give_identical_figures(christmas_scenario):
@@ -162,8 +164,12 @@ async def test_a_department_report_counts_only_the_contacts_routed_to_that_depar
     by_name = {(k.channel, k.name): k for k in report.kpis}
     # Calls carry no department: no call KPIs (a telephone contact routed there may still be rated).
     assert [name for channel, name in by_name if channel == "telephone"] == ["satisfaction_average"]
-    assert by_name[("email", "answered_in_time")].counts == {"met": 0, "missed": 2, "pending": 0}
-    assert by_name[("letter", "answered_in_time")].counts == {"met": 0, "missed": 0, "pending": 0}
+    assert by_name[("email", "answered_in_time")].counts == {
+        "met": 0, "missed": 2, "pending": 0, "by_reply": 0, "by_resolve": 1, "replies": 0, "undelivered": 0,
+    }
+    assert by_name[("letter", "answered_in_time")].counts == {
+        "met": 0, "missed": 0, "pending": 0, "by_reply": 0, "by_resolve": 0, "replies": 0, "undelivered": 0,
+    }
 
 
 def visit(ticket: str, stage: str, minute: int, *, appointment: str | None = None):
@@ -277,6 +283,62 @@ async def test_a_stored_sheet_is_reused_until_the_day_changes_or_a_pending_deadl
     facts.stored_sheets[sheet["_id"]]["kpis"] = []
     facts.seq += 1  # a batch changed the day
     assert (await metrics.day_sheets([day], channel="email", department=None))[0]["kpis"] != []
+
+
+async def test_written_channels_are_judged_on_the_answer_sent_with_the_click_as_fallback():
+    """Hand-computed: e-mails received Thursday 24 Dec 2026 10:00 are due by the end of Tuesday 29
+    Dec (Christmas, Boxing Day and the weekend do not count); social messages 24 h after receipt."""
+    from kcc_shared.contracts import (
+        CONTACT_ANSWERED, CONTACT_RECEIVED, CONTACT_RESOLVED, Channel, ContactAnswered, ContactAnsweredData, ContactReceived,
+        ContactReceivedData, ContactReplyUndelivered, ContactReplyUndeliveredData, ContactResolved, ContactResolvedData,
+    )
+
+    def at(month: int, day: int, hour: int) -> datetime:
+        return datetime(2026 if month == 12 else 2027, month, day, hour, tzinfo=AMS)
+
+    events = []
+
+    def contact(name, channel, received, *, click=None, replies=(), bounced=()):
+        cid = f"w-{name}"
+        events.append((ContactReceived.create(source="/t", data=ContactReceivedData(contact_id=cid, channel=channel, received_at=received)), CONTACT_RECEIVED))
+        if click:
+            events.append((ContactResolved.create(source="/t", data=ContactResolvedData(contact_id=cid, channel=channel, outcome="answered_in_kcc", resolved_at=click)), CONTACT_RESOLVED))
+        for i, sent in enumerate(replies):
+            kind = "email" if channel == Channel.EMAIL else "social"
+            events.append((ContactAnswered.create(source="/t", data=ContactAnsweredData(contact_id=cid, reply_id=f"{cid}-r{i}", channel=channel, reply_channel=kind, answered_at=sent)), CONTACT_ANSWERED))
+            if i in bounced:
+                events.append((ContactReplyUndelivered.create(source="/t", data=ContactReplyUndeliveredData(
+                    contact_id=cid, reply_id=f"{cid}-r{i}", channel=channel, reply_channel=kind, received_at=received,
+                    reason="bounce: 5.1.1", undelivered_at=sent + timedelta(minutes=5))), CONTACT_ANSWERED))
+
+    # Clicked resolved in time, but the answer went out on Wednesday 30 Dec: missed (the reply decides).
+    contact("late-reply", Channel.EMAIL, at(12, 24, 10), click=at(12, 28, 9), replies=[at(12, 30, 9)])
+    # Clicked late, but the answer went out on Monday 28 Dec: met.
+    contact("late-click", Channel.EMAIL, at(12, 24, 10), click=at(12, 31, 9), replies=[at(12, 28, 15)])
+    # The first answer bounced on Monday; the second went out on Wednesday: missed.
+    contact("bounced", Channel.EMAIL, at(12, 24, 10), click=at(12, 28, 9), replies=[at(12, 28, 9), at(12, 30, 11)], bounced={0})
+    # No answer through the platform (a phone call instead): the click on Tuesday decides, met.
+    contact("click-only", Channel.EMAIL, at(12, 24, 10), click=at(12, 29, 16))
+    # Social, received Wednesday 23 Dec 12:00: replied after 23 h (met); replied after 25 h, clicked after 2 h (missed).
+    contact("social-fast", Channel.SOCIAL, at(12, 23, 12), replies=[at(12, 24, 11)])
+    contact("social-slow", Channel.SOCIAL, at(12, 23, 12), click=at(12, 23, 14), replies=[at(12, 24, 13)])
+
+    metrics = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(metrics, events)
+    report = await metrics.service_norms(first=date(2026, 12, 23), last=date(2026, 12, 24))
+    by_name = {(k.channel, k.name): k for k in report.kpis}
+
+    email, social = by_name[("email", "answered_in_time")], by_name[("social", "answered_in_time")]
+    assert email.counts == {"met": 2, "missed": 2, "pending": 0, "by_reply": 3, "by_resolve": 1, "replies": 4, "undelivered": 1}
+    assert email.value == 0.5
+    assert social.counts == {"met": 1, "missed": 1, "pending": 0, "by_reply": 2, "by_resolve": 0, "replies": 2, "undelivered": 0}
+    assert "resolve click" in email.definition and "contact.answered" in email.definition
+    # Judged on clicks alone (the definition before replies), the same contacts gave 3 of 4 e-mails and 1 of 1 social in time.
+    clicks_only = MetricsService(repository=FakeFacts(), timezone="Europe/Amsterdam", clock=lambda: AFTER_ALL_DEADLINES)
+    await deliver(clicks_only, [(e, t) for e, t in events if t is not CONTACT_ANSWERED])
+    before = {(k.channel, k.name): k for k in (await clicks_only.service_norms(first=date(2026, 12, 23), last=date(2026, 12, 24))).kpis}
+    assert (before[("email", "answered_in_time")].counts["met"], before[("email", "answered_in_time")].counts["missed"]) == (3, 1)
+    assert (before[("social", "answered_in_time")].counts["met"], before[("social", "answered_in_time")].counts["missed"]) == (1, 1)
 
 
 def appointment(appointment_id: str, status: str, *, planned_minute: int, at_minute: int):

@@ -21,7 +21,7 @@ from kcc_shared.contracts import (
 from kcc_shared.runtime import Infrastructure
 
 from kcc_routing.directory import UnknownDepartment
-from kcc_routing.knowledge import KnowledgeBase
+from kcc_routing.knowledge import PLACEHOLDERS, KnowledgeBase, reply_templates
 from kcc_routing.organisation import DEPARTMENT_ID, Department, Organisation
 from kcc_routing.queues import Conflict, NotFound, Outcome
 from kcc_routing.service import RoutingService
@@ -128,6 +128,14 @@ async def search_knowledge(
 ) -> dict[str, Any]:
     hits = knowledge.search(q, limit=limit, upl_uri=upl_uri)
     return {"query": q, "items": [{**hit.item.__dict__, "score": hit.score} for hit in hits]}
+
+
+@router.get(
+    "/knowledge/reply-templates", tags=["kennisbank"],
+    summary="Reply templates for a UPL product, from its kennisbank items, with placeholders intake fills in",
+)
+async def get_reply_templates(knowledge: Knowledge, upl_uri: Annotated[str, Query(min_length=1, max_length=500)]) -> dict[str, Any]:
+    return {"upl_uri": upl_uri, "placeholders": PLACEHOLDERS, "templates": reply_templates(knowledge, upl_uri=upl_uri)}
 
 
 # --- organisation -----------------------------------------------------------------------------

@@ -75,6 +75,34 @@ class KnowledgeBase:
         return hits[:limit]
 
 
+# The placeholders intake fills in when an answer is sent (kcc_intake.replies.PLACEHOLDERS).
+PLACEHOLDERS = {
+    "naam": "the citizen's name as the agent gives it (default: heer, mevrouw)",
+    "referentie": "the contact's reference (KCC-7F3A-2B9E)",
+    "ontvangen": "the day the contact came in (7 december 2026)",
+    "datum": "the day the answer goes out",
+}
+
+
+def reply_templates(knowledge: KnowledgeBase, *, upl_uri: str) -> list[dict[str, str]]:
+    """Answer building blocks for one UPL product: each kennisbank item as the start of a reply,
+    with placeholders intake fills in, so an agent begins from a checked answer."""
+    return [
+        {
+            "template_id": f"reply-{item.id}", "upl_uri": item.upl_uri, "upl_name": item.upl_name, "question": item.question,
+            "subject": f"Uw vraag over {item.upl_name} ({{referentie}})",
+            "text": (
+                "Beste {naam},\n\n"
+                f"Op {{ontvangen}} stelde u ons een vraag over {item.upl_name}. Hier is ons antwoord.\n\n"
+                f"{item.answer}\n\n"
+                "Heeft u nog een vraag? Bel 14 050 en noem uw referentienummer {referentie}."
+            ),
+        }
+        for item in knowledge.items
+        if item.upl_uri == upl_uri
+    ]
+
+
 def parse_knowledge(data: dict, *, synonyms: dict[str, list[str]] | None = None) -> KnowledgeBase:
     return KnowledgeBase([KnowledgeItem(**item) for item in data["items"]], synonyms=synonyms)
 

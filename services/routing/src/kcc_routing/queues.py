@@ -64,6 +64,7 @@ class WorkStore(Protocol):
     async def close(self, *, key: str, reason: str, at: datetime, contact_id: str | None) -> None: ...
     async def closure(self, key: str) -> dict[str, Any] | None: ...
     async def mark_closed(self, *, contact_id: str, reason: str, at: datetime) -> None: ...
+    async def reopen(self, *, contact_id: str, reason: str, at: datetime, item: dict[str, Any]) -> None: ...
 
 
 def call_ref(call_id: str) -> str:
@@ -264,6 +265,20 @@ class WorkQueues:
     @staticmethod
     def _same_resolution(item: dict[str, Any], agent_id: str, outcome: str, handle_time_s: float) -> bool:
         return (item.get("claimed_by"), item.get("outcome"), item.get("handle_time_s")) == (agent_id, outcome, handle_time_s)
+
+    async def reopen(
+        self, *, contact_id: str, channel: str, skill: str | None, received_at: datetime, reason: str, at: datetime
+    ) -> None:
+        """Put a contact back in the waiting set (resolved or not); a contact the KCC never
+        queued (it went to a department) gets an item now, for the department's skill."""
+        await self._store.reopen(
+            contact_id=contact_id, reason=reason, at=at,
+            item={
+                "_id": contact_id, "channel": channel, "skill": skill, "upl_uri": None, "upl_name": None, "subject": None,
+                "text": None, "phone_key": None, "citizen": {}, "received_at": received_at, "enqueued_at": at, "due_at": None,
+                "transfers": 0,
+            },
+        )
 
     async def request_callback(self, *, contact_id: str, request_id: str, entry: dict[str, Any]) -> list[dict[str, Any]]:
         """Queue a call-back request in the item's outbox once per request; what of the outbox is unsent."""

@@ -154,6 +154,16 @@ class WorkRepository:
             {"_id": contact_id, "status": "waiting"}, {"$set": {"status": "closed", "closed_reason": reason, "closed_at": at}}
         )
 
+    async def reopen(self, *, contact_id: str, reason: str, at: datetime, item: dict[str, Any]) -> None:
+        """Make an item wait again (one upsert): unclaimed, unresolved, with why; `item` if there was none."""
+        reset = {"status": "waiting", "claimed_by": None, "lease_until": None, "reopened_reason": reason, "reopened_at": at}
+        await self._work.update_one(
+            {"_id": contact_id},
+            {"$set": reset, "$unset": {"outcome": "", "resolved_at": ""},
+             "$setOnInsert": {k: v for k, v in item.items() if k not in reset and k != "_id"}},
+            upsert=True,
+        )
+
     async def enqueue(self, item: dict[str, Any]) -> None:
         """Add a work item once; a redelivered contact leaves the existing one as it is."""
         await self._work.update_one({"_id": item["_id"]}, {"$setOnInsert": item}, upsert=True)

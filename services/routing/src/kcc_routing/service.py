@@ -26,6 +26,7 @@ from kcc_shared.contracts import (
     Channel,
     CitizenPseudonyms,
     ContactReceived,
+    ContactReplyUndelivered,
     ContactRouted,
     ContactRoutedData,
     CounterVisit,
@@ -362,6 +363,15 @@ class RoutingService:
     async def handed_to(self, department_id: str, *, limit: int) -> list[ContactRoutedData]:
         """Contacts handed to a department (forwarded, call-back, warm transfer), newest first, with their due dates."""
         return await self._decisions.handed_to(department_id, limit=limit)
+    async def reply_undelivered(self, event: ContactReplyUndelivered) -> None:
+        """An answer bounced or was refused: the contact waits in the queue again, for an agent
+        to answer it another way (a letter, a call)."""
+        d = event.data
+        await self.queues.reopen(
+            contact_id=d.contact_id, channel=d.channel.value, skill=d.department_id, received_at=d.received_at,
+            reason=f"answer undelivered: {d.reason}", at=d.undelivered_at,
+        )
+        log.info("contact back in the queue", extra={"contact_id": d.contact_id, "reply_id": d.reply_id, "event_id": event.id})
 
     async def decision_for(self, contact_id: str) -> ContactRoutedData | None:
         return await self._decisions.get(contact_id)

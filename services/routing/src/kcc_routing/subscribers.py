@@ -10,6 +10,7 @@ from kcc_shared.contracts import (
     AGENT_STATUS,
     CALL_EVENTS,
     CALLBACK_REQUESTED,
+    CONTACT_ANSWERED,
     CONTACT_RECEIVED,
     CONTACT_RESOLVED,
     CONTACT_ROUTED,
@@ -23,6 +24,7 @@ from kcc_shared.contracts import (
     CallCallbackRequested,
     CloudEvent,
     ContactReceived,
+    ContactReplyUndelivered,
     CounterVisit,
     DepartmentContactAssigned,
     department_topic,
@@ -128,6 +130,12 @@ def register(infra: Infrastructure, routing: RoutingService, outcomes: OutcomePu
     # Only these events of the two channel topics concern routing's queue; the rest are skipped.
     infra.subscribe(CALL_EVENTS, on_call_event, handles=(CallAbandoned, CallCallbackRequested))
     infra.subscribe(COUNTER_EVENTS, on_counter_visit, handles=(CounterVisit,))
+
+    async def on_reply_undelivered(event: ContactReplyUndelivered) -> None:
+        await routing.reply_undelivered(event)
+
+    # An answer that did not arrive puts its contact back in the agents' queue; answers that did are metrics' business.
+    infra.subscribe(CONTACT_ANSWERED, on_reply_undelivered, handles=(ContactReplyUndelivered,))
 
     async def on_callback_notice(event: CallbackReminder | CallbackOverdue) -> None:
         await outcomes.notify(event, departments=await routing.notified_about(event))

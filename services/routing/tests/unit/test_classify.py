@@ -94,3 +94,17 @@ def test_knowledge_base_has_a_hundred_items_and_forgives_typos():
     ocr = knowledge.search("paspoort vemieuwen", limit=3)
     assert ocr[0].item.upl_name == "paspoort"
     assert knowledge.search("qqqq") == []
+
+
+def test_reply_templates_start_from_the_products_kennisbank_answers():
+    from kcc_routing.knowledge import reply_templates
+
+    knowledge = load_knowledge()
+    paspoort = "http://standaarden.overheid.nl/owms/terms/paspoort"
+    templates = reply_templates(knowledge, upl_uri=paspoort)
+    items = [i for i in knowledge.items if i.upl_uri == paspoort]
+    assert len(templates) == len(items) >= 2
+    first = templates[0]
+    assert first["template_id"] == f"reply-{items[0].id}" and items[0].answer in first["text"]
+    assert first["text"].startswith("Beste {naam},") and "{referentie}" in first["text"] and "{ontvangen}" in first["text"]
+    assert reply_templates(knowledge, upl_uri="http://standaarden.overheid.nl/owms/terms/onbekend") == []

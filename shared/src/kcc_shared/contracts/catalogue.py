@@ -79,6 +79,13 @@ CONTACT_ACKNOWLEDGED = TopicSpec(
     key="contact_id",
     partitions=12,
 )
+CONTACT_ANSWERED = TopicSpec(
+    name="kcc.contact.answered.v1",
+    description="Answers sent to citizens (e-mail, letter, social), and answers that did not arrive (bounces).",
+    events=(ev.ContactAnswered, ev.ContactReplyUndelivered),
+    key="contact_id",
+    partitions=12,
+)
 SURVEY_ANSWERED = TopicSpec(
     name="kcc.survey.answered.v1",
     description="Satisfaction survey answers: a rapportcijfer 1-10 for one contact.",
@@ -187,6 +194,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     CONTACT_ROUTED,
     CONTACT_RESOLVED,
     CONTACT_ACKNOWLEDGED,
+    CONTACT_ANSWERED,
     CALL_EVENTS,
     COUNTER_EVENTS,
     CALLBACK_REQUESTED,

@@ -1,8 +1,12 @@
 """Written-channel norms (e-mail, letter, social) and the KCC resolution share.
 
-A contact belongs to the period of its receipt; its answer is the earliest `contact.resolved`
-for it, whenever that arrives. A contact without an answer whose deadline has passed counts
-as missed; one whose deadline is still ahead is pending and left out of the share."""
+A contact belongs to the period of its receipt. Its answer is the earliest answer that went out
+to the citizen (`contact.answered`: the relay or webhook took it, the letter was ready for the
+post room) and did not come back undelivered; only a contact with no such answer falls back
+to the agent's click, the earliest `contact.resolved` for it. A contact without either whose
+deadline has passed counts as missed; one whose deadline is still ahead is pending and left
+out of the share. The counts say which decided (`by_reply`, `by_resolve`), how many answers
+went out (`replies`) and how many did not arrive (`undelivered`)."""
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
@@ -43,30 +47,62 @@ def _first_answers(resolved: Iterable[dict[str, Any]]) -> dict[str, datetime]:
     return answers
 
 
+def _first_replies(answered: Iterable[dict[str, Any]], undelivered: Iterable[dict[str, Any]]) -> dict[str, datetime]:
+    """Per contact, when its first answer that arrived went out (an undelivered one does not count)."""
+    bounced = {fact["reply_id"] for fact in undelivered}
+    return _first_answers(
+        {"contact_id": f["contact_id"], "resolved_at": f["answered_at"]} for f in answered if f["reply_id"] not in bounced
+    )
+
+
+ANSWER_RULE = (
+    " Answered = the first answer sent to the citizen (contact.answered: relay or webhook accepted it, "
+    "letter ready for the post room) that did not come back undelivered; without one, the agent's resolve "
+    "click (contact.resolved) as the fallback."
+)
 _TEXT = {
     "email": "E-mails answered by the end of the {n}th working day after the local day received "
-    "(weekends and Dutch public holidays do not count, Europe/Amsterdam) / e-mails due.",
-    "letter": "Letters answered by their answer_due_at (else {n} weeks after receipt, end of day) / letters due.",
-    "social": "Social messages answered within {n:g} h of receipt / messages due.",
+    "(weekends and Dutch public holidays do not count, Europe/Amsterdam) / e-mails due." + ANSWER_RULE,
+    "letter": "Letters answered by their answer_due_at (else {n} weeks after receipt, end of day) / letters due." + ANSWER_RULE,
+    "social": "Social messages answered within {n:g} h of receipt / messages due." + ANSWER_RULE,
 }
 
 
 def written_kpis(
-    received: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], *, norms: NormSettings, tz: ZoneInfo, now: datetime | Now
+    received: Iterable[dict[str, Any]], resolved: Iterable[dict[str, Any]], *, norms: NormSettings, tz: ZoneInfo,
+    now: datetime | Now, answered: Iterable[dict[str, Any]] = (), undelivered: Iterable[dict[str, Any]] = (),
 ) -> list[Kpi]:
+    """Per written channel: the share of contacts answered within the channel's norm (see ANSWER_RULE)."""
     now = as_now(now)
-    """Per written channel: the share of contacts answered within the channel's norm."""
-    answers = _first_answers(resolved)
-    tally = {channel: {"met": 0, "missed": 0, "pending": 0} for channel in WRITTEN_CHANNELS}
+    answered, undelivered = list(answered), list(undelivered)
+    replies, clicks = _first_replies(answered, undelivered), _first_answers(resolved)
+    sent = {}
+    for fact in answered:
+        sent[fact["contact_id"]] = sent.get(fact["contact_id"], 0) + 1
+    bounced = {}
+    for fact in undelivered:
+        bounced[fact["contact_id"]] = bounced.get(fact["contact_id"], 0) + 1
+    tally = {
+        channel: {"met": 0, "missed": 0, "pending": 0, "by_reply": 0, "by_resolve": 0, "replies": 0, "undelivered": 0}
+        for channel in WRITTEN_CHANNELS
+    }
     for fact in received:
         if fact["channel"] not in tally:
             continue
-        due, answered_at = deadline(fact, norms=norms, tz=tz), answers.get(fact["contact_id"])
+        counts, contact_id = tally[fact["channel"]], fact["contact_id"]
+        counts["replies"] += sent.get(contact_id, 0)
+        counts["undelivered"] += bounced.get(contact_id, 0)
+        due = deadline(fact, norms=norms, tz=tz)
+        answered_at = replies.get(contact_id)
+        if answered_at is not None:
+            counts["by_reply"] += 1
+        elif (answered_at := clicks.get(contact_id)) is not None:
+            counts["by_resolve"] += 1
         if answered_at is not None:
             status = "met" if answered_at <= due else "missed"
         else:
             status = "missed" if now.past(due) else "pending"
-        tally[fact["channel"]][status] += 1
+        counts[status] += 1
     targets = {"email": norms.email_share, "letter": norms.letter_share, "social": norms.social_share}
     sizes = {"email": norms.email_working_days, "letter": norms.letter_answer_weeks, "social": norms.social_hours}
     return [

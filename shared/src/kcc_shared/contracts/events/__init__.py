@@ -73,6 +73,13 @@ from kcc_shared.contracts.events.callback import (
     CallbackScheduledData,
 )
 from kcc_shared.contracts.events.department import DepartmentContactAssigned, DepartmentContactAssignedData
+from kcc_shared.contracts.events.reply import (
+    ContactAnswered,
+    ContactAnsweredData,
+    ContactReplyUndelivered,
+    ContactReplyUndeliveredData,
+    ReplyChannel,
+)
 from kcc_shared.contracts.events.survey import SurveyAnswered, SurveyAnsweredData
 
 __all__ = [
@@ -120,6 +127,11 @@ __all__ = [
     "CitizenIdentifiers",
     "ContactAcknowledged",
     "ContactAcknowledgedData",
+    "ContactAnswered",
+    "ContactAnsweredData",
+    "ContactReplyUndelivered",
+    "ContactReplyUndeliveredData",
+    "ReplyChannel",
     "CitizenPseudonyms",
     "ContactReceived",
     "ContactReceivedData",

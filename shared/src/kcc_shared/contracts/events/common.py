@@ -59,6 +59,10 @@ class Attachment(Contract):
     filename: str
     content_type: str
     size: int = Field(ge=0, description="Bytes")
+    attachment_id: str | None = Field(
+        default=None, description="Intake's id of the stored content: GET /v1/contacts/{contact_id}/attachments/{attachment_id}"
+    )
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the content, hex")
 
 
 class TimeWindow(Contract):
