@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from kcc_shared.contracts import CONTENT_TYPE, CloudEvent, TopicSpec
 from kcc_shared.settings import KafkaSettings
+from kcc_shared.tasks import bounded
 from kcc_shared.telemetry import event_attributes_from_bytes
 
 log = logging.getLogger(__name__)
@@ -233,6 +234,6 @@ async def kafka_reachable(broker: KafkaBroker, *, within_s: float = 10.0) -> boo
 
 async def _close_quietly(producer: aiokafka.AIOKafkaProducer, *, within_s: float) -> None:
     try:
-        await asyncio.wait_for(producer.stop(), within_s)
+        await bounded(producer.stop(), within_s=within_s, step="closing a Kafka producer")
     except Exception as exc:  # noqa: BLE001 - a stuck flush must not block recovery
         log.warning("gave up closing a Kafka producer", extra={"error": repr(exc)})

@@ -37,6 +37,7 @@ from kcc_shared.limits import BodySizeLimit, RateLimiter, RateLimitSettings, Sha
 from kcc_shared.mongo import make_mongo_client, ping
 from kcc_shared.ops import dead_letter_router
 from kcc_shared.settings import ServiceSettings
+from kcc_shared.tasks import bounded
 from kcc_shared.telemetry import make_tracer_provider, scrub_server_span
 from kcc_shared.webhooks import WebhookVerifier
 
@@ -201,10 +202,7 @@ class Infrastructure:
         if self.lag is not None:
             steps.insert(0, ("consumer lag", self.lag.stop))
         for name, stop in steps:
-            try:
-                await asyncio.wait_for(stop(), SHUTDOWN_STEP_TIMEOUT_S)
-            except TimeoutError:
-                log.error("shutdown step did not finish in time; going on", extra={"step": name, "timeout_s": SHUTDOWN_STEP_TIMEOUT_S})
+            await bounded(stop(), within_s=SHUTDOWN_STEP_TIMEOUT_S, step=f"shutdown: {name}")
         self.tracer_provider.shutdown()
 
 

@@ -9,11 +9,13 @@ and gives up, logged, after `within_s`: a service's lifespan ends, and a test's 
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
 RECANCEL_EVERY_S = 1.0
+T = TypeVar("T")
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task | None], *, within_s: float = 10.0) -> None:
@@ -35,3 +37,18 @@ async def stop_tasks(tasks: Iterable[asyncio.Task | None], *, within_s: float = 
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.warning("background task ended with an error", extra={"task": task.get_name(), "error": repr(task.exception())})
+
+
+async def bounded(awaitable: Awaitable[T], *, within_s: float, step: str) -> T | None:
+    """`awaitable`'s result, or None once `within_s` passed (logged). Unlike `asyncio.wait_for`,
+    which after its timeout waits for the cancelled work to end, this returns at the deadline:
+    client libraries that catch a cancel in their close (seen with aiokafka after a broker
+    outage) cannot hold a shutdown. What is left is cancelled again by `stop_tasks` and let go.
+    An error of the awaitable is raised as usual."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=within_s)
+    if task in done:
+        return task.result()
+    log.error("step did not finish in time; going on", extra={"step": step, "timeout_s": within_s})
+    await stop_tasks([task], within_s=min(2.0, within_s))
+    return None

@@ -27,9 +27,9 @@ async def test_a_stop_step_that_never_ends_is_given_up_and_the_rest_still_closes
     monkeypatch.setattr(infra.broker, "stop", flush_for_ever)
     monkeypatch.setattr(infra.mongo, "close", close_store)
     started = time.monotonic()
-    with caplog.at_level(logging.ERROR, logger="kcc_shared.runtime"):
+    with caplog.at_level(logging.ERROR, logger="kcc_shared.tasks"):
         await infra.close()
     assert time.monotonic() - started < 2.0
     assert closed == ["store"]
-    [record] = [r for r in caplog.records if r.getMessage().startswith("shutdown step did not finish")]
-    assert record.step == "broker"
+    [record] = [r for r in caplog.records if r.getMessage().startswith("step did not finish in time")]
+    assert record.step == "shutdown: broker"

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 
-from kcc_shared.tasks import stop_tasks
+from kcc_shared.tasks import bounded, stop_tasks
 
 
 async def test_a_loop_that_swallows_the_first_cancels_is_cancelled_again_until_it_ends():
@@ -54,3 +54,24 @@ async def test_a_task_that_already_failed_is_collected_and_its_error_logged(capl
     with caplog.at_level(logging.WARNING, logger="kcc_shared.tasks"):
         await stop_tasks([task])
     assert "ValueError('broken')" in [getattr(r, "error", None) for r in caplog.records]
+
+
+async def test_a_step_that_catches_its_cancel_does_not_hold_the_caller_past_the_deadline(caplog):
+    """asyncio.wait_for would wait here for ever: it waits for the cancelled work to end."""
+    release = asyncio.Event()
+
+    async def close_that_ignores_cancels() -> None:
+        while not release.is_set():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                continue
+
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with caplog.at_level(logging.ERROR, logger="kcc_shared.tasks"):
+        assert await bounded(close_that_ignores_cancels(), within_s=0.2, step="closing") is None
+    assert loop.time() - began < 5
+    assert any(getattr(r, "step", None) == "closing" for r in caplog.records)
+    release.set()
+    assert await bounded(asyncio.sleep(0, result=7), within_s=1, step="quick") == 7

@@ -1,7 +1,6 @@
 """Composition root of the intake service."""
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -17,6 +16,7 @@ from kcc_shared.leases import Lease, holder_name
 from kcc_shared.periodic import PeriodicJob
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.runtime import Infrastructure, create_service_app
+from kcc_shared.tasks import bounded
 from kcc_shared.webhooks import MongoSeenSignatures, WebhookVerifier
 
 from kcc_intake import api, privacy_api, replies_api
@@ -127,8 +127,7 @@ def create_app(settings: IntakeSettings, *, span_exporter: SpanExporter | None =
         for server in smtp:
             server.close()
             # A client still connected must not hold the shutdown (wait_closed waits for every connection).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), 5)
+            await bounded(server.wait_closed(), within_s=5, step="SMTP server: open sessions")
         await commit.stop()
         await relay.stop()
 

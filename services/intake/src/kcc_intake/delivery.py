@@ -25,6 +25,7 @@ import httpx
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from kcc_shared.tasks import stop_tasks
 from kcc_shared.webhooks import sign
 
 from kcc_intake.settings import DeliverySettings, SmtpSettings
@@ -196,7 +197,6 @@ class DeliveryWorker:
         self._bounce_mailbox = bounce_mailbox
         self._announce, self._load_attachments = announce, load_attachments
         self._wake = asyncio.Event()
-        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def envelope_from(self, delivery_id: str) -> str:
@@ -209,23 +209,14 @@ class DeliveryWorker:
         self._wake.set()
 
     def start(self) -> None:
-        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="delivery-outbox")
 
     async def stop(self) -> None:
-        """Stop the loop. The flag as well as the cancel: on Python 3.11 a cancel that meets the
-        poll's own timeout in `asyncio.wait_for` comes out as that TimeoutError and is lost, and
-        the loop would run on (a shutdown that hung the test suite)."""
-        if self._task is not None:
-            self._stopping = True
-            self._wake.set()
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_tasks([self._task])
+        self._task = None
 
     async def _loop(self) -> None:
-        while not self._stopping:
+        while True:
             try:
                 worked = await self.run_once()
             except asyncio.CancelledError:
