@@ -69,7 +69,7 @@ async def test_an_email_is_answered_once_and_a_bounce_puts_it_back_in_the_queue(
         question.set_content("Goedendag, op mijn aanslag afvalstoffenheffing staat een te hoog bedrag. Klopt dat? Zie de bijlage.")
         question.add_attachment(PDF, maintype="application", subtype="pdf", filename="aanslag.pdf")
         await asyncio.to_thread(send, smtp_port, question)
-        timeline = await poll(lambda: agent.get("/v1/citizens/timeline", params={"email": "jan.smit@example.nl"}), lambda r: r.json()["total"] == 1)
+        timeline = await poll(lambda: agent.get("/v1/citizens/timeline", params={"email": "jan.smit@example.nl", "reason": "antwoord nakijken"}), lambda r: r.json()["total"] == 1)
         [contact] = timeline.json()["contacts"]
         contact_id = contact["contact_id"]
 

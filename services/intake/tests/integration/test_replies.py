@@ -180,7 +180,7 @@ async def test_email_reply_threaded_and_delivered_once_though_the_relay_refuses_
     assert "text" not in data and "Smit" not in events[0].value.decode()  # no content, no identifiers
     assert data["attachments"][0]["sha256"] == hashlib.sha256(b"%PDF-1.4 toelichting").hexdigest()
     # The reply shows in the citizen's timeline beside the question.
-    timeline = (await intake.get("/v1/citizens/timeline", params={"email": "jan.smit@example.nl"})).json()
+    timeline = (await intake.get("/v1/citizens/timeline", params={"email": "jan.smit@example.nl", "reason": "antwoord nakijken"})).json()
     [entry] = [c for c in timeline["contacts"] if c["contact_id"] == contact["contact_id"]]
     assert [(r["reply_id"], r["status"]) for r in entry["replies"]] == [(reply["reply_id"], "sent")]
     # The same Idempotency-Key is the same reply.
