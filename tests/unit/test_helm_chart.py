@@ -426,8 +426,8 @@ def test_autoscaling_follows_the_lag_of_each_services_own_groups(rendered: dict[
         group = settings_cls.model_fields["group_id"].default
         for trigger_group, topic in triggers:
             assert topic in PARTITIONS
-            # metrics reads every topic in a group of its own (README, "Consumer groups")
-            assert trigger_group == (f"{group}.{topic}" if service == "metrics" else group)
+            # every service reads each topic in a group of its own (README, "Consumer groups")
+            assert trigger_group == f"{group}.{topic}"
         # never more replicas than the widest topic it scales on has partitions
         if triggers:
             assert high == max(PARTITIONS[topic] for _, topic in triggers)
@@ -443,5 +443,5 @@ def test_autoscaling_follows_the_lag_of_each_services_own_groups(rendered: dict[
             assert all(t["metadata"]["bootstrapServers"] == "kafka:9092" for t in kafka)
             assert {t["type"] for t in spec["triggers"]} == ({"kafka", "cpu"} if triggers else {"cpu"})
     # routing scales on the contacts it routes; intake answers HTTP and scales on CPU alone
-    assert ("kcc-routing", "kcc.contact.received.v1") in lag_triggers("routing", scalers[name_of("routing")])
+    assert ("kcc-routing.kcc.contact.received.v1", "kcc.contact.received.v1") in lag_triggers("routing", scalers[name_of("routing")])
     assert lag_triggers("intake", scalers[name_of("intake")]) == []

@@ -162,12 +162,23 @@ def _summary(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or '<root>'}: {e['msg']}" for e in exc.errors()[:5])
 
 
+def kafka_group(group: str, topic: str) -> str:
+    """The Kafka consumer group of a service's consumer of `topic`: one group per topic.
+
+    In one group per service, each replica is a member per subscribed topic (routing: 6), and any
+    member joining or leaving stops every topic for the rebalance; `make chaos` saw routing stall
+    for minutes as replicas were killed and restarted. Per topic, a rebalance stops one topic and
+    a group has as many members as replicas. Inbox, dead letters and metrics keep the service's
+    `group` (a replay names it; de-duplication does not change with the group)."""
+    return f"{group}.{topic}"
+
+
 def register(broker: KafkaBroker, processor: EventProcessor, *, auto_offset_reset: str) -> None:
-    """Subscribe the processor; the offset is committed only after `process` returned."""
+    """Subscribe the processor in its topic's group; the offset is committed only after `process` returned."""
 
     @broker.subscriber(
         processor.topic.name,
-        group_id=processor.group,
+        group_id=kafka_group(processor.group, processor.topic.name),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset=auto_offset_reset,
         title=f"{processor.group}:{processor.topic.name}",

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic_settings import SettingsConfigDict
 
+from kcc_shared.consumer import kafka_group
 from kcc_shared.contracts import Channel, ContactReceived, ContactReceivedData, TopicSpec
 from kcc_shared.runtime import Infrastructure, create_service_app
 from kcc_shared.settings import ServiceSettings
@@ -57,7 +58,7 @@ async def test_lag_counts_unprocessed_events_and_returns_to_zero(service_env, mo
     monkeypatch.setenv("KCC_CONSUMER_LAG_INTERVAL_S", "0.2")
     topic = TopicSpec(name=unique("kcc.test.lag") + ".v1", description="test", events=(ContactReceived,), key="contact_id", partitions=1)
     infra = Infrastructure.build(LagProbeSettings())
-    group = infra.settings.group_id
+    group = kafka_group(infra.settings.group_id, topic.name)  # one group per topic
     effects = infra.db["effects"]
     gate = asyncio.Event()
     gate.set()

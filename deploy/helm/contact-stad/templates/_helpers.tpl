@@ -105,8 +105,8 @@ Returned as YAML, read back with fromYaml.
 {{- end -}}
 {{- $count := int (get $partitions $topic) -}}
 {{- if gt $count $widest -}}{{- $widest = $count -}}{{- end -}}
-{{- $group := $.svc.groupId -}}
-{{- if $.svc.groupPerTopic -}}{{- $group = printf "%s.%s" $.svc.groupId $topic -}}{{- end -}}
+{{- /* every service consumes each topic in a group of its own: <groupId>.<topic> */ -}}
+{{- $group := printf "%s.%s" $.svc.groupId $topic -}}
 {{- $triggers = append $triggers (dict "topic" $topic "group" $group "partitions" $count) -}}
 {{- end -}}
 {{- if and $triggers (gt (int $settings.maxReplicas) $widest) -}}

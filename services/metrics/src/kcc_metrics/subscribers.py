@@ -61,10 +61,11 @@ def register(infra: Infrastructure, metrics: MetricsService, *, repository: Fact
     ordinary handlers make and inserts them at once; the shared `EventProcessor` (retries,
     dead letters) handles what the fast path cannot.
 
-    One consumer group per topic (`<group_id>.<topic>`), unlike `Infrastructure.subscribe`'s one
-    group per service: with eleven topics in one group every member joining or leaving stops all
-    eleven for a rebalance (about 3 s each, so ~35 s to start); per-topic groups rebalance alone
-    and scale out per topic. Facts are idempotent per event id, so a new group re-reading is harmless."""
+    One consumer group per topic (`<group_id>.<topic>`), as `Infrastructure.subscribe` has
+    (`kcc_shared.consumer.kafka_group`): with eleven topics in one group every member joining or
+    leaving stopped all eleven for a rebalance (about 3 s each, so ~35 s to start); per-topic groups
+    rebalance alone and scale out per topic. Facts are idempotent per event id, so a new group
+    re-reading is harmless."""
     settings = infra.settings
     for topic, method, handles in SUBSCRIPTIONS:
         infra.produces(topic)
