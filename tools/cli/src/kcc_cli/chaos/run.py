@@ -4,7 +4,8 @@ platform has settled, the ledger check (`kcc_cli.chaos.ledger`). The last line i
 
     chaos: accepted N, lost N, duplicated N, wrong N, max delay S s
 
-and the exit code is 1 when anything was lost, duplicated or wrong, or the delay reached 30 s.
+and the exit code is 1 when anything was lost, duplicated or wrong, the delay reached 30 s, or a
+running replica's `/readyz` said anything but 200 while a sibling was killed and restarted.
 """
 
 import argparse
@@ -24,6 +25,7 @@ from kcc_cli.chaos import observe, sabotage
 from kcc_cli.chaos.balancer import Balancer
 from kcc_cli.chaos.fleet import SERVICES, Replica, Stack, fleet, ready
 from kcc_cli.chaos.ledger import SimLedger, Verdict, compare
+from kcc_cli.chaos.readiness import ReadinessWatch
 from kcc_cli.chaos.timeline import Timeline, report
 from kcc_shared.devauth import SERVICES as AUTH_SERVICES
 from kcc_shared.devauth import DevKeys
@@ -74,6 +76,7 @@ class Chaos:
         self.ledger_path = self.stack_dir / "ledger.jsonl"
         self.stack: Stack | None = None
         self.simulator: asyncio.subprocess.Process | None = None
+        self.readiness = ReadinessWatch(self.replicas, self.restarting)
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -108,7 +111,7 @@ class Chaos:
         self.stack = Stack(self.repo, self.env)
         self.timeline.note(f"starting the broker on {self.bootstrap} and the store on {self.mongo_uri} (data in {self.stack_dir})")
         await self.stack.arun("up")
-        self.replicas = fleet(self.env, tokens, replicas=self.args.replicas, base_port=self.args.base_port, log_dir=self.stack_dir / "logs")
+        self.replicas[:] = fleet(self.env, tokens, replicas=self.args.replicas, base_port=self.args.base_port, log_dir=self.stack_dir / "logs")
         for n, replica in enumerate(r for r in self.replicas if r.service == "intake"):
             replica.env["KCC_INTAKE_SMTP__PORT"] = str(self.args.smtp_port + n if self.args.smtp_port else 0)
         for service in SERVICES:
@@ -194,6 +197,7 @@ class Chaos:
         await asyncio.sleep(at)
         name = {"kafka": "broker", "store": "store"}[what]
         assert self.stack is not None
+        self.readiness.outage_began()
         await self.stack.arun(f"{what}-down")
         down = time.monotonic()
         self.timeline.note(f"{name} stopped")
@@ -203,6 +207,7 @@ class Chaos:
         await asyncio.sleep(max(0.0, self.args.outage - (time.monotonic() - down)))
         self.timeline.note(f"{name} starting again after {time.monotonic() - down:.0f} s")
         await self.stack.arun(f"{what}-up")
+        self.readiness.outage_ended()
         self.timeline.note(f"{name} ready again, {time.monotonic() - down:.0f} s after it stopped")
 
     async def break_outbox(self) -> None:
@@ -251,6 +256,7 @@ class Chaos:
         try:
             await self.start_platform()
             tasks = [
+                asyncio.create_task(self.readiness.run(self.traffic_over)),
                 asyncio.create_task(self.killer()),
                 asyncio.create_task(self.outage("kafka", at=traffic_s * 0.3)),
                 asyncio.create_task(self.outage("store", at=traffic_s * 0.65)),
@@ -261,9 +267,9 @@ class Chaos:
             letters = await observe.dead_letters(self.bootstrap)
         finally:
             await self.shut_down()
-        print(report(self.timeline, verdict, letters, duration_s=time.monotonic() - started,
+        print(report(self.timeline, verdict, letters, readiness=self.readiness.lines(), duration_s=time.monotonic() - started,
                      logs=self.stack_dir / "logs", ledger=self.ledger_path))
-        return 0 if verdict.passed(max_delay_s=self.args.max_delay) else 1
+        return 0 if verdict.passed(max_delay_s=self.args.max_delay) and not self.readiness.not_ready else 1
 
     async def shut_down(self) -> None:
         for balancer in self.balancers:

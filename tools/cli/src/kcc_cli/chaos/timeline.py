@@ -25,10 +25,13 @@ class Timeline:
         return [f"  {datetime.fromtimestamp(at):%H:%M:%S}  {text}" for at, text in self.entries]
 
 
-def report(timeline: Timeline, verdict: Verdict, letters: list[str], *, duration_s: float, logs: Path, ledger: Path) -> str:
-    """The kills and outages, dead letters, findings and longest waits; the verdict's line last."""
+def report(
+    timeline: Timeline, verdict: Verdict, letters: list[str], *, readiness: list[str] = (), duration_s: float, logs: Path, ledger: Path,
+) -> str:
+    """The kills and outages, the siblings' readiness, dead letters, findings and longest waits; the verdict's line last."""
     lines = ["Kills and outages:", *timeline.lines()]
     lines.append("Kills per service: " + ", ".join(f"{s} {n}" for s, n in timeline.kills.items()))
+    lines += readiness
     lines.append(f"Dead letters: {len(letters)}")
     lines += [f"  {line}" for line in letters[:20]]
     if verdict.unknown:
