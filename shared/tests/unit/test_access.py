@@ -2,6 +2,7 @@
 limits behave as documented (no broker or store needed: nothing here reaches a handler's I/O)."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -78,6 +79,26 @@ async def test_a_valid_token_gives_its_subject_and_roles(tmp_path):
     keys = DevKeys.generate()
     who = await validator(keys, tmp_path).validate(keys.token(["agent", "department:sozawe"], subject="alice"))
     assert (who.subject, who.roles, who.scoped("department")) == ("alice", {"agent", "department:sozawe"}, {"sozawe"})
+
+
+async def test_a_checked_token_is_cached_until_it_expires_and_a_bad_one_never(tmp_path, monkeypatch):
+    keys = DevKeys.generate()
+    check = validator(keys, tmp_path)
+    token = keys.token(["agent"], subject="alice", ttl_s=30)
+    first = await check.validate(token)
+    verified: list[str] = []
+    monkeypatch.setattr(check, "_validate", lambda t: verified.append(t) or TokenValidator._validate(check, t))
+    assert await check.validate(token) is first and verified == []  # no second signature check
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 31)  # past its exp: the full check again (which has the leeway)
+    await check.validate(token)
+    await check.validate(token)
+    assert verified == [token, token] and token not in check._checked  # noqa: SLF001
+    tampered = _tamper(keys.token(["agent"]))
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            await check.validate(tampered)
+    assert verified.count(tampered) == 2  # a refused token is never cached
 
 
 @pytest.mark.parametrize(
