@@ -2,9 +2,9 @@
 
 `task.cancel(); await task` can wait for ever on Python 3.11: a cancel that arrives just as an
 `asyncio.wait_for` inside the task finishes (its awaitable done, or its timeout firing) is
-swallowed (CPython bpo-42130, fixed in 3.12), and a `while True` loop then simply runs on. Seen
-here as CI runs whose teardown never ended. `stop_tasks` cancels again while a task still runs
-and gives up, logged, after `within_s`: a service's lifespan ends, and a test's teardown with it.
+swallowed (CPython bpo-42130, fixed in 3.12), and a `while True` loop then simply runs on (intake's
+delivery loop did, and hung a test's teardown). `stop_tasks` cancels again while a task still
+runs and gives up, logged, after `within_s`: a service's lifespan ends, and a test's teardown with it.
 """
 
 import asyncio
@@ -41,9 +41,10 @@ async def stop_tasks(tasks: Iterable[asyncio.Task | None], *, within_s: float = 
 
 async def bounded(awaitable: Awaitable[T], *, within_s: float, step: str) -> T | None:
     """`awaitable`'s result, or None once `within_s` passed (logged). Unlike `asyncio.wait_for`,
-    which after its timeout waits for the cancelled work to end, this returns at the deadline:
-    client libraries that catch a cancel in their close (seen with aiokafka after a broker
-    outage) cannot hold a shutdown. What is left is cancelled again by `stop_tasks` and let go.
+    which after its timeout waits for the cancelled work to end, this returns at the deadline: a
+    client library's close that does not end when cancelled cannot hold a shutdown (aiokafka's
+    producer was seen to flush for ever after a broker outage). What is left is cancelled again
+    by `stop_tasks` and let go.
     An error of the awaitable is raised as usual."""
     task = asyncio.ensure_future(awaitable)
     done, _ = await asyncio.wait({task}, timeout=within_s)
