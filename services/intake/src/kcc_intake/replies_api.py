@@ -6,18 +6,14 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 
 from kcc_intake import models as m
 from kcc_intake.attachments import AttachmentStore, AttachmentTooLarge, UndecodableAttachment
-from kcc_intake.replies import ContactNotFound, ReplyRefused, ReplyService
-
-
-async def _replies(request: Request) -> ReplyService:
-    return request.app.state.replies
+from kcc_intake.api import Replies
+from kcc_intake.replies import ContactNotFound, ReplyRefused
 
 
 async def _attachments(request: Request) -> AttachmentStore:
     return request.app.state.attachments
 
 
-Replies = Annotated[ReplyService, Depends(_replies)]
 Attachments = Annotated[AttachmentStore, Depends(_attachments)]
 IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=200, description="Same key twice = one reply")
