@@ -164,14 +164,22 @@ async def stack(real_stack: dict[str, str]) -> AsyncIterator[Stack]:
                 await asyncio.wait_for(context.close(), TEARDOWN_STEP_S)
         await asyncio.wait_for(browser.close(), TEARDOWN_STEP_S)
     finally:
-        # Each step bounded: a teardown that hangs would leave these services running in the
-        # session's loop, consuming beside the next tests (seen in CI).
-        if playwright is not None:
-            await asyncio.wait_for(playwright.stop(), TEARDOWN_STEP_S)
+        # Each step bounded, and every server stopped even when a step before it failed: a
+        # teardown that hangs would leave these services running in the session's loop,
+        # consuming beside the next tests (seen in CI). The first failure is raised at the end.
+        steps = [playwright.stop()] if playwright is not None else []
         for server, task in reversed(servers):
             server.should_exit = True
-            await asyncio.wait_for(task, TEARDOWN_STEP_S + GRACEFUL_SHUTDOWN_S + 2 * SHUTDOWN_STEP_TIMEOUT_S)
+            steps.append(task)
+        failures = []
+        for step in steps:
+            try:
+                await asyncio.wait_for(step, TEARDOWN_STEP_S + GRACEFUL_SHUTDOWN_S + 2 * SHUTDOWN_STEP_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - raised below, after the other steps
+                failures.append(exc)
         env.undo()
+        if failures:
+            raise failures[0]
 
 
 async def assert_accessible(page: Page, screen: str) -> None:
