@@ -1,13 +1,13 @@
 """Facts on the real store: one collection per kind, a redelivery stored once, and every
 question answered by one indexed query whatever else is stored."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from kcc_metrics.batches import store_facts
-from kcc_metrics.repository import FactRepository
+from kcc_metrics.repository import IN_CHUNK, FactRepository
 from kcc_shared.testing import unique
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ async def test_facts_are_stored_once_per_event_and_questions_return_what_they_as
         assert sorted(f["_id"] for f in joined) == ["s1", "s2"]
         call = await repository.where_in(kind="call", field="call_id", values=["k1"])
         assert sorted(f["_id"] for f in call) == ["e1", "o1"]
-        many = await repository.where_in(kind="call", field="call_id", values=[f"k{n}" for n in range(2500)])  # three chunks
+        many = await repository.where_in(kind="call", field="call_id", values=[f"k{n}" for n in range(2500)])  # many chunks
         assert sorted(f["_id"] for f in many) == ["e1", "o1"]
         everything = await repository.in_period(kind="resolved", first=date(1, 1, 1), last=date(9999, 12, 31))
         assert sorted(f["_id"] for f in everything) == ["s1", "s2"]
@@ -60,5 +60,24 @@ async def test_facts_are_stored_once_per_event_and_questions_return_what_they_as
         await repository.record(event_id="t2", fact=ticket(2, "drawn"))
         assert len(await request.in_period(kind="counter", first=december[0], last=december[1], event="drawn")) == 1
         assert len(await repository.reading_once().in_period(kind="counter", first=december[0], last=december[1], event="drawn")) == 2
+    finally:
+        await mongo.close()
+
+
+async def test_a_late_fact_marks_the_earlier_days_of_every_contact_in_a_large_batch(real_stack):
+    """Each contact's earlier days are read back (in `$in` chunks) when a batch brings more of its facts."""
+    mongo = AsyncMongoClient(real_stack["mongo"], tz_aware=True)
+    try:
+        repository = FactRepository(mongo[unique("test_metrics_days").replace("-", "_")]["facts"])
+        await repository.ensure_indexes()
+        contacts = 3 * IN_CHUNK + 7
+        received = {f"c{n}": (date(2026, 1, 1) + timedelta(days=n)).isoformat() for n in range(contacts)}  # a day each
+        await store_facts(repository, [
+            {"_id": f"r-{contact}", **fact("received", day, contact_id=contact)} for contact, day in received.items()
+        ])
+        await repository.settled(await repository.changed_days())
+        assert await repository.changed_days() == {}
+        await store_facts(repository, [{"_id": f"s-{contact}", **fact("resolved", "2027-06-01", contact_id=contact)} for contact in received])
+        assert set(received.values()) <= set(await repository.changed_days())  # months before the window: known only from the store
     finally:
         await mongo.close()
