@@ -17,6 +17,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from kcc_shared.mongo import in_chunks
+
 CITIZEN_KEYS = ("bsn", "phone", "email", "social_handle")
 CONTACTS, OUTBOX, COMMITS, REPLIES = "contacts", "outbox", "commits", "replies"
 # Both collections queue events; recovery reads the unpublished ones in acceptance order.
@@ -245,9 +247,10 @@ class PendingStore:
             by_collection.setdefault(collection, []).append(doc_id)
         now = datetime.now(UTC)
         for collection, ids in by_collection.items():
-            await self._collections[collection].update_many(
-                {"_id": {"$in": ids}}, {"$unset": {"unpublished": ""}, "$set": {"published_at": now}}
-            )
+            for chunk in in_chunks(ids):
+                await self._collections[collection].update_many(
+                    {"_id": {"$in": chunk}}, {"$unset": {"unpublished": ""}, "$set": {"published_at": now}}
+                )
 
     async def unpublished(self, *, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Events never acknowledged, oldest first (at most `limit` per collection)."""

@@ -21,31 +21,12 @@ from pymongo import ASCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from kcc_shared.mongo import find_in, in_chunks
+
 from kcc_metrics import calls, live
 from kcc_metrics.norms import NormSettings
 
 DUPLICATE_KEY = 11000
-# Values per `$in` query. The local store checks every candidate against the whole list, so one
-# query's cost grows with the square of its length: 1,000 ids read 500 documents in 312 ms
-# there, twenty queries of 50 in 42 ms (25 to 50 is the fastest, 10 costs round trips). On
-# MongoDB a chunk is one more round trip, well under the 16 MB command limit either way.
-IN_CHUNK = 50
-
-
-def _chunks(values: Iterable[Any]) -> list[list[Any]]:
-    """`values` sorted and cut into `$in` lists of at most IN_CHUNK."""
-    ordered = sorted(values)
-    return [ordered[start:start + IN_CHUNK] for start in range(0, len(ordered), IN_CHUNK)]
-
-
-async def _in(
-    collection: AsyncCollection, field: str, values: Iterable[Any], projection: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """The documents whose `field` is one of `values`, one query per chunk."""
-    found: list[dict[str, Any]] = []
-    for chunk in _chunks(values):
-        found += await collection.find({field: {"$in": chunk}}, projection).to_list(None)
-    return found
 
 # The indexes of each kind of fact: every filter a question sends has all its fields in one of them.
 INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -158,7 +139,7 @@ class FactRepository:
                     subjects[subject].add(fact["day"])
         if subjects:
             new = {subject: set(seen) for subject, seen in subjects.items()}
-            for doc in await _in(self._db["subject_days"], "_id", subjects, {"days": 1}):
+            for doc in await find_in(self._db["subject_days"], "_id", subjects, {"days": 1}):
                 subjects[doc["_id"]].update(doc.get("days", ()))
                 new[doc["_id"]] -= set(doc.get("days", ()))
             window = timedelta(days=self._norms.fcr_window_days + 1)
@@ -201,7 +182,7 @@ class FactRepository:
     async def sheets_to_settle(self, *, days: Iterable[str], now: datetime) -> list[dict[str, Any]]:
         """The stored sheets of `days`, and those whose pending deadline has passed (which day and filter each is)."""
         fields = {"day": 1, "channel": 1, "department": 1}
-        found = await _in(self._db["sheets"], "day", days, fields)
+        found = await find_in(self._db["sheets"], "day", days, fields)
         return found + [s async for s in self._db["sheets"].find({"valid_until": {"$lte": now}}, fields)]
 
     async def change_seqs(self, *, first: date, last: date) -> dict[str, int]:
@@ -271,7 +252,7 @@ class FactRepository:
         redelivered batch touches the same intervals again."""
         updates = calls.call_updates(facts, tz=self._tz)
         documents = self._db["calls"]
-        stored = {c["_id"]: c for c in await _in(documents, "_id", updates)}
+        stored = {c["_id"]: c for c in await find_in(documents, "_id", updates)}
         writes, touched = [], set()
         for call_id, update in updates.items():
             call = calls.merged(stored.get(call_id), call_id, update)
@@ -282,7 +263,7 @@ class FactRepository:
         await documents.bulk_write(writes, ordered=False)
         if not touched:
             return set()
-        shares = await _in(documents, "interval", touched, {"c": 1, "interval": 1, "service_line": 1})
+        shares = await find_in(documents, "interval", touched, {"c": 1, "interval": 1, "service_line": 1})
         rows = calls.interval_documents(calls.interval_sums(shares), norms=self._norms)
         await self._db["intervals"].bulk_write([ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False)
         return {interval[:10] for interval in touched}
@@ -315,7 +296,7 @@ class FactRepository:
     async def where_in(self, *, kind: str, field: str, values: Iterable[str]) -> list[dict[str, Any]]:
         """Facts of one kind whose `field` (an indexed join field) is one of `values`: the query-time join."""
         facts: list[dict[str, Any]] = []
-        for chunk in _chunks({v for v in values if v is not None}):
+        for chunk in in_chunks({v for v in values if v is not None}):
             facts += await self._find(kind, {field: {"$in": chunk}}, ("in", kind, field, tuple(chunk)))
         return facts
 

@@ -7,7 +7,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from kcc_metrics.batches import store_facts
-from kcc_metrics.repository import IN_CHUNK, FactRepository
+from kcc_metrics.repository import FactRepository
+from kcc_shared.mongo import IN_CHUNK
 from kcc_shared.testing import unique
 
 pytestmark = pytest.mark.integration
