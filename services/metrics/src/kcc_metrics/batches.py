@@ -75,10 +75,14 @@ def _context(record: Any) -> Context:
 
 def register_batches(
     broker: KafkaBroker, processor: EventProcessor, *, method: str, make_service: Callable[[FactBatch], MetricsService],
-    repository: FactRepository, auto_offset_reset: str, tracer: Tracer, max_records: int = 500,
+    repository: FactRepository, auto_offset_reset: str, tracer: Tracer, max_records: int = 2000,
 ) -> None:
-    """Subscribe `processor.topic` in batches; `method` names the MetricsService handler.
-    `repository` stores the facts and keeps the read model."""
+    """Subscribe `processor.topic` in batches of up to `max_records`; `method` names the
+    MetricsService handler. `repository` stores the facts and keeps the read model.
+
+    A batch's read-model work is partly per batch (each interval it touches is summed again from
+    its calls), so bigger polls cost less per event: 2,000 against 500 ingested 1,363 / 1,753 /
+    1,508 against 1,302 / 1,266 / 1,111 events/s in three pairs of `benchmarks/metrics_consumer.py`."""
 
     @broker.subscriber(
         processor.topic.name,
