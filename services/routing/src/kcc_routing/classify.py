@@ -26,7 +26,7 @@ from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, seg
 from kcc_routing.taxonomy import Product, ProductKnowledge, Taxonomy, load_keywords, load_products, load_taxonomy
 from kcc_routing.text import Vocabulary, idf, terms
 
-NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.0, 0.5
+NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.5, 1.0
 PHRASE_BONUS = 0.6
 # Below this raw score no product is recognised by its words: the text says too little.
 RECOGNISED_AT = 2.5
