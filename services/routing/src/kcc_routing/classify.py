@@ -69,6 +69,7 @@ class Lexical:
         keywords: dict[str, list[str]],
         knowledge: list[KnowledgeItem],
         products: dict[str, ProductKnowledge] | None = None,
+        question_weight: float = QUESTION_WEIGHT,
     ) -> None:
         self.taxonomy = taxonomy
         self._weights: dict[str, dict[str, float]] = defaultdict(dict)  # uri -> term -> weight
@@ -80,12 +81,12 @@ class Lexical:
             for phrase in phrases:
                 self._add(product.uri, phrase, KEYWORD_WEIGHT)
         for item in knowledge:
-            self._add(item.upl_uri, item.question, QUESTION_WEIGHT, phrase=False)
+            self._add(item.upl_uri, item.question, question_weight, phrase=False)
         for uri, info in (products or {}).items():
             for phrase in info.synonyms:
                 self._add(uri, phrase, KEYWORD_WEIGHT)
             for phrase in info.phrasings:
-                self._add(uri, phrase, QUESTION_WEIGHT, phrase=False)
+                self._add(uri, phrase, question_weight, phrase=False)
             self._add(uri, info.description, DESCRIPTION_WEIGHT, phrase=False)
         self.vocabulary = Vocabulary({t for weights in self._weights.values() for t in weights})
         self._split_compounds()
