@@ -26,7 +26,7 @@ from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, seg
 from kcc_routing.taxonomy import Product, ProductKnowledge, Taxonomy, load_keywords, load_products, load_taxonomy
 from kcc_routing.text import Vocabulary, idf, terms
 
-NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.0, 0.5
+NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.5, 1.0
 PHRASE_BONUS = 0.6
 # Below this raw score no product is recognised by its words: the text says too little.
 RECOGNISED_AT = 2.5
@@ -69,6 +69,7 @@ class Lexical:
         keywords: dict[str, list[str]],
         knowledge: list[KnowledgeItem],
         products: dict[str, ProductKnowledge] | None = None,
+        question_weight: float = QUESTION_WEIGHT,
     ) -> None:
         self.taxonomy = taxonomy
         self._weights: dict[str, dict[str, float]] = defaultdict(dict)  # uri -> term -> weight
@@ -80,12 +81,12 @@ class Lexical:
             for phrase in phrases:
                 self._add(product.uri, phrase, KEYWORD_WEIGHT)
         for item in knowledge:
-            self._add(item.upl_uri, item.question, QUESTION_WEIGHT, phrase=False)
+            self._add(item.upl_uri, item.question, question_weight, phrase=False)
         for uri, info in (products or {}).items():
             for phrase in info.synonyms:
                 self._add(uri, phrase, KEYWORD_WEIGHT)
             for phrase in info.phrasings:
-                self._add(uri, phrase, QUESTION_WEIGHT, phrase=False)
+                self._add(uri, phrase, question_weight, phrase=False)
             self._add(uri, info.description, DESCRIPTION_WEIGHT, phrase=False)
         self.vocabulary = Vocabulary({t for weights in self._weights.values() for t in weights})
         self._split_compounds()

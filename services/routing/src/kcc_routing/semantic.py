@@ -42,6 +42,8 @@ _REQUEST = re.compile(
 _FORMULA = re.compile(
     r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve|"
     r"met vriendelijke groet|vriendelijke groet|groet|groeten|groetjes|doei|dank|bedankt|mvg|hartelijk dank|alvast bedankt|kind regards|"
+    r"regards|best regards|kind regards|yours sincerely|sincerely|yours faithfully|cheers|hoogachtend|met vriendelijke groeten|"
+    r"met hartelijke groet|hartelijke groet|met groet|m\.?v\.?g\.?|namens|"
     r"regards|thanks|thank you|kenmerk|ons kenmerk|uw kenmerk|referentie|ref|dossiernummer|zaaknummer|klantnummer)\b[^.?!]{0,40}$"
 )
 
@@ -59,9 +61,14 @@ def is_english(text: str) -> bool:
 
 # "Geachte heer/mevrouw, Ik ..." : the salutation before the first comma goes.
 _GREETING = re.compile(
-    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve)\b[^,.!?]{0,30}[,!]\s*",
+    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve)\b[^,.!?]{0,30}"
+    r"(,\s*(mevrouw|meneer|madam|sir)\b[^,.!?]{0,20})?[,!]\s*",
     re.IGNORECASE,
 )
+# A signature left over after the closing: a few capitalised words or initials, nothing else.
+_SIGNATURE = re.compile(r"^(([A-Z]\.)+|[A-Z][a-z'-]+|van|de|der|den|te|ten)(\s+(([A-Z]\.)+|[A-Z][a-z'-]+|van|de|der|den|te|ten)){0,3}[.!]?$")
+# Speech-to-text hesitations ("eh", "ehm", "uhm"): noise to the encoder.
+_HESITATION = re.compile(r"\b(e+h+m*|u+h+m*|e+u+h+|hm+|ehm+)\b[,.]?\s*", re.IGNORECASE)
 
 
 class Encoder(Protocol):
@@ -148,6 +155,7 @@ class Segment:
 def segments(text: str, *, max_words: int = MAX_WORDS, max_segments: int = MAX_SEGMENTS) -> list[Segment]:
     """The text in short spans, greetings dropped; at most max_segments, request spans first."""
     pieces: list[str] = []
+    text = _HESITATION.sub("", text)
     for sentence in _SENTENCE.split(text.strip()):
         words = _WORD.findall(sentence)
         if not words:
@@ -162,6 +170,8 @@ def segments(text: str, *, max_words: int = MAX_WORDS, max_segments: int = MAX_S
     pieces = [_GREETING.sub("", p, count=1) or p for p in pieces]
     pieces = [p for p in pieces if terms(p)]  # punctuation and function words left over say nothing
     pieces = [p for p in pieces if not _FORMULA.match(fold(p).strip(" ,.!"))]
+    if len(pieces) > 1 and _SIGNATURE.match(pieces[-1]):  # the name under a letter ("R. Hoekstra")
+        pieces.pop()
     n = len(pieces)
     found = [
         Segment(text=p, request=bool(_REQUEST.search(fold(p))) or p.rstrip().endswith("?"), position=i / max(n - 1, 1))
