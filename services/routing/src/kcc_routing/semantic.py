@@ -41,10 +41,10 @@ _REQUEST = re.compile(
 # Openings and closings that say nothing about the subject.
 _FORMULA = re.compile(
     r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve|"
-    r"met vriendelijke groet|vriendelijke groet|groet|groeten|groetjes|doei|dank|bedankt|mvg|hartelijk dank|alvast bedankt|kind regards|"
-    r"regards|best regards|kind regards|yours sincerely|sincerely|yours faithfully|cheers|hoogachtend|met vriendelijke groeten|"
-    r"met hartelijke groet|hartelijke groet|met groet|m\.?v\.?g\.?|namens|"
-    r"regards|thanks|thank you|kenmerk|ons kenmerk|uw kenmerk|referentie|ref|dossiernummer|zaaknummer|klantnummer)\b[^.?!]{0,40}$"
+    r"met vriendelijke groet(en)?|vriendelijke groet|met hartelijke groet|hartelijke groet|met groet|groet|groeten|groetjes|doei|"
+    r"dank|bedankt|mvg|m\.?v\.?g\.?|hartelijk dank|alvast bedankt|hoogachtend|"
+    r"kind regards|best regards|regards|yours sincerely|sincerely|yours faithfully|cheers|thanks|thank you|"
+    r"kenmerk|ons kenmerk|uw kenmerk|referentie|ref|dossiernummer|zaaknummer|klantnummer)\b[^.?!]{0,40}$"
 )
 
 
