@@ -182,3 +182,16 @@ def test_reference_codes_and_leftovers_do_not_make_a_clear_request_uncertain():
         ranked = default_classifier().rank(text, limit=1)
         assert ranked[0].product.name == "bijstand" and default_classifier().confident(ranked), (code, ranked)
     assert [s.text for s in segments("Ik wil bijstand. , of . Kenmerk AB12.")] == ["Ik wil bijstand."]
+
+
+def test_hesitations_closings_and_the_signature_under_a_letter_are_not_segments():
+    letter = (
+        "Geachte heer, mevrouw, Sinds de scheiding wil ik mijn eigen achternaam weer gebruiken. "
+        "Hoe pas ik het gebruik van mijn naam aan? Hoogachtend, R. van der Berg"
+    )
+    texts = [s.text for s in segments(letter)]
+    assert texts == ["Sinds de scheiding wil ik mijn eigen achternaam weer gebruiken.", "Hoe pas ik het gebruik van mijn naam aan?"]
+    spoken = [s.text for s in segments("ja eh goedemiddag ehm ik wil eh graag een afspraak voor een paspoort")]
+    assert not any(word in {"eh", "ehm"} for text in spoken for word in text.lower().split())
+    # A request opening with a word of a closing stays: only short formulas go.
+    assert [s.text for s in segments("Namens mijn vader: rolstoel aanvragen")] == ["Namens mijn vader: rolstoel aanvragen"]
