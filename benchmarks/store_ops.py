@@ -18,6 +18,8 @@ import uuid
 
 from pymongo import MongoClient, ReturnDocument
 
+from kcc_shared.mongo import in_chunks
+
 URI = os.environ.get("KCC_MONGO_URI", "mongodb://127.0.0.1:27017")
 
 
@@ -28,6 +30,13 @@ def median_ms(run, rounds: int) -> float:
         run(i)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+IN_IDS = 1000  # a poll's worth of ids, half of them stored
+
+
+def ids(i: int, size: int) -> list[int]:
+    return [(i * 7919 + n * 104_729) % size for n in range(IN_IDS // 2)] + [size + i * IN_IDS + n for n in range(IN_IDS // 2)]
 
 
 def measure(client: MongoClient, size: int, rounds: int) -> tuple[dict[str, float], float]:
@@ -48,6 +57,10 @@ def measure(client: MongoClient, size: int, rounds: int) -> tuple[dict[str, floa
             "find_one_and_update by _id + condition": lambda i: items.find_one_and_update(
                 {"_id": i * spread + 2, "status": "waiting"}, {"$set": {"status": "claimed"}}, return_document=ReturnDocument.AFTER),
             "upsert new by _id ($inc)": lambda i: items.update_one({"_id": f"new-{i}"}, {"$inc": {"n": 1}}, upsert=True),
+            f"find by _id $in, {IN_IDS} ids in one list": lambda i: items.find({"_id": {"$in": ids(i, size)}}).to_list(None),
+            f"find by _id $in, {IN_IDS} ids in lists of 50": lambda i: [
+                items.find({"_id": {"$in": chunk}}).to_list(None) for chunk in in_chunks(ids(i, size))
+            ],
         }
         return {name: median_ms(op, rounds) for name, op in ops.items()}, bulk_rate
     finally:
