@@ -23,7 +23,9 @@ from functools import cache
 from kcc_routing.knowledge import KnowledgeItem, load_knowledge
 from kcc_routing.ranker import Ranker, candidates, load_ranker
 from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, segments
-from kcc_routing.taxonomy import Product, ProductKnowledge, Taxonomy, load_keywords, load_products, load_taxonomy
+from kcc_routing.taxonomy import (
+    Product, ProductKnowledge, Taxonomy, load_catalogue_messages, load_keywords, load_products, load_taxonomy,
+)
 from kcc_routing.text import Vocabulary, idf, terms
 
 NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.5, 1.0
@@ -217,7 +219,8 @@ def build_semantic(examples: list[tuple[str, str]]) -> SemanticIndex:
         product_texts=product_texts(taxonomy, products),
         examples=examples,
         # Every product then has examples, also the rare ones no labelled message is about.
-        pseudo_examples=[(uri, phrasing) for uri, info in products.items() for phrasing in info.phrasings],
+        pseudo_examples=[(uri, phrasing) for uri, info in products.items() for phrasing in info.phrasings]
+        + load_catalogue_messages(),
     )
 
 

@@ -98,3 +98,12 @@ def load_products() -> dict[str, ProductKnowledge]:
         )
         for p in data["products"]
     }
+
+
+def load_catalogue_messages() -> list[tuple[str, str]]:
+    """(uri, text) of the messages written per product for the products few labelled messages are
+    about (data/catalogue_messages.jsonl; see data/CATALOGUE_MESSAGES.md). Product knowledge, like
+    the phrasings: not a sample of what citizens ask, so never learnt from as one."""
+    path = resources.files("kcc_routing") / "data" / "catalogue_messages.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["upl_uri"], row["text"]) for row in rows]

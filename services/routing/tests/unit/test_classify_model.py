@@ -15,7 +15,7 @@ from kcc_routing.classify import Classifier, default_classifier
 from kcc_routing.evaluate import load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
 from kcc_routing.semantic import EMBEDDINGS, UseEncoder, load_vectors, segments
-from kcc_routing.taxonomy import load_products, load_taxonomy
+from kcc_routing.taxonomy import load_catalogue_messages, load_products, load_taxonomy
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -195,3 +195,14 @@ def test_hesitations_closings_and_the_signature_under_a_letter_are_not_segments(
     assert not any(word in {"eh", "ehm"} for text in spoken for word in text.lower().split())
     # A request opening with a word of a closing stays: only short formulas go.
     assert "Namens mijn vader:" in [s.text for s in segments("Namens mijn vader: rolstoel aanvragen")]
+
+
+def test_the_catalogue_messages_are_product_knowledge_apart_from_every_evaluation_message():
+    catalogue = load_catalogue_messages()
+    assert len(catalogue) >= 500 and {uri for uri, _ in catalogue} <= {p.uri for p in load_taxonomy().products}
+    norm = lambda t: " ".join(t.lower().split())  # noqa: E731
+    evaluation = {norm(m["text"]) for m in load_labelled() if m["split"] in ("test", "hard")}
+    evaluation |= {norm(m["text"]) for m in load_messages() if split_of(m["text"]) == "test"}
+    assert not {norm(text) for _, text in catalogue} & evaluation
+    # Examples of their product like the phrasings, not train messages: not counted, not fitted on.
+    assert not {text for _, text in catalogue} & set(default_classifier().semantic.example_texts)
