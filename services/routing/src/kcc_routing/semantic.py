@@ -40,7 +40,7 @@ _REQUEST = re.compile(
 )
 # Openings and closings that say nothing about the subject.
 _FORMULA = re.compile(
-    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve|"
+    r"^(geachte?|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve|"
     r"met vriendelijke groet(en)?|vriendelijke groet|met hartelijke groet|hartelijke groet|met groet|groet|groeten|groetjes|doei|"
     r"dank|bedankt|mvg|m\.?v\.?g\.?|hartelijk dank|alvast bedankt|hoogachtend|"
     r"kind regards|best regards|regards|yours sincerely|sincerely|yours faithfully|cheers|thanks|thank you|"
@@ -61,12 +61,15 @@ def is_english(text: str) -> bool:
 
 # "Geachte heer/mevrouw, Ik ..." : the salutation before the first comma goes.
 _GREETING = re.compile(
-    r"^(geachte|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve)\b[^,.!?]{0,30}"
+    r"^(geachte?|beste|hallo|hoi|hi|hello|dear|goedemorgen|goedemiddag|goedenavond|goedendag|lieve)\b[^,.!?]{0,30}"
     r"(,\s*(mevrouw|meneer|madam|sir)\b[^,.!?]{0,20})?[,!]\s*",
     re.IGNORECASE,
 )
 # A signature left over after the closing: a few capitalised words or initials, nothing else.
 _SIGNATURE = re.compile(r"^(([A-Z]\.)+|[A-Z][a-z'-]+|van|de|der|den|te|ten)(\s+(([A-Z]\.)+|[A-Z][a-z'-]+|van|de|der|den|te|ten)){0,3}[.!]?$")
+# The subject line of a letter or mail ("Betreft: bezwaar WOZ-beschikking"): it says what the
+# text is about, so it counts as a request. Its label alone is no segment.
+_SUBJECT = re.compile(r"^(betreft|onderwerp|inzake|subject|re)\s*:\s*", re.IGNORECASE)
 # Speech-to-text hesitations ("eh", "ehm", "uhm"): noise to the encoder.
 _HESITATION = re.compile(r"\b(e+h+m*|u+h+m*|e+u+h+|hm+|ehm+)\b[,.]?\s*", re.IGNORECASE)
 
@@ -168,13 +171,28 @@ def segments(text: str, *, max_words: int = MAX_WORDS, max_segments: int = MAX_S
         for start in range(0, len(words) - max_words // 3, step):
             pieces.append(" ".join(words[start : start + max_words]))
     pieces = [_GREETING.sub("", p, count=1) or p for p in pieces]
-    pieces = [p for p in pieces if terms(p)]  # punctuation and function words left over say nothing
+    subjects: set[str] = set()
+    labelled: list[str] = []
+    for i, p in enumerate(pieces):  # "Betreft: ..." or "Betreft:" with the subject as the next piece
+        label = _SUBJECT.match(p)
+        if label and p[label.end():].strip():
+            p = p[label.end():]
+            subjects.add(p)
+        elif label:
+            if i + 1 < len(pieces):
+                subjects.add(pieces[i + 1])
+            continue
+        labelled.append(p)
+    pieces = [p for p in labelled if terms(p)]  # punctuation and function words left over say nothing
     pieces = [p for p in pieces if not _FORMULA.match(fold(p).strip(" ,.!"))]
     if len(pieces) > 1 and _SIGNATURE.match(pieces[-1]):  # the name under a letter ("R. Hoekstra")
         pieces.pop()
     n = len(pieces)
     found = [
-        Segment(text=p, request=bool(_REQUEST.search(fold(p))) or p.rstrip().endswith("?"), position=i / max(n - 1, 1))
+        Segment(
+            text=p, request=p in subjects or bool(_REQUEST.search(fold(p))) or p.rstrip().endswith("?"),
+            position=i / max(n - 1, 1),
+        )
         for i, p in enumerate(pieces)
     ]
     if len(found) <= max_segments:

@@ -197,6 +197,21 @@ def test_hesitations_closings_and_the_signature_under_a_letter_are_not_segments(
     assert "Namens mijn vader:" in [s.text for s in segments("Namens mijn vader: rolstoel aanvragen")]
 
 
+def test_the_subject_line_of_a_letter_is_a_request_and_its_label_no_segment():
+    letter = (
+        "Aan het college van burgemeester en wethouders\n\nBetreft: bezwaar tegen de aanslag hondenbelasting\n\n"
+        "Geacht college,\n\nOp de aanslag staat een hond die wij sinds maart niet meer hebben.\n\nHoogachtend,\nJ. de Vries"
+    )
+    found = [(s.text, s.request) for s in segments(letter)]
+    assert found == [
+        ("Aan het college van burgemeester en wethouders", False),
+        ("bezwaar tegen de aanslag hondenbelasting", True),
+        ("Op de aanslag staat een hond die wij sinds maart niet meer hebben.", False),
+    ]
+    assert [(s.text, s.request) for s in segments("Onderwerp:parkeervergunning. Wij verhuizen.")][0] == ("parkeervergunning.", True)
+    assert segments("Betreft:") == []
+
+
 def test_the_catalogue_messages_are_product_knowledge_apart_from_every_evaluation_message():
     catalogue = load_catalogue_messages()
     assert len(catalogue) >= 500 and {uri for uri, _ in catalogue} <= {p.uri for p in load_taxonomy().products}
