@@ -65,8 +65,10 @@ async def test_an_email_is_answered_once_and_a_bounce_puts_it_back_in_the_queue(
         message_id = f"<{unique('aanslag')}@example.nl>"
         question = EmailMessage()
         question["From"], question["To"], question["Message-ID"] = "Jan Smit <jan.smit@example.nl>", "belastingen@groningen.nl", message_id
-        question["Subject"] = "Vraag over mijn aanslag afvalstoffenheffing"
-        question.set_content("Goedendag, op mijn aanslag afvalstoffenheffing staat een te hoog bedrag. Klopt dat? Zie de bijlage.")
+        # A clear case for the classifier (confidence 0.96), so the reply's path does not hang on a
+        # guess near the triage threshold.
+        question["Subject"] = "Bezwaar tegen mijn aanslag afvalstoffenheffing"
+        question.set_content("Goedendag, op mijn aanslag afvalstoffenheffing staat een te hoog bedrag. Ik maak daar bezwaar tegen. Zie de bijlage.")
         question.add_attachment(PDF, maintype="application", subtype="pdf", filename="aanslag.pdf")
         await asyncio.to_thread(send, smtp_port, question)
         timeline = await poll(lambda: agent.get("/v1/citizens/timeline", params={"email": "jan.smit@example.nl", "reason": "antwoord nakijken"}), lambda r: r.json()["total"] == 1)
