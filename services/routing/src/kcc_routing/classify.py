@@ -26,10 +26,12 @@ from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, seg
 from kcc_routing.taxonomy import (
     Product, ProductKnowledge, Taxonomy, load_catalogue_messages, load_keywords, load_products, load_taxonomy,
 )
-from kcc_routing.text import Vocabulary, idf, terms
+from kcc_routing.text import STOPWORDS, Vocabulary, canon, fold, idf, stem, terms
 
 NAME_WEIGHT, KEYWORD_WEIGHT, QUESTION_WEIGHT, DESCRIPTION_WEIGHT = 3.0, 2.5, 1.5, 1.0
 PHRASE_BONUS = 0.6
+SPLIT_COMPOUND_CERTAINTY = 0.9  # a compound written apart, joined again (Lexical.split_compounds)
+_RAW_WORD = re.compile(r"[a-z0-9]+")
 # Below this raw score no product is recognised by its words: the text says too little.
 RECOGNISED_AT = 2.5
 # ... and below this similarity nothing is recognised by its meaning either ("hallo daar").
@@ -72,8 +74,10 @@ class Lexical:
         knowledge: list[KnowledgeItem],
         products: dict[str, ProductKnowledge] | None = None,
         question_weight: float = QUESTION_WEIGHT,
+        join_split_compounds: bool = True,
     ) -> None:
         self.taxonomy = taxonomy
+        self._join_split_compounds = join_split_compounds
         self._weights: dict[str, dict[str, float]] = defaultdict(dict)  # uri -> term -> weight
         self._phrases: dict[str, list[tuple[tuple[str, ...], float]]] = defaultdict(list)
         for product in taxonomy.products:
@@ -123,6 +127,24 @@ class Lexical:
         for word in terms(text):
             for term, certainty in self.vocabulary.match(word):
                 found[term] = max(found.get(term, 0.0), certainty)
+        for term in self.split_compounds(text) if self._join_split_compounds else ():
+            found[term] = max(found.get(term, 0.0), SPLIT_COMPOUND_CERTAINTY)
+        return found
+
+    def split_compounds(self, text: str) -> set[str]:
+        """Known compounds written as two or three words, as speech-to-text and many writers
+        do ("rij bewijs", "afval stoffen heffing", "uit treksel"): the words joined, when that
+        is a vocabulary term of at least 8 letters."""
+        words = _RAW_WORD.findall(fold(text))
+        found = set()
+        for n in (2, 3):
+            for i in range(len(words) - n + 1):
+                # The last word must be a word of its own: "overleden en" is no "overledenen".
+                if len(words[i + n - 1]) < 3 or words[i + n - 1] in STOPWORDS:
+                    continue
+                joined = "".join(words[i : i + n])
+                if len(joined) >= 8 and (term := stem(canon(joined))) in self.vocabulary.words:
+                    found.add(term)
         return found
 
     def scores(self, text: str) -> dict[str, float]:

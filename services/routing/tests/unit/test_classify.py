@@ -108,3 +108,12 @@ def test_reply_templates_start_from_the_products_kennisbank_answers():
     assert first["template_id"] == f"reply-{items[0].id}" and items[0].answer in first["text"]
     assert first["text"].startswith("Beste {naam},") and "{referentie}" in first["text"] and "{ontvangen}" in first["text"]
     assert reply_templates(knowledge, upl_uri="http://standaarden.overheid.nl/owms/terms/onbekend") == []
+
+
+def test_a_compound_written_apart_is_joined_again_but_a_word_and_a_suffix_are_not():
+    lexical = default_classifier().lexical
+    assert "uittreksel" in lexical.split_compounds("ik wil een uit treksel uit de basis registratie")
+    assert "hondenbelasting" in lexical.split_compounds("een vraag over de hond en belasting")
+    assert lexical.split_compounds("ik ben net vader van een dochter en ik wil haar aangeven") == set()
+    best = max(lexical.scores("ja goedemiddag ik bel over mijn rij bewijs die is verlopen").items(), key=lambda kv: kv[1])
+    assert lexical.taxonomy.by_uri(best[0]).name == "rijbewijs"
