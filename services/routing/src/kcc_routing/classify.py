@@ -200,14 +200,20 @@ class Classifier:
         text = without_identifiers(text)
         found = segments(text)
         semantic = self.semantic.scores(found, exclude_example=exclude_example)
-        return candidates(self.lexical.scores(text), semantic, self._uris)
+        return candidates(self.words(text), semantic, self._uris)
+
+    def words(self, text: str) -> dict[str, float]:
+        """The lexical scores, for a Dutch text. An English one is left to the encoder: the
+        lexical index is Dutch but for a few products' English words, which would pull every
+        English message to those products."""
+        return {} if is_english(text) else self.lexical.scores(text)
 
     def rank(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The best products for a text, best first; empty when nothing is recognised."""
         text = without_identifiers(text)
         if not text.strip():
             return []
-        lexical = self.lexical.scores(text)
+        lexical = self.words(text)
         semantic = self.semantic.scores(segments(text))
         if max(lexical.values(), default=0.0) < RECOGNISED_AT and float(semantic["best"].max()) < MEANING_RECOGNISED_AT:
             return []

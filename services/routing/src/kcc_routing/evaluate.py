@@ -11,6 +11,9 @@ Two sets of citizen messages, each labelled with the UPL URI a person chose:
   a hash before anything was measured on it.
 - data/evaluation/messages.jsonl: the older 171 messages; the same hash rule (`split_of`) splits
   them, and only their train part is learnt from.
+- data/evaluation/fresh.jsonl: 300 messages written last, by writers who saw only the UPL
+  product list (150 plain, 150 in the hard styles, each with its `style`), measured once when
+  they were added and never learnt from or tuned on: the closest we have to the held-out sets.
 
 Printed: top-1/top-3 per channel, how many contacts go to triage (confidence below the
 ranker's threshold) and how often the routed ones are right, and the keyword-leak share: test
@@ -74,6 +77,11 @@ def load_messages() -> list[dict]:
 def load_labelled() -> list[dict]:
     """The labelled messages with their fixed split ("train", "test" or "hard"; data/evaluation/labelled.jsonl)."""
     return _load("labelled.jsonl")
+
+
+def load_fresh() -> list[dict]:
+    """The last-written messages, never learnt from (data/evaluation/fresh.jsonl)."""
+    return _load("fresh.jsonl")
 
 
 def split_of(text: str, *, hard_batch: bool = False) -> str:
@@ -187,6 +195,11 @@ def main() -> None:
     hard = [m for m in labelled if m["split"] == "hard"]
     print(f"hard part: {sum(m['upl_uri'] not in train_products for m in hard)} of {len(hard)} about a product with no train message")
     _print("hard part (written later in the hard styles, never trained or tuned on)", evaluate(classifier, hard, keywords=keywords, synonyms=synonyms), classifier, show_misses=args.misses)
+    fresh = load_fresh()
+    for kind in ("plain", "hard"):
+        part = [m for m in fresh if (m["style"] == "plain") == (kind == "plain")]
+        result = evaluate(classifier, part, keywords=keywords, synonyms=synonyms)
+        _print(f"fresh {kind} part (written last, never trained or tuned on)", result, classifier, show_misses=args.misses)
     older = load_messages()
     older_test = [m for m in older if split_of(m["text"]) == "test"]
     _print("older in-repo set, its test part (never trained on)", evaluate(classifier, older_test, keywords=keywords, synonyms=synonyms), classifier, show_misses=args.misses)

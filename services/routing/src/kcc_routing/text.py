@@ -21,6 +21,15 @@ STOPWORDS = frozenset(
     na naar niet nog nu of om onder ons onze ook op over per s te tegen toch tot u uit uw van vanaf
     veel voor vraag vragen vriendelijke waar wat we weer wel welke wie wij wil willen word worden
     wordt zal ze zelf zich zij zijn zo zou zonder heer dhr mvr beste m v t a b n w z""".split()
+) | frozenset(
+    # English, as expats write to us: function words, greetings, and words every such message
+    # has ("municipality", "Netherlands"). Few products have English words, so without this
+    # their idf is high and "the", "at", "my" pull English messages to those products.
+    """a about after all also am an and any are as at be been before but by can could dear did do
+    does dutch for from had has have hello hi how i if in into is it its just madam me municipal
+    municipality my netherlands no not of on or our please regards should sir so some than thank
+    thanks that the their them there these they this those to too us very was we were what when
+    where which who why will with would you your""".split()
 )
 
 _OCR = (("rn", "m"), ("ru", "m"), ("vv", "w"), ("0", "o"), ("1", "l"), ("5", "s"), ("ij", "y"))

@@ -117,3 +117,12 @@ def test_a_compound_written_apart_is_joined_again_but_a_word_and_a_suffix_are_no
     assert lexical.split_compounds("ik ben net vader van een dochter en ik wil haar aangeven") == set()
     best = max(lexical.scores("ja goedemiddag ik bel over mijn rij bewijs die is verlopen").items(), key=lambda kv: kv[1])
     assert lexical.taxonomy.by_uri(best[0]).name == "rijbewijs"
+
+
+def test_english_is_left_to_the_encoder_and_its_function_words_are_no_terms():
+    assert terms("Hello, I just moved to the Netherlands, how do I register at the municipality?") == ["moved", "register"]
+    classifier = default_classifier()
+    english = "Hello, I did not receive my voting pass for the municipal elections next week. What should I do?"
+    assert classifier.words(english) == {}
+    assert classifier.words("Ik heb mijn stempas niet ontvangen") != {}
+    assert classifier.rank(english)[0].product.name in {"stempas", "kiezerspas"}
