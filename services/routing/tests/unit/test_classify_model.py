@@ -12,7 +12,7 @@ import numpy as np
 from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, ContactReceivedData
 
 from kcc_routing.classify import Classifier, default_classifier
-from kcc_routing.evaluate import load_labelled, load_messages, split_of, training_messages
+from kcc_routing.evaluate import load_fresh, load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
 from kcc_routing.semantic import EMBEDDINGS, UseEncoder, load_vectors, segments
 from kcc_routing.taxonomy import load_catalogue_messages, load_products, load_taxonomy
@@ -212,12 +212,14 @@ def test_the_subject_line_of_a_letter_is_a_request_and_its_label_no_segment():
     assert segments("Betreft:") == []
 
 
-def test_the_catalogue_messages_are_product_knowledge_apart_from_every_evaluation_message():
+def test_the_catalogue_and_train_messages_are_apart_from_every_evaluation_message():
     catalogue = load_catalogue_messages()
     assert len(catalogue) >= 500 and {uri for uri, _ in catalogue} <= {p.uri for p in load_taxonomy().products}
     norm = lambda t: " ".join(t.lower().split())  # noqa: E731
     evaluation = {norm(m["text"]) for m in load_labelled() if m["split"] in ("test", "hard")}
     evaluation |= {norm(m["text"]) for m in load_messages() if split_of(m["text"]) == "test"}
+    evaluation |= {norm(m["text"]) for m in load_fresh()}
     assert not {norm(text) for _, text in catalogue} & evaluation
+    assert not {norm(m["text"]) for m in training_messages()} & {norm(m["text"]) for m in load_fresh()}
     # Examples of their product like the phrasings, not train messages: not counted, not fitted on.
     assert not {text for _, text in catalogue} & set(default_classifier().semantic.example_texts)
