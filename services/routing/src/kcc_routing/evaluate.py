@@ -1,6 +1,6 @@
 """`python -m kcc_routing.evaluate`: how well classification does, measured honestly.
 
-Two sets of citizen messages, each labelled with the UPL URI a person chose:
+Three sets of citizen messages, each labelled with the UPL URI a person chose:
 
 - data/evaluation/labelled.jsonl: 1,425 messages over six channels in the styles that are hard
   (long e-mails with the request at the end, speech-to-text, menu answers, OCR damage, slang,
