@@ -18,9 +18,10 @@ from pymongo.errors import DuplicateKeyError
 from kcc_shared.settings import MongoSettings
 
 # Values per `$in` list. The local store checks every candidate against the whole list, so one
-# query's cost grows with the square of its length: 1,000 ids read 500 documents in 312 ms
-# there, twenty queries of 50 in 42 ms (25 to 50 is the fastest; 10 costs round trips). On
-# MongoDB a chunk is one more round trip, and every command stays far under the 16 MB limit.
+# query's cost grows with the square of its length: 1,000 ids, 500 of them stored, take 206 ms
+# as one list and 40 ms as twenty lists of 50 (benchmarks/store_ops.py; 25 to 50 was the
+# fastest, 10 costs round trips). On MongoDB a chunk is one more round trip, and every command
+# stays far under the 16 MB limit.
 IN_CHUNK = 50
 
 
