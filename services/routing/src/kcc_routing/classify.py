@@ -24,7 +24,7 @@ from kcc_routing.knowledge import KnowledgeItem, load_knowledge
 from kcc_routing.ranker import Ranker, candidates, load_ranker
 from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, segments
 from kcc_routing.taxonomy import (
-    Product, ProductKnowledge, Taxonomy, load_catalogue_messages, load_keywords, load_products, load_taxonomy,
+    Product, ProductKnowledge, Taxonomy, load_catalogue_messages, load_english, load_keywords, load_products, load_taxonomy,
 )
 from kcc_routing.text import STOPWORDS, Vocabulary, canon, fold, idf, stem, terms
 
@@ -187,6 +187,18 @@ def product_texts(taxonomy: Taxonomy, products: dict[str, ProductKnowledge]) -> 
     return texts
 
 
+def english_texts(taxonomy: Taxonomy, products: dict[str, ProductKnowledge]) -> dict[str, list[str]]:
+    """What the encoder compares an English text with per product: its English name and
+    phrasings (data/products_en.json), the English phrasings of products.json, and the UPL name."""
+    english = load_english()
+    texts: dict[str, list[str]] = {}
+    for product in taxonomy.products:
+        info = products.get(product.uri)
+        own = [p for p in info.phrasings if is_english(p)] if info else []
+        texts[product.uri] = list(dict.fromkeys([product.name, *english.get(product.uri, ()), *own]))
+    return texts
+
+
 class Classifier:
     """Ranks the taxonomy's products for a text by words and meaning, with a confidence."""
 
@@ -199,7 +211,7 @@ class Classifier:
         """Candidate columns and their features for a text (also used to train the ranker)."""
         text = without_identifiers(text)
         found = segments(text)
-        semantic = self.semantic.scores(found, exclude_example=exclude_example)
+        semantic = self.semantic.scores(found, exclude_example=exclude_example, english=is_english(text))
         return candidates(self.words(text), semantic, self._uris)
 
     def words(self, text: str) -> dict[str, float]:
@@ -214,7 +226,7 @@ class Classifier:
         if not text.strip():
             return []
         lexical = self.words(text)
-        semantic = self.semantic.scores(segments(text))
+        semantic = self.semantic.scores(segments(text), english=is_english(text))
         if max(lexical.values(), default=0.0) < RECOGNISED_AT and float(semantic["best"].max()) < MEANING_RECOGNISED_AT:
             return []
         cols, features = candidates(lexical, semantic, self._uris)
@@ -248,7 +260,9 @@ def build_semantic(examples: list[tuple[str, str]]) -> SemanticIndex:
         examples=examples,
         # Every product then has examples, also the rare ones no labelled message is about.
         pseudo_examples=[(uri, phrasing) for uri, info in products.items() for phrasing in info.phrasings]
-        + load_catalogue_messages(),
+        + load_catalogue_messages()
+        + [(uri, t) for uri, texts in load_english().items() for t in texts[1:]],
+        english_texts=english_texts(taxonomy, products),
     )
 
 

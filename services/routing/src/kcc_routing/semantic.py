@@ -48,8 +48,15 @@ _FORMULA = re.compile(
 )
 
 
-_ENGLISH = frozenset("the and is are my i to of for do how can we you what where would please have has need this with".split())
-_DUTCH = frozenset("de het een en ik mijn is van voor wij hoe kan wat waar wil graag heb moet niet".split())
+# Function words of one language only ("we", "is" and "of" are Dutch words too).
+_ENGLISH = frozenset(
+    "the and are my i to for do how can you what where would please have has need this with "
+    "our your it there which who why when did does will must should could a an at on be by from if any they their were am "
+    "without before about after into than".split()
+)
+_DUTCH = frozenset(
+    "de het een en ik mijn van voor wij hoe kan wat waar wil graag heb moet niet er dat op te met naar om ook als maar nog bij uw je zijn".split()
+)
 
 
 def is_english(text: str) -> bool:
@@ -214,34 +221,46 @@ class SemanticIndex:
         product_texts: dict[str, list[str]],
         examples: Sequence[tuple[str, str]] = (),
         pseudo_examples: Sequence[tuple[str, str]] = (),
+        english_texts: dict[str, list[str]] | None = None,
     ) -> None:
         """`examples` are labelled messages (uri, text); `pseudo_examples` are texts that stand in
         for messages, such as the products' citizen phrasings: they count as nearest examples but
-        not towards how common a product is."""
+        not towards how common a product is. `english_texts` are the products' English texts,
+        which an English text is compared with instead of `product_texts`: the encoder puts two
+        texts in one language closer than the same meaning across languages, so English is
+        measured against English for every product alike."""
         self.encoder = encoder
         self.uris = list(uris)
         self._column = {uri: i for i, uri in enumerate(self.uris)}
-        owners, texts = [], []
-        for uri in self.uris:
-            for t in product_texts.get(uri, []):
-                owners.append(self._column[uri])
-                texts.append(t)
-        self._vectors = encoder.encode(texts)
+        self._vectors, self._owners, texts = self._product_vectors(product_texts)
+        self._product_groups = self._groups(self._owners, len(self.uris))
+        self._english = None
+        if english_texts:
+            vectors, owners, english = self._product_vectors(english_texts)
+            self._english = (vectors, self._groups(owners, len(self.uris)))
+            texts = texts + english
         self.example_texts = [t for _, t in examples]
-        self._owners = np.asarray(owners, dtype=np.int64)
         self._counts = np.bincount(
             np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64), minlength=len(self.uris)
         ).astype(np.float32)
         examples = [*examples, *pseudo_examples]  # the labelled ones first: exclude_example indexes them
         self.texts = texts + [s.text for _, t in examples for s in segments(t)]  # all it encoded
         self._example_owners = np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64)
-        self._product_groups = self._groups(self._owners, len(self.uris))
         self._example_groups = self._groups(self._example_owners, len(self.uris))
         self._examples = (
             np.stack([self.document(self.encode_segments(segments(t))) for _, t in examples])
             if examples
             else np.zeros((0, 512), dtype=np.float32)
         )
+
+    def _product_vectors(self, product_texts: dict[str, list[str]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The vectors of the products' texts, grouped by product, their owning columns and the texts."""
+        owners, texts = [], []
+        for uri in self.uris:
+            for t in product_texts.get(uri, []):
+                owners.append(self._column[uri])
+                texts.append(t)
+        return self.encoder.encode(texts), np.asarray(owners, dtype=np.int64), texts
 
     def encode_segments(self, found: list[Segment]) -> np.ndarray:
         return self.encoder.encode([s.text for s in found])
@@ -272,21 +291,23 @@ class SemanticIndex:
             out[:, columns] = np.maximum.reduceat(ordered, starts, axis=1)
         return out
 
-    def scores(self, found: list[Segment], *, exclude_example: int | None = None) -> dict[str, np.ndarray]:
+    def scores(self, found: list[Segment], *, exclude_example: int | None = None, english: bool = False) -> dict[str, np.ndarray]:
         """Per product: best segment similarity, best request-segment similarity, whole-text
-        similarity, and similarity to the closest labelled example of that product."""
+        similarity, and similarity to the closest labelled example of that product. An `english`
+        text is compared with the products' English texts, when the index has them."""
+        product_vectors, groups = self._english if english and self._english else (self._vectors, self._product_groups)
         vectors = self.encode_segments(found)
         doc = self.document(vectors)
         if len(vectors):
-            segment_sim = vectors @ self._vectors.T  # the one pass over the product vectors
-            per_segment = self._per_product(segment_sim, self._product_groups)
+            segment_sim = vectors @ product_vectors.T  # the one pass over the product vectors
+            per_segment = self._per_product(segment_sim, groups)
             # doc is the normalised mean of the segments, so its similarities are their mean, rescaled
             doc_sim = segment_sim.mean(axis=0) / max(float(np.linalg.norm(vectors.mean(axis=0))), 1e-9)
         else:
             per_segment = np.zeros((0, len(self.uris)), dtype=np.float32)
-            doc_sim = np.zeros(len(self._vectors), dtype=np.float32)
-        whole = self._per_product(doc_sim[None, :], self._product_groups)[0]
-        order, starts, columns = self._product_groups
+            doc_sim = np.zeros(len(product_vectors), dtype=np.float32)
+        whole = self._per_product(doc_sim[None, :], groups)[0]
+        order, starts, columns = groups
         mean = np.zeros(len(self.uris), dtype=np.float32)
         ordered = doc_sim if order is None else doc_sim[order]
         mean[columns] = np.add.reduceat(ordered, starts) / np.diff(np.append(starts, len(doc_sim)))

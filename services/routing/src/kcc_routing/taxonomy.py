@@ -100,6 +100,15 @@ def load_products() -> dict[str, ProductKnowledge]:
     }
 
 
+@cache
+def load_english() -> dict[str, tuple[str, ...]]:
+    """Per product URI: its English name and the English phrasings of expats
+    (data/products_en.json, see its `_sources`)."""
+    path = resources.files("kcc_routing") / "data" / "products_en.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {p["uri"]: (p["name_en"], *p["phrasings_en"]) for p in data["products"]}
+
+
 def load_catalogue_messages() -> list[tuple[str, str]]:
     """(uri, text) of the messages written per product for the products few labelled messages are
     about (data/catalogue_messages.jsonl; see data/CATALOGUE_MESSAGES.md). Product knowledge, like

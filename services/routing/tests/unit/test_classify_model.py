@@ -14,8 +14,8 @@ from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, Co
 from kcc_routing.classify import Classifier, default_classifier
 from kcc_routing.evaluate import load_fresh, load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
-from kcc_routing.semantic import EMBEDDINGS, UseEncoder, load_vectors, segments
-from kcc_routing.taxonomy import load_catalogue_messages, load_products, load_taxonomy
+from kcc_routing.semantic import EMBEDDINGS, UseEncoder, is_english, load_vectors, segments
+from kcc_routing.taxonomy import CATCH_ALL_NAME, load_catalogue_messages, load_english, load_products, load_taxonomy
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -52,6 +52,40 @@ def test_every_municipal_product_has_knowledge_and_the_department_that_owns_it()
         assert info.name == product.name
         assert info.department == organisation.owner(product.uri).id
         assert len(info.description) >= 20 and info.synonyms and info.phrasings
+
+
+def test_every_municipal_product_has_an_english_name_and_english_requests():
+    english = load_english()
+    assert set(english) == {p.uri for p in load_taxonomy().products if p.name != CATCH_ALL_NAME}
+    phrasings = [p for name, *requests in english.values() for p in requests]
+    assert all(name for name, *_ in english.values()) and len(phrasings) >= 3 * len(english)
+    # The function-word test that sends a text to these recognises nearly all of them as English.
+    assert sum(map(is_english, phrasings)) >= 0.99 * len(phrasings)
+
+
+def test_english_is_told_from_dutch_by_words_of_one_language_only():
+    assert is_english("Why did the sirens go off at noon today?")
+    assert is_english("there's a dead dog by the road, who clears it away")
+    # "we", "is" and "of" are Dutch words too.
+    assert not is_english("Kunnen we een trouwambtenaar kiezen of krijgen we er een toegewezen?")
+    assert not is_english("Is het mogelijk om de afspraak te verzetten?")
+
+
+def test_an_english_message_is_measured_against_the_products_english_texts():
+    classifier = default_classifier()
+    text = "I look after my elderly father every day and I'm worn out. Does the municipality offer any support for people like me?"
+    found = segments(text)
+    carers = classifier.semantic.uris.index(load_taxonomy().resolve("mantelzorgondersteuning").uri)
+    # Its best similarity is that of its nearest English text, whatever its Dutch texts score.
+    english = classifier.semantic.encoder.encode(list(load_english()[classifier.semantic.uris[carers]]))
+    nearest = float((classifier.semantic.encoder.encode([s.text for s in found]) @ english.T).max())
+    assert abs(classifier.semantic.scores(found, english=True)["best"][carers] - nearest) < 1e-5
+    assert abs(classifier.semantic.scores(found, english=False)["best"][carers] - nearest) > 1e-3
+    # Written for this test, in no data file; without the English texts both went elsewhere
+    # (wmo-voorziening, belastingkwijtschelding).
+    assert classifier.rank(text, limit=1)[0].product.name == "mantelzorgondersteuning"
+    instalments = "Hi, my tax bill from the city is too much to pay in one go. Could I pay it in instalments instead?"
+    assert classifier.rank(instalments, limit=1)[0].product.name == "belastingbetalingsregeling"
 
 
 def test_the_evaluation_split_is_fixed_and_train_and_test_do_not_overlap():
@@ -220,6 +254,7 @@ def test_the_catalogue_and_train_messages_are_apart_from_every_evaluation_messag
     evaluation |= {norm(m["text"]) for m in load_messages() if split_of(m["text"]) == "test"}
     evaluation |= {norm(m["text"]) for m in load_fresh()}
     assert not {norm(text) for _, text in catalogue} & evaluation
+    assert not {norm(text) for texts in load_english().values() for text in texts} & evaluation
     assert not {norm(m["text"]) for m in training_messages()} & {norm(m["text"]) for m in load_fresh()}
     # Examples of their product like the phrasings, not train messages: not counted, not fitted on.
     assert not {text for _, text in catalogue} & set(default_classifier().semantic.example_texts)
