@@ -225,12 +225,12 @@ class Classifier:
         text = without_identifiers(text)
         if not text.strip():
             return []
-        lexical = self.words(text)
-        semantic = self.semantic.scores(segments(text), english=is_english(text))
+        lexical, english = self.words(text), is_english(text)
+        semantic = self.semantic.scores(segments(text), english=english)
         if max(lexical.values(), default=0.0) < RECOGNISED_AT and float(semantic["best"].max()) < MEANING_RECOGNISED_AT:
             return []
         cols, features = candidates(lexical, semantic, self._uris)
-        probabilities = self.ranker.probabilities(features)
+        probabilities = self.ranker.probabilities(features, english=english)
         order = sorted(range(len(cols)), key=lambda j: (-probabilities[j], self._uris[cols[j]]))[:limit]
         return [
             Candidate(

@@ -8,6 +8,7 @@ at least `--precision` of the time. Writes data/ranker.json.
 """
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -15,38 +16,44 @@ import numpy as np
 
 from kcc_routing.classify import Classifier, build_lexical, build_semantic
 from kcc_routing.evaluate import training_messages
-from kcc_routing.ranker import Ranker, fit
-from kcc_routing.semantic import CachedEncoder
+from kcc_routing.ranker import Ranker, fit, softmax, temperature
+from kcc_routing.semantic import CachedEncoder, is_english
 
 RANKER_FILE = Path(__file__).parent / "data" / "ranker.json"
 EMBEDDINGS_FILE = Path(__file__).parent / "data" / "embeddings.npz"
 
 
-def training_groups(classifier: Classifier, messages: list[dict]) -> tuple[list[tuple[np.ndarray, int]], int]:
-    """(features, index of the label) per message whose label is among the candidates; and how many are not."""
-    groups, missing = [], 0
+def training_groups(classifier: Classifier, messages: list[dict]) -> tuple[list[tuple[np.ndarray, int]], list[bool], int]:
+    """(features, index of the label) per message whose label is among the candidates, whether
+    each is English, and how many messages are left out (label not among the candidates)."""
+    groups, english, missing = [], [], 0
     column = {uri: i for i, uri in enumerate(classifier.semantic.uris)}
     for i, message in enumerate(messages):
         cols, features = classifier.features(message["text"], exclude_example=i)
         label = column[message["upl_uri"]]
         if label in cols:
             groups.append((features, cols.index(label)))
+            english.append(is_english(message["text"]))
         else:
             missing += 1
-    return groups, missing
+    return groups, english, missing
 
 
-def threshold(groups: list[tuple[np.ndarray, int]], *, precision: float, folds: int = 5) -> tuple[float, float, float]:
-    """The triage threshold from out-of-fold confidences; with the out-of-fold accuracy and triage rate."""
-    confidences, right = [], []
+def threshold(
+    groups: list[tuple[np.ndarray, int]], english: list[bool], *, precision: float, folds: int = 5
+) -> tuple[float, float, float, float]:
+    """From out-of-fold scores: the English temperature, the triage threshold, and the
+    out-of-fold accuracy and triage rate."""
+    scored: list[np.ndarray] = [np.zeros(0)] * len(groups)
     for k in range(folds):
-        train = [g for i, g in enumerate(groups) if i % folds != k]
-        ranker = fit(train)
-        for i, (features, label) in enumerate(groups):
+        ranker = fit([g for i, g in enumerate(groups) if i % folds != k])
+        for i, (features, _) in enumerate(groups):
             if i % folds == k:
-                p = ranker.probabilities(features)
-                confidences.append(float(p.max()))
-                right.append(int(np.argmax(p)) == label)
+                scored[i] = ranker.scores(features)
+    t = temperature([(z, label) for z, (_, label), en in zip(scored, groups, english, strict=True) if en])
+    probabilities = [softmax(z / (t if en else 1.0)) for z, en in zip(scored, english, strict=True)]
+    confidences = [float(p.max()) for p in probabilities]
+    right = [int(np.argmax(p)) == label for p, (_, label) in zip(probabilities, groups, strict=True)]
     order = np.argsort(confidences)[::-1]
     best = 1.0
     routed_right = 0
@@ -56,7 +63,7 @@ def threshold(groups: list[tuple[np.ndarray, int]], *, precision: float, folds: 
             best = confidences[i]
     accuracy = float(np.mean(right))
     triaged = float(np.mean([c < best for c in confidences]))
-    return best, accuracy, triaged
+    return t, best, accuracy, triaged
 
 
 def main() -> None:
@@ -70,9 +77,9 @@ def main() -> None:
         semantic=build_semantic([(m["upl_uri"], m["text"]) for m in train]),
         ranker=Ranker(np.zeros(1), np.zeros(1), np.ones(1), 0.0),  # not used while training
     )
-    groups, missing = training_groups(classifier, train)
-    triage_below, accuracy, triaged = threshold(groups, precision=args.precision)
-    ranker = fit(groups, triage_below=triage_below)
+    groups, english, missing = training_groups(classifier, train)
+    english_temperature, triage_below, accuracy, triaged = threshold(groups, english, precision=args.precision)
+    ranker = dataclasses.replace(fit(groups, triage_below=triage_below), english_temperature=english_temperature)
     RANKER_FILE.write_text(
         ranker.to_json(trained_on=f"{len(groups)} train messages ({missing} without their label among the candidates)")
         + "\n",
@@ -83,6 +90,7 @@ def main() -> None:
         encoder.save(EMBEDDINGS_FILE, texts=classifier.semantic.texts)
     print(f"train messages: {len(train)}, label among candidates: {len(groups)}")
     print(f"5-fold top-1 on train: {accuracy:.1%}; triage below {triage_below:.3f} sends {triaged:.1%} to triage")
+    print(f"English scores divided by {english_temperature:.2f} ({sum(english)} English train messages)")
     print(f"written {RANKER_FILE} ({time.perf_counter() - started:.1f} s)")
 
 

@@ -14,6 +14,7 @@ from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, Co
 from kcc_routing.classify import Classifier, default_classifier
 from kcc_routing.evaluate import load_fresh, load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
+from kcc_routing.ranker import temperature
 from kcc_routing.semantic import EMBEDDINGS, UseEncoder, is_english, load_vectors, segments
 from kcc_routing.taxonomy import CATCH_ALL_NAME, load_catalogue_messages, load_english, load_products, load_taxonomy
 
@@ -86,6 +87,25 @@ def test_an_english_message_is_measured_against_the_products_english_texts():
     assert classifier.rank(text, limit=1)[0].product.name == "mantelzorgondersteuning"
     instalments = "Hi, my tax bill from the city is too much to pay in one go. Could I pay it in instalments instead?"
     assert classifier.rank(instalments, limit=1)[0].product.name == "belastingbetalingsregeling"
+
+
+def test_the_temperature_sharpens_scores_that_are_right_but_too_close_and_softens_overconfident_ones():
+    close = [(np.array([1.0, 0.8, 0.7]), 0)] * 9 + [(np.array([0.8, 1.0, 0.7]), 0)]
+    assert temperature(close) < 0.5  # right 9 times in 10, yet a softmax of these says ~40%
+    loud = [(np.array([20.0, 0.0, 0.0]), 0)] * 6 + [(np.array([20.0, 0.0, 0.0]), 1)] * 4
+    assert temperature(loud) > 2.0  # right 6 times in 10, yet the scores say ~100%
+
+
+def test_an_english_text_gets_its_own_temperature_which_changes_the_confidence_not_the_order():
+    classifier = default_classifier()
+    text = "Hello, our green bin was not emptied this week although it was outside on time. Can you come back?"
+    ranker = classifier.ranker
+    assert ranker.english_temperature != 1.0
+    cooled = dataclasses.replace(ranker, english_temperature=1.0)
+    flat = Classifier(lexical=classifier.lexical, semantic=classifier.semantic, ranker=cooled).rank(text)
+    ranked = classifier.rank(text)
+    assert [c.product.uri for c in ranked] == [c.product.uri for c in flat]
+    assert (ranked[0].score > flat[0].score) == (ranker.english_temperature < 1.0)
 
 
 def test_the_evaluation_split_is_fixed_and_train_and_test_do_not_overlap():
