@@ -12,10 +12,11 @@ Four sets of citizen messages, each labelled with the UPL URI a person chose:
 - data/evaluation/messages.jsonl: the older 171 messages; the same hash rule (`split_of`) splits
   them, and only their train part is learnt from.
 - data/evaluation/fresh.jsonl: messages by writers who saw only the UPL product list, never
-  learnt from, the closest we have to the held-out sets: batches 3 and 5 of 150 plain and 150
-  in the hard styles (each with its `style`), batch 4 of 80 English messages.
+  learnt from, the closest we have to the held-out sets: batches 3, 5 and 9 of 150 plain and
+  150 in the hard styles (each with its `style`), batch 4 of 80 English messages.
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
-  batches 1 and 2 (first measured as fresh batches) and batch 6, written as train messages.
+  batches 1 and 2 (first measured as fresh batches), and 6, 7, 8 and 10, written as train
+  messages.
 
 Printed: top-1/top-3 per channel, how many contacts go to triage (confidence below the
 ranker's threshold) and how often the routed ones are right, and the keyword-leak share: test
@@ -39,6 +40,7 @@ FRESH_BATCHES = (
     (3, ("plain", "hard"), "never trained on"),
     (4, ("english",), "English only, never trained on"),
     (5, ("plain", "hard"), "never trained on"),
+    (9, ("plain", "hard"), "never trained on, written last"),
 )
 TEST_PERCENT = 35
 HARD_PERCENT = 60  # of the later batch in the hard styles (ids h…): the rest is learnt from
