@@ -268,8 +268,9 @@ def build_semantic(examples: list[tuple[str, str]]) -> SemanticIndex:
 
 @cache
 def default_classifier() -> Classifier:
-    """The classifier over the shipped UPL, product knowledge, kennisbank and the train part of
-    the labelled messages (built once at start-up, a few seconds)."""
+    """The classifier over the shipped UPL, product knowledge, kennisbank and the train messages
+    (the train parts of the labelled sets and the written batches; built once at start-up, a
+    few seconds)."""
     from kcc_routing.evaluate import training_messages  # the labelled messages live with the evaluation
 
     examples = [(m["upl_uri"], m["text"]) for m in training_messages()]
