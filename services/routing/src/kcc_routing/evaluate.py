@@ -14,10 +14,12 @@ Four sets of citizen messages, each labelled with the UPL URI a person chose:
 - data/evaluation/fresh.jsonl: messages by writers who saw only the UPL product list, never
   learnt from, the closest we have to the held-out sets: batches 3, 5 and 9 of 150 plain and
   150 in the hard styles (each with its `style`), batch 4 of 80 English messages, batch 11 of
-  150 in the hard styles.
+  150 in the hard styles, all about the ~150 products most of the train messages are about;
+  and batches 13 and 15 (about 150 plain and 150 hard, and 75 and 75), whose products were
+  drawn evenly from all 449, so that most are products few train messages were about.
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
   batches 1 and 2 (first measured as fresh batches), and 6, 7, 8, 10 and 12, written as train
-  messages.
+  messages; 14 and 16, written for the products with fewest train messages.
 
 Printed: top-1/top-3 per channel, how many contacts go to triage (confidence below the
 ranker's threshold) and how often the routed ones are right, and the keyword-leak share: test
@@ -36,13 +38,16 @@ from importlib import resources
 
 from kcc_routing.text import fold
 
-# Batch, its parts, and what it has been to the classifier.
+# Batch, its parts, what it has been to the classifier, and whether its products were drawn
+# evenly from all products (else from those the labelled sets are about).
 FRESH_BATCHES = (
-    (3, ("plain", "hard"), "never trained on"),
-    (4, ("english",), "English only, never trained on"),
-    (5, ("plain", "hard"), "never trained on"),
-    (9, ("plain", "hard"), "never trained on"),
-    (11, ("hard",), "never trained on, written last"),
+    (3, ("plain", "hard"), "never trained on", False),
+    (4, ("english",), "English only, never trained on", False),
+    (5, ("plain", "hard"), "never trained on", False),
+    (9, ("plain", "hard"), "never trained on", False),
+    (11, ("hard",), "never trained on", False),
+    (13, ("plain", "hard"), "all products alike, never trained on", True),
+    (15, ("plain", "hard"), "all products alike, never trained on, written last", True),
 )
 TEST_PERCENT = 35
 HARD_PERCENT = 60  # of the later batch in the hard styles (ids h…): the rest is learnt from
@@ -217,19 +222,21 @@ def main() -> None:
     print(f"hard part: {sum(m['upl_uri'] not in train_products for m in hard)} of {len(hard)} about a product with no train message")
     _print("hard part (written later in the hard styles, never trained or tuned on)", evaluate(classifier, hard, keywords=keywords, synonyms=synonyms), classifier, show_misses=args.misses)
     fresh = load_fresh()
-    pooled: dict[str, list[Result]] = defaultdict(list)
-    for batch, kinds, what in FRESH_BATCHES:
+    pooled: dict[tuple[str, bool], list[Result]] = defaultdict(list)
+    for batch, kinds, what, evenly in FRESH_BATCHES:
         for kind in kinds:
             part = [m for m in fresh if m["batch"] == batch and (m["style"] == "plain") == (kind == "plain")]
             result = evaluate(classifier, part, keywords=keywords, synonyms=synonyms)
-            pooled[kind].append(result)
+            pooled[(kind, evenly)].append(result)
             _print(f"fresh {batch} {kind} ({what})", result, classifier, show_misses=args.misses)
-    for kind in ("plain", "hard"):
-        parts = pooled[kind]
-        n, top1, top3, triaged = (sum(getattr(r, f) for r in parts) for f in ("total", "top1", "top3", "triaged"))
-        print(
-            f"fresh, all {kind} parts ({len(parts)} batches, {n} messages): top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  triage {triaged / n:.1%}"
-        )
+    for evenly, drawn in ((False, "products of the labelled sets"), (True, "all products alike")):
+        for kind in ("plain", "hard"):
+            parts = pooled[(kind, evenly)]
+            n, top1, top3, triaged = (sum(getattr(r, f) for r in parts) for f in ("total", "top1", "top3", "triaged"))
+            print(
+                f"fresh, {drawn}, all {kind} parts ({len(parts)} batches, {n} messages): "
+                f"top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  triage {triaged / n:.1%}"
+            )
     older = load_messages()
     older_test = [m for m in older if split_of(m["text"]) == "test"]
     _print("older in-repo set, its test part (never trained on)", evaluate(classifier, older_test, keywords=keywords, synonyms=synonyms), classifier, show_misses=args.misses)
