@@ -2,11 +2,13 @@
 
 Candidates are the best products by words (lexical score) and by meaning (encoder
 similarities to the product's texts and to labelled messages). Each candidate gets a few
-features; a linear score over them goes through a softmax over the candidates, so the scores
-are probabilities that add up to one. The weights are learnt on the train part of the labelled
-messages (data/evaluation/labelled.jsonl) by minimising the cross-entropy of the right
-product (listwise logistic regression), which is what makes the top probability a calibrated
-confidence. `python -m kcc_routing.train` fits them into data/ranker.json.
+features; a score over them goes through a softmax over the candidates, so the scores are
+probabilities that add up to one. The score is linear in the features plus a small hidden
+layer (16 tanh units) that lets features weigh differently together: the lexical evidence
+counts for less when a text's words are damaged, a close example for more when the products'
+own texts disagree. Learnt on the train messages (`evaluate.training_messages`) by minimising
+the cross-entropy of the right product (listwise), which is what makes the top probability a
+calibrated confidence. `python -m kcc_routing.train` fits them into data/ranker.json.
 """
 
 import json
@@ -30,10 +32,10 @@ FEATURES = (
     "example",  # similarity to the closest labelled message of this product
     "example_gap",
     "has_example",
-    "prior",  # log(1 + labelled train messages about this product): how common it is
     "sem_mean",  # whole-text similarity averaged over all the product's texts
 )
 PER_SOURCE = 12  # candidates taken from each source
+HIDDEN_UNITS = 16
 
 
 def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris: Sequence[str]) -> tuple[list[int], np.ndarray]:
@@ -43,7 +45,7 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
     column = {uri: i for i, uri in enumerate(uris)}
     for uri, raw in lexical.items():
         lex[column[uri]] = raw
-    best, request, whole, example, prior, top3 = (semantic[k] for k in ("best", "request", "whole", "example", "examples", "mean"))
+    best, request, whole, example, top3 = (semantic[k] for k in ("best", "request", "whole", "example", "mean"))
     chosen: dict[int, None] = {}
     for source in (lex, best, whole, request, example):
         for i in np.argsort(-source, kind="stable")[:PER_SOURCE]:
@@ -67,7 +69,6 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
             example[i] if has_example else 0.0,
             example[i] - ex_max if has_example else -1.0,
             1.0 if has_example else 0.0,
-            math.log1p(prior[i]),
             top3[i],
         ))
     return cols, np.asarray(rows, dtype=np.float64)
@@ -75,7 +76,7 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
 
 @dataclass(frozen=True)
 class Ranker:
-    weights: np.ndarray  # one per feature
+    weights: np.ndarray  # one per feature: the linear part
     mean: np.ndarray  # feature standardisation
     scale: np.ndarray
     triage_below: float  # confidence under which an agent should look first
@@ -83,10 +84,18 @@ class Ranker:
     # text's: dividing them by this temperature (fitted on the English train messages) keeps
     # its confidence calibrated. The order of the candidates does not change.
     english_temperature: float = 1.0
+    # The hidden layer: features × units, a bias and an output weight per unit (none: linear only).
+    hidden: np.ndarray | None = None
+    hidden_bias: np.ndarray | None = None
+    hidden_out: np.ndarray | None = None
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        """The linear score of each candidate."""
-        return ((features - self.mean) / self.scale) @ self.weights
+        """The score of each candidate: linear, plus the hidden layer's."""
+        x = (features - self.mean) / self.scale
+        linear = x @ self.weights
+        if self.hidden is None or self.hidden_bias is None or self.hidden_out is None:
+            return linear
+        return linear + np.tanh(x @ self.hidden + self.hidden_bias) @ self.hidden_out
 
     def probabilities(self, features: np.ndarray, *, english: bool = False) -> np.ndarray:
         """Softmax over the candidates: the chance that each is the product asked about."""
@@ -101,6 +110,15 @@ class Ranker:
                 "scale": [round(float(s), 6) for s in self.scale],
                 "triage_below": round(self.triage_below, 4),
                 "english_temperature": round(self.english_temperature, 4),
+                **(
+                    {
+                        "hidden": [[round(float(w), 6) for w in row] for row in self.hidden],
+                        "hidden_bias": [round(float(b), 6) for b in self.hidden_bias],
+                        "hidden_out": [round(float(v), 6) for v in self.hidden_out],
+                    }
+                    if self.hidden is not None and self.hidden_bias is not None and self.hidden_out is not None
+                    else {}
+                ),
                 **extra,
             },
             indent=1,
@@ -122,30 +140,52 @@ def temperature(scored: Sequence[tuple[np.ndarray, int]]) -> float:
     return float(grid[int(np.argmin(loss))])
 
 
-def fit(groups: Sequence[tuple[np.ndarray, int]], *, l2: float = 1e-3, steps: int = 600, triage_below: float = 0.0) -> Ranker:
-    """Listwise logistic regression: each group is (candidate features, index of the right one)."""
+def fit(
+    groups: Sequence[tuple[np.ndarray, int]], *, hidden: int = HIDDEN_UNITS, l2: float = 1e-3, steps: int = 1500,
+    triage_below: float = 0.0, seed: int = 0,
+) -> Ranker:
+    """Listwise softmax regression: each group is (candidate features, index of the right one);
+    `hidden` tanh units beside the linear part (0: linear only). Full-batch Adam from a seeded
+    start, so the same messages give the same ranker."""
     stacked = np.concatenate([f for f, _ in groups])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
-    # Pad the groups into one array (groups × candidates × features), masking the padding.
-    width = max(len(f) for f, _ in groups)
-    x = np.zeros((len(groups), width, len(FEATURES)))
-    mask = np.full((len(groups), width), -np.inf)
-    for g, (f, _) in enumerate(groups):
-        x[g, : len(f)] = (f - mean) / scale
-        mask[g, : len(f)] = 0.0
-    labels = np.asarray([y for _, y in groups])
-    right = x[np.arange(len(groups)), labels]
-    w = np.zeros(len(FEATURES))
-    m, v = np.zeros_like(w), np.zeros_like(w)
-    for step in range(1, steps + 1):  # Adam on the full batch: small data, a smooth convex loss
-        z = x @ w + mask
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        grad = l2 * w + (np.einsum("gc,gcf->f", p, x) - right.sum(axis=0)) / len(groups)
-        m = 0.9 * m + 0.1 * grad
-        v = 0.999 * v + 0.001 * grad**2
-        w -= 0.05 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-    return Ranker(weights=w, mean=mean, scale=scale, triage_below=triage_below)
+    # All groups' candidates in one matrix; a group is the rows from its start to the next one's.
+    flat = ((stacked - mean) / scale).astype(np.float32)
+    n, k = len(groups), len(FEATURES)
+    sizes = np.asarray([len(f) for f, _ in groups])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    owner = np.repeat(np.arange(n), sizes)
+    right = np.zeros(len(flat), dtype=np.float32)
+    right[starts + np.asarray([y for _, y in groups])] = 1.0
+    rng = np.random.default_rng(seed)
+    params = {
+        "w": np.zeros(k), "hidden": rng.normal(0.0, 0.3, (k, hidden)), "bias": np.zeros(hidden),
+        "out": rng.normal(0.0, 0.3, hidden),
+    }
+    params = {name: p.astype(np.float32) for name, p in params.items()}
+    moments = {name: (np.zeros_like(p), np.zeros_like(p)) for name, p in params.items()}
+    for step in range(1, steps + 1):  # Adam on the full batch: small data, a smooth loss
+        h = np.tanh(flat @ params["hidden"] + params["bias"])  # candidates × units
+        z = flat @ params["w"] + h @ params["out"]
+        p = np.exp(z - np.maximum.reduceat(z, starts)[owner])  # softmax within each group
+        p /= np.add.reduceat(p, starts)[owner]
+        dz = (p - right) / n
+        dh = np.outer(dz, params["out"]) * (1.0 - h**2)
+        grads = {
+            "w": flat.T @ dz + l2 * params["w"], "hidden": flat.T @ dh + l2 * params["hidden"],
+            "bias": dh.sum(axis=0), "out": h.T @ dz + l2 * params["out"],
+        }
+        for name, grad in grads.items():
+            m, v = moments[name]
+            m[:] = 0.9 * m + 0.1 * grad
+            v[:] = 0.999 * v + 0.001 * grad**2
+            params[name] -= 0.02 * (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+    params = {name: p.astype(np.float64) for name, p in params.items()}
+    return Ranker(
+        weights=params["w"], mean=mean, scale=scale, triage_below=triage_below,
+        hidden=params["hidden"] if hidden else None, hidden_bias=params["bias"] if hidden else None,
+        hidden_out=params["out"] if hidden else None,
+    )
 
 
 def parse_ranker(text: str) -> Ranker:
@@ -155,6 +195,9 @@ def parse_ranker(text: str) -> Ranker:
     return Ranker(
         weights=np.asarray(data["weights"]), mean=np.asarray(data["mean"]), scale=np.asarray(data["scale"]),
         triage_below=float(data["triage_below"]), english_temperature=float(data["english_temperature"]),
+        hidden=np.asarray(data["hidden"]) if "hidden" in data else None,
+        hidden_bias=np.asarray(data["hidden_bias"]) if "hidden_bias" in data else None,
+        hidden_out=np.asarray(data["hidden_out"]) if "hidden_out" in data else None,
     )
 
 

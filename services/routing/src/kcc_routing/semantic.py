@@ -224,8 +224,9 @@ class SemanticIndex:
         english_texts: dict[str, list[str]] | None = None,
     ) -> None:
         """`examples` are labelled messages (uri, text); `pseudo_examples` are texts that stand in
-        for messages, such as the products' citizen phrasings: they count as nearest examples but
-        not towards how common a product is. `english_texts` are the products' English texts,
+        for messages, such as the products' citizen phrasings: they count as nearest examples alike
+        (how often a product occurs among them says which products our writers were given, not
+        what citizens ask, so it is no feature). `english_texts` are the products' English texts,
         which an English text is compared with instead of `product_texts`: the encoder puts two
         texts in one language closer than the same meaning across languages, so English is
         measured against English for every product alike."""
@@ -240,9 +241,6 @@ class SemanticIndex:
             self._english = (vectors, self._groups(owners, len(self.uris)))
             texts = texts + english
         self.example_texts = [t for _, t in examples]
-        self._counts = np.bincount(
-            np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64), minlength=len(self.uris)
-        ).astype(np.float32)
         examples = [*examples, *pseudo_examples]  # the labelled ones first: exclude_example indexes them
         self.texts = texts + [s.text for _, t in examples for s in segments(t)]  # all it encoded
         self._example_owners = np.asarray([self._column[uri] for uri, _ in examples], dtype=np.int64)
@@ -314,15 +312,12 @@ class SemanticIndex:
         best = per_segment.max(axis=0) if len(per_segment) else whole
         requests = [i for i, s in enumerate(found) if s.request]
         request = per_segment[requests].max(axis=0) if requests else best
-        counts = self._counts
         if len(self._examples):
             example_sim = self._examples @ doc
-            if exclude_example is not None:  # training: the message must not find (or count) itself
+            if exclude_example is not None:  # training: the message must not find itself
                 example_sim = example_sim.copy()
                 example_sim[exclude_example] = -1.0
-                counts = counts.copy()
-                counts[self._example_owners[exclude_example]] -= 1
             nearest = self._per_product(example_sim[None, :], self._example_groups)[0]
         else:
             nearest = np.full(len(self.uris), -1.0, dtype=np.float32)
-        return {"best": best, "request": request, "whole": whole, "example": nearest, "examples": counts, "mean": mean}
+        return {"best": best, "request": request, "whole": whole, "example": nearest, "mean": mean}

@@ -14,7 +14,7 @@ from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, Co
 from kcc_routing.classify import Classifier, default_classifier
 from kcc_routing.evaluate import load_fresh, load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
-from kcc_routing.ranker import temperature
+from kcc_routing.ranker import FEATURES, fit, parse_ranker, temperature
 from kcc_routing.semantic import EMBEDDINGS, UseEncoder, is_english, load_vectors, segments
 from kcc_routing.taxonomy import CATCH_ALL_NAME, load_catalogue_messages, load_english, load_products, load_taxonomy
 
@@ -94,6 +94,29 @@ def test_the_temperature_sharpens_scores_that_are_right_but_too_close_and_soften
     assert temperature(close) < 0.5  # right 9 times in 10, yet a softmax of these says ~40%
     loud = [(np.array([20.0, 0.0, 0.0]), 0)] * 6 + [(np.array([20.0, 0.0, 0.0]), 1)] * 4
     assert temperature(loud) > 2.0  # right 6 times in 10, yet the scores say ~100%
+
+
+def test_the_hidden_layer_learns_what_features_say_together_and_is_shipped_as_fitted():
+    # The right candidate is the one whose first two features agree in sign (high and high, or
+    # low and low): no weighted sum of the features ranks that, a hidden layer does.
+    rng = np.random.default_rng(7)
+    groups = []
+    for _ in range(400):
+        features = rng.normal(size=(6, len(FEATURES)))
+        agree = features[:, 0] * features[:, 1]
+        groups.append((features, int(np.argmax(agree))))
+    train, test = groups[:300], groups[300:]
+
+    def top1(ranker) -> float:
+        return float(np.mean([int(np.argmax(ranker.scores(f))) == label for f, label in test]))
+
+    linear, hidden = fit(train, hidden=0, steps=600), fit(train)
+    assert linear.hidden is None and hidden.hidden is not None
+    assert top1(linear) < 0.35 < 0.6 < top1(hidden)  # a chance guess is 1 in 6
+    shipped = parse_ranker(hidden.to_json())
+    f, _ = test[0]
+    assert np.allclose(shipped.scores(f), hidden.scores(f), atol=1e-3)
+    assert fit(train, steps=50).to_json() == fit(train, steps=50).to_json()  # seeded: the same messages, the same ranker
 
 
 def test_an_english_text_gets_its_own_temperature_which_changes_the_confidence_not_the_order():
