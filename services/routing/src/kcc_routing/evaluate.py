@@ -15,11 +15,12 @@ Four sets of citizen messages, each labelled with the UPL URI a person chose:
   learnt from, the closest we have to the held-out sets: batches 3, 5 and 9 of 150 plain and
   150 in the hard styles (each with its `style`), batch 4 of 80 English messages, batch 11 of
   150 in the hard styles, all about the ~150 products most of the train messages are about;
-  and batches 13 and 15 (about 150 plain and 150 hard, and 75 and 75), whose products were
-  drawn evenly from all 449, so that most are products few train messages were about.
+  and batches 13, 15 and 17 (about 150 plain and 150 hard, 75 and 75, 75 and 150), whose
+  products were drawn evenly from all 449, so that most are products few train messages were
+  about.
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
   batches 1 and 2 (first measured as fresh batches), and 6, 7, 8, 10 and 12, written as train
-  messages; 14 and 16, written for the products with fewest train messages.
+  messages; 14, 16 and 18, written for the products with fewest train messages.
 
 Printed: top-1/top-3 per channel, how many contacts go to triage (confidence below the
 ranker's threshold) and how often the routed ones are right, and the keyword-leak share: test
@@ -47,7 +48,8 @@ FRESH_BATCHES = (
     (9, ("plain", "hard"), "never trained on", False),
     (11, ("hard",), "never trained on", False),
     (13, ("plain", "hard"), "all products alike, never trained on", True),
-    (15, ("plain", "hard"), "all products alike, never trained on, written last", True),
+    (15, ("plain", "hard"), "all products alike, never trained on", True),
+    (17, ("plain", "hard"), "all products alike, never trained on, written last", True),
 )
 TEST_PERCENT = 35
 HARD_PERCENT = 60  # of the later batch in the hard styles (ids h…): the rest is learnt from
