@@ -4,11 +4,11 @@ Candidates are the best products by words (lexical score) and by meaning (encode
 similarities to the product's texts and to labelled messages). Each candidate gets a few
 features; a score over them goes through a softmax over the candidates, so the scores are
 probabilities that add up to one. The score is linear in the features plus a small hidden
-layer (16 tanh units) that lets features weigh differently together: the lexical evidence
-counts for less when a text's words are damaged, a close example for more when the products'
-own texts disagree. Learnt on the train messages (`evaluate.training_messages`) by minimising
-the cross-entropy of the right product (listwise), which is what makes the top probability a
-calibrated confidence. `python -m kcc_routing.train` fits them into data/ranker.json.
+layer (16 tanh units), so that a feature can count for more or less depending on the others
+(a linear score weighs each the same whatever the rest say). Learnt on the train messages
+(`evaluate.training_messages`) by minimising the cross-entropy of the right product
+(listwise), which is what makes the top probability a calibrated confidence.
+`python -m kcc_routing.train` fits them into data/ranker.json.
 """
 
 import json
