@@ -1,9 +1,9 @@
 """`python -m kcc_routing.train`: fit the ranker on the train messages (`evaluate.training_messages`:
 the train parts of the labelled sets and the written batches).
 
-No test, hard or fresh message is read here. Each train message
-is scored with its own example left out (it must not find itself), the ranker (linear part
-and hidden layer, `ranker.fit`) is fitted listwise, the English temperature is fitted on the English messages'
+No test, hard or fresh message is read here. Each train message is scored with its own
+example left out (it must not find itself), the ranker (linear part and hidden layer,
+`ranker.fit`) is fitted listwise, the English temperature is fitted on the English messages'
 5-fold out-of-fold scores, and the triage threshold is set from those cross-validated
 confidences: the lowest confidence at which the contacts routed without a person are right
 at least `--precision` of the time. Writes data/ranker.json (and data/embeddings.npz).
