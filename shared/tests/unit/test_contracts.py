@@ -1,6 +1,8 @@
 """The contracts: one valid example per event type, schemas and AsyncAPI generated from code."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import pytest
@@ -17,6 +19,7 @@ from kcc_shared.contracts import (
     department_topic,
 )
 from kcc_shared.contracts.docs import asyncapi, json_schemas, load_examples
+from kcc_shared.contracts.events.counter import visit_key
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = load_examples()
@@ -97,3 +100,18 @@ def _without_none(value):
     if isinstance(value, list):
         return [_without_none(v) for v in value]
     return value
+
+
+def test_a_counter_visit_keeps_its_key_past_midnight_and_whatever_offset_its_times_carry():
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+
+    def key(at: datetime) -> str:
+        return visit_key(location="hal-1", ticket_id="A007", at=at, tz=amsterdam)
+
+    drawn = datetime(2026, 12, 7, 23, 50, tzinfo=amsterdam)
+    assert key(drawn) == "hal-1:A007:2026-12-07"
+    assert key(drawn + timedelta(minutes=20)) == key(drawn)  # left at 00:10: the same visit
+    assert key(drawn.astimezone(UTC)) == key(drawn)  # a ticket system that sends UTC
+    # The next morning's numbers are new tickets.
+    assert key(datetime(2026, 12, 8, 4, 0, tzinfo=amsterdam)) == "hal-1:A007:2026-12-08"
+    assert key(datetime(2026, 12, 8, 3, 59, tzinfo=amsterdam)) == "hal-1:A007:2026-12-07"

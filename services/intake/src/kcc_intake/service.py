@@ -44,6 +44,7 @@ from kcc_shared.contracts import (
     derived_id,
 )
 
+from kcc_shared.contracts.events.counter import visit_key
 from kcc_shared.pseudonyms import Pseudonymiser
 from kcc_shared.telemetry import annotate
 
@@ -266,10 +267,11 @@ class IntakeService:
     async def counter_visit(self, visit: m.CounterVisitIn) -> m.Recorded:
         """A queue ticket; drawing it makes the visit a contact."""
         contact_id = None
+        key = visit_key(location=visit.location, ticket_id=visit.ticket_id, at=visit.at, tz=self._tz)
         if visit.stage == "drawn":
             accepted = await self.accept(
                 channel=Channel.COUNTER,
-                dedup_key=f"{visit.location}:{visit.ticket_id}:{visit.at.date().isoformat()}",
+                dedup_key=key,
                 fields={
                     "received_at": visit.at, "channel_message_id": visit.ticket_id, "service_line": visit.service_line,
                     "subject": f"Baliebezoek {visit.service_line or visit.location}",
@@ -277,7 +279,6 @@ class IntakeService:
             )
             contact_id = accepted.contact_id
         data = CounterVisitData(contact_id=contact_id, **visit.model_dump())
-        key = f"{visit.location}:{visit.ticket_id}:{visit.at.date().isoformat()}"
         return await self.record(self._derived(CounterVisit, data, key, visit.stage), topic=COUNTER_EVENTS, contact_id=contact_id)
 
     async def counter_appointment(self, appt: m.CounterAppointmentIn) -> m.Recorded:

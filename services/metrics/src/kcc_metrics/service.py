@@ -29,6 +29,7 @@ from kcc_shared.contracts import (
     CounterVisit,
     SurveyAnswered,
 )
+from kcc_shared.contracts.events.counter import visit_key
 
 from kcc_metrics.calls import summed
 from kcc_metrics.kpis.callback import callback_kpis
@@ -173,7 +174,8 @@ class MetricsService:
             event_id=event.id,
             fact={
                 "kind": "counter", "event": data.stage, "day": day, "at": data.at, "location": data.location,
-                "visit_key": f"{data.location}:{data.ticket_id}:{day}", "appointment_id": data.appointment_id,
+                "visit_key": visit_key(location=data.location, ticket_id=data.ticket_id, at=data.at, tz=self._tz),
+                "appointment_id": data.appointment_id,
             },
         )
 

@@ -15,10 +15,11 @@ the outcomes fits, and the call and counter events already tell everyone the cit
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal, Protocol
 
 from kcc_shared import outbox
+from kcc_shared.contracts.events.counter import visit_key
 from kcc_shared.contracts import CONTACT_RESOLVED, Channel, ContactResolved, ContactResolvedData, ContactRoutedData, derived_id
 
 Outcome = Literal["answered_in_kcc", "transferred", "callback", "forwarded"]
@@ -72,9 +73,9 @@ def call_ref(call_id: str) -> str:
     return f"call:{call_id}"
 
 
-def visit_ref(*, location: str, ticket_id: str, at: datetime) -> str:
+def visit_ref(*, location: str, ticket_id: str, at: datetime, tz: tzinfo) -> str:
     """The channel reference of a counter ticket: ticket numbers restart per hall and day."""
-    return f"visit:{location}:{ticket_id}:{at.date().isoformat()}"
+    return f"visit:{visit_key(location=location, ticket_id=ticket_id, at=at, tz=tz)}"
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,8 @@ class RoutingService:
     async def counter_visit(self, event: CounterVisit) -> None:
         """A drawn ticket names its contact; a visitor who left unserved leaves the KCC queue."""
         visit = event.data
-        ref = visit_ref(location=visit.location, ticket_id=visit.ticket_id, at=visit.at)
+        organisation = await self.directory.current()
+        ref = visit_ref(location=visit.location, ticket_id=visit.ticket_id, at=visit.at, tz=organisation.zone)
         if visit.stage == "drawn" and visit.contact_id:
             await self.queues.link(ref=ref, contact_id=visit.contact_id)
         elif visit.stage == "left":

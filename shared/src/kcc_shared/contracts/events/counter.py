@@ -1,5 +1,6 @@
 """kcc.counter.events.v1: counter visits and appointments."""
 
+from datetime import datetime, timedelta, tzinfo
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
@@ -19,6 +20,17 @@ class CounterVisitData(Contract):
     service_line: str | None = None
     desk: str | None = None
     appointment_id: str | None = Field(default=None, description="Set when the visitor had an appointment")
+
+
+# Ticket numbers restart every morning, not at midnight: a visitor who draws a ticket at 23:50 and
+# leaves at 00:10 is one visit. The day a ticket belongs to starts at this local hour.
+TICKET_DAY_STARTS_AT_HOUR = 4
+
+
+def visit_key(*, location: str, ticket_id: str, at: datetime, tz: tzinfo) -> str:
+    """The one key every service gives a counter visit: hall, ticket number and the ticket's day."""
+    day = (at.astimezone(tz) - timedelta(hours=TICKET_DAY_STARTS_AT_HOUR)).date()
+    return f"{location}:{ticket_id}:{day.isoformat()}"
 
 
 class CounterVisit(CloudEvent):
