@@ -51,8 +51,22 @@ _IDENTIFIER = re.compile(
 )
 
 
+# A reference code the text names ("Kenmerk AB-1234", "zaaknummer: Z2025-77") says nothing about
+# the subject, also where the citizen repeats it elsewhere ("Bijstand AB-1234 ..." as a subject):
+# every occurrence goes. A code has a digit, or is the one word after the label before the
+# sentence ends ("Kenmerk qzvhkramedbt."; not "het kenmerk van de woning").
+_REFERENCE = re.compile(
+    r"\b(kenmerk|referentie|referentienummer|ref|dossiernummer|zaaknummer|klantnummer|reference|case number)"
+    r"\s*(nr\.?|nummer)?\s*[:.]?\s*((?=[A-Za-z/_-]*[0-9])[A-Za-z0-9][A-Za-z0-9/_-]{3,}|[A-Za-z]{4,}(?=\s*([.,;!?)]|$)))",
+    re.IGNORECASE,
+)
+
+
 def without_identifiers(text: str) -> str:
-    """The text without intake's identifier placeholders and the phrases that give them."""
+    """The text without intake's identifier placeholders and the phrases that give them, and
+    without the reference codes it names."""
+    for match in _REFERENCE.finditer(text):
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(match.group(3))}(?![A-Za-z0-9])", " ", text)
     return _IDENTIFIER.sub(" ", text)
 
 

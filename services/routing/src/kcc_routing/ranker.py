@@ -33,6 +33,7 @@ FEATURES = (
     "example_gap",
     "has_example",
     "sem_mean",  # whole-text similarity averaged over all the product's texts
+    "vote",  # the product's weighted share of the 20 labelled examples nearest the text
 )
 PER_SOURCE = 12  # candidates taken from each source
 HIDDEN_UNITS = 16
@@ -45,7 +46,7 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
     column = {uri: i for i, uri in enumerate(uris)}
     for uri, raw in lexical.items():
         lex[column[uri]] = raw
-    best, request, whole, example, top3 = (semantic[k] for k in ("best", "request", "whole", "example", "mean"))
+    best, request, whole, example, top3, vote = (semantic[k] for k in ("best", "request", "whole", "example", "mean", "vote"))
     chosen: dict[int, None] = {}
     for source in (lex, best, whole, request, example):
         for i in np.argsort(-source, kind="stable")[:PER_SOURCE]:
@@ -70,6 +71,7 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
             example[i] - ex_max if has_example else -1.0,
             1.0 if has_example else 0.0,
             top3[i],
+            vote[i],
         ))
     return cols, np.asarray(rows, dtype=np.float64)
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MAX_WORDS = 24  # per segment: the encoder's cost grows with length, its focus shrinks
 MAX_SEGMENTS = 10
+# The vote of the nearest labelled examples: how many, and how fast a farther one counts less.
+VOTE_NEIGHBOURS, VOTE_TEMPERATURE = 20, 0.05
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+-\s+")
 _WORD = re.compile(r"\S+")
 # Words that announce what the citizen wants (Dutch, English, and how people type them).
@@ -318,6 +320,19 @@ class SemanticIndex:
                 example_sim = example_sim.copy()
                 example_sim[exclude_example] = -1.0
             nearest = self._per_product(example_sim[None, :], self._example_groups)[0]
+            vote = self._vote(example_sim)
         else:
             nearest = np.full(len(self.uris), -1.0, dtype=np.float32)
-        return {"best": best, "request": request, "whole": whole, "example": nearest, "mean": mean}
+            vote = np.zeros(len(self.uris), dtype=np.float32)
+        return {"best": best, "request": request, "whole": whole, "example": nearest, "mean": mean, "vote": vote}
+
+    def _vote(self, example_sim: np.ndarray) -> np.ndarray:
+        """Per product, its share of the nearest examples, each weighted by how near it is (a
+        product the closest example has, but none of the next 19, gets less than one most of
+        them have)."""
+        k = min(VOTE_NEIGHBOURS, len(example_sim))
+        top = np.argpartition(-example_sim, k - 1)[:k]
+        weights = np.exp((example_sim[top] - example_sim[top].max()) / VOTE_TEMPERATURE)
+        vote = np.zeros(len(self.uris), dtype=np.float32)
+        np.add.at(vote, self._example_owners[top], weights / weights.sum())
+        return vote

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kcc_routing.classify import default_classifier
+from kcc_routing.classify import default_classifier, without_identifiers
 from kcc_routing.evaluate import evaluate, load_messages
 from kcc_routing.knowledge import load_knowledge
 from kcc_routing.organisation import Organisation, load_default_config
@@ -126,3 +126,13 @@ def test_english_is_left_to_the_encoder_and_its_function_words_are_no_terms():
     assert classifier.words(english) == {}
     assert classifier.words("Ik heb mijn stempas niet ontvangen") != {}
     assert classifier.rank(english)[0].product.name in {"stempas", "kiezerspas"}
+
+
+def test_a_reference_code_the_text_names_goes_wherever_it_is_repeated_and_other_words_stay():
+    assert without_identifiers("Bezwaar Z2025-77: ik ben het niet eens met de aanslag. Ons kenmerk: Z2025-77.").split() == [
+        "Bezwaar", ":", "ik", "ben", "het", "niet", "eens", "met", "de", "aanslag.", "Ons", "kenmerk:", "."
+    ]
+    assert "qzvhkramedbt" not in without_identifiers("Bijstand qzvhkramedbt Ik wil bijstand. Kenmerk qzvhkramedbt.")
+    # Not a code: the word after "kenmerk" that goes on, or a word without a digit mid-sentence.
+    for text in ("Wat is het kenmerk van een monument?", "Mijn dossiernummer weet ik niet meer"):
+        assert without_identifiers(text) == text

@@ -301,3 +301,33 @@ def test_the_catalogue_and_train_messages_are_apart_from_every_evaluation_messag
     assert not {norm(m["text"]) for m in training_messages()} & {norm(m["text"]) for m in load_fresh()}
     # Examples of their product like the phrasings, not train messages: not counted, not fitted on.
     assert not {text for _, text in catalogue} & set(default_classifier().semantic.example_texts)
+
+
+def test_the_nearest_examples_vote_so_that_many_near_ones_outweigh_one_nearest():
+    from kcc_routing.semantic import SemanticIndex, Segment
+
+    class Fixed:
+        """Vectors chosen by hand: the query, one example of A nearest it, four of B a little farther."""
+
+        def __init__(self, vectors: dict[str, list[float]]) -> None:
+            self.vectors = {t: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for t, v in vectors.items()}
+
+        def encode(self, texts):
+            return np.stack([self.vectors[t] for t in texts]) if texts else np.zeros((0, 3), dtype=np.float32)
+
+    b_examples = [f"lantaarn {n}" for n in ("een", "twee", "drie", "vier")]
+    encoder = Fixed({
+        "paspoort": [0, 0, 1], "lantaarn": [0, 1, 0], "vraag": [1, 0.30, 0.30], "paspoort kwijt": [1, 0.28, 0.31],
+        **{text: [1, 0.33 + i / 100, 0.26] for i, text in enumerate(b_examples)}, "fiets weg": [0, 0, 1],
+    })
+    index = SemanticIndex(
+        encoder=encoder, uris=["A", "B", "C"], product_texts={"A": ["paspoort"], "B": ["lantaarn"]},
+        examples=[("A", "paspoort kwijt"), *[("B", text) for text in b_examples], ("C", "fiets weg")],
+    )
+    query = [Segment(text="vraag", request=True, position=0.0)]
+    scores = index.scores(query)
+    assert scores["example"][0] > scores["example"][1]  # the single nearest example is A's ...
+    assert scores["vote"][1] > scores["vote"][0] > scores["vote"][2] >= 0  # ... but B has the most near ones
+    assert abs(float(scores["vote"].sum()) - 1.0) < 1e-5
+    # A message left out while training does not vote for itself.
+    assert index.scores(query, exclude_example=0)["vote"][0] < scores["vote"][0]
