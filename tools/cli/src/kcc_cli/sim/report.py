@@ -77,9 +77,14 @@ async def fetch(client: PlatformClient, first: date, last: date) -> tuple[dict[s
 
 async def settle(client: PlatformClient, ledger: Ledger, first: date, last: date, *, timeout_s: float) -> tuple[bool, list[str], dict[str, Any] | None, dict[str, dict[str, int]]]:
     """Wait until metrics has counted at least what the simulator sent (events travel through
-    Kafka, so the figures trail the requests), then return the final figures."""
+    Kafka, so the figures trail the requests) and its figures hold still, then return them.
+
+    The ledger knows only some of the figures (contacts, calls, resolutions, call-backs): events
+    it does not count (an acknowledgement, a survey answer, a hand-off) may still be on their
+    way when those are complete, so the report is final once two reads a second apart agree."""
     days = days_of(first, last)
     deadline = time.monotonic() + timeout_s
+    previous: tuple[dict[str, Any] | None, dict[str, dict[str, int]]] | None = None
     while True:
         report, counts = await fetch(client, first, last)
         behind = []
@@ -88,9 +93,9 @@ async def settle(client: PlatformClient, ledger: Ledger, first: date, last: date
                 behind.append(f"{day} {channel}: {counts[day].get(channel, 0)} of {n} contacts")
         want, have = expected(ledger, days), observed(report)
         behind += [f"{key}: {have[key]} of {n}" for key, n in want.items() if have[key] < n]
-        if not behind or time.monotonic() > deadline:
-            # One more read after everything arrived, so the report is not taken mid-update.
+        if (not behind and previous == (report, counts)) or time.monotonic() > deadline:
             return not behind, behind, report, counts
+        previous = None if behind else (report, counts)
         await asyncio.sleep(1.0)
 
 
