@@ -20,6 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+
+from kcc_routing.head import load_head
 from kcc_routing.knowledge import KnowledgeItem, load_knowledge
 from kcc_routing.ranker import Ranker, candidates, load_ranker
 from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, segments
@@ -221,11 +224,12 @@ class Classifier:
         self.lexical, self.semantic, self.ranker = lexical, semantic, ranker
         self._uris = semantic.uris
 
-    def features(self, text: str, *, exclude_example: int | None = None):
-        """Candidate columns and their features for a text (also used to train the ranker)."""
+    def features(self, text: str, *, exclude_example: int | None = None, head: np.ndarray | None = None):
+        """Candidate columns and their features for a text (also used to train the ranker, with
+        the example it is left out and the product head of its fold)."""
         text = without_identifiers(text)
         found = segments(text)
-        semantic = self.semantic.scores(found, exclude_example=exclude_example, english=is_english(text))
+        semantic = self.semantic.scores(found, exclude_example=exclude_example, english=is_english(text), head=head)
         return candidates(self.words(text), semantic, self._uris)
 
     def words(self, text: str) -> dict[str, float]:
@@ -264,7 +268,7 @@ def build_lexical() -> Lexical:
     return Lexical(taxonomy=load_taxonomy(), keywords=load_keywords(), knowledge=load_knowledge().items, products=load_products())
 
 
-def build_semantic(examples: list[tuple[str, str]]) -> SemanticIndex:
+def build_semantic(examples: list[tuple[str, str]], *, head: np.ndarray | None = None) -> SemanticIndex:
     taxonomy = load_taxonomy()
     products = load_products()
     return SemanticIndex(
@@ -277,6 +281,7 @@ def build_semantic(examples: list[tuple[str, str]]) -> SemanticIndex:
         + load_catalogue_messages()
         + [(uri, t) for uri, texts in load_english().items() for t in texts[1:]],
         english_texts=english_texts(taxonomy, products),
+        head=head,
     )
 
 
@@ -288,4 +293,5 @@ def default_classifier() -> Classifier:
     from kcc_routing.evaluate import training_messages  # the labelled messages live with the evaluation
 
     examples = [(m["upl_uri"], m["text"]) for m in training_messages()]
-    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples), ranker=load_ranker())
+    head = load_head(tuple(p.uri for p in load_taxonomy().products))
+    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples, head=head), ranker=load_ranker())

@@ -34,6 +34,8 @@ FEATURES = (
     "has_example",
     "sem_mean",  # whole-text similarity averaged over all the product's texts
     "vote",  # the product's weighted share of the 20 labelled examples nearest the text
+    "head",  # the product head's log-probability (head.py)
+    "head_gap",  # head minus the best head of any product
 )
 PER_SOURCE = 12  # candidates taken from each source
 HIDDEN_UNITS = 16
@@ -46,7 +48,9 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
     column = {uri: i for i, uri in enumerate(uris)}
     for uri, raw in lexical.items():
         lex[column[uri]] = raw
-    best, request, whole, example, top3, vote = (semantic[k] for k in ("best", "request", "whole", "example", "mean", "vote"))
+    best, request, whole, example, top3, vote, head = (
+        semantic[k] for k in ("best", "request", "whole", "example", "mean", "vote", "head")
+    )
     chosen: dict[int, None] = {}
     for source in (lex, best, whole, request, example):
         for i in np.argsort(-source, kind="stable")[:PER_SOURCE]:
@@ -55,6 +59,7 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
     cols = sorted(chosen)
     lex_max = float(lex.max())
     ex_max = float(example.max())
+    head_max = float(head.max())
     rows = []
     for i in cols:
         has_example = example[i] > -1.0
@@ -72,6 +77,8 @@ def candidates(lexical: dict[str, float], semantic: dict[str, np.ndarray], uris:
             1.0 if has_example else 0.0,
             top3[i],
             vote[i],
+            head[i],
+            head[i] - head_max,
         ))
     return cols, np.asarray(rows, dtype=np.float64)
 

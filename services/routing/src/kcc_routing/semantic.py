@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kcc_routing.head import log_probabilities
 from kcc_routing.text import fold, terms
 
 log = logging.getLogger(__name__)
@@ -224,6 +225,7 @@ class SemanticIndex:
         examples: Sequence[tuple[str, str]] = (),
         pseudo_examples: Sequence[tuple[str, str]] = (),
         english_texts: dict[str, list[str]] | None = None,
+        head: np.ndarray | None = None,
     ) -> None:
         """`examples` are labelled messages (uri, text); `pseudo_examples` are texts that stand in
         for messages, such as the products' citizen phrasings: they count as nearest examples alike
@@ -231,8 +233,10 @@ class SemanticIndex:
         what citizens ask, so it is no feature). `english_texts` are the products' English texts,
         which an English text is compared with instead of `product_texts`: the encoder puts two
         texts in one language closer than the same meaning across languages, so English is
-        measured against English for every product alike."""
+        measured against English for every product alike. `head` is the product head's weights
+        (head.py), none while it is being fitted."""
         self.encoder = encoder
+        self.head = head
         self.uris = list(uris)
         self._column = {uri: i for i, uri in enumerate(self.uris)}
         self._vectors, self._owners, texts = self._product_vectors(product_texts)
@@ -291,9 +295,18 @@ class SemanticIndex:
             out[:, columns] = np.maximum.reduceat(ordered, starts, axis=1)
         return out
 
-    def scores(self, found: list[Segment], *, exclude_example: int | None = None, english: bool = False) -> dict[str, np.ndarray]:
+    def example_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of every example (the labelled ones first) and their products' columns:
+        what the product head learns from."""
+        return self._examples, self._example_owners
+
+    def scores(
+        self, found: list[Segment], *, exclude_example: int | None = None, english: bool = False, head: np.ndarray | None = None,
+    ) -> dict[str, np.ndarray]:
         """Per product: best segment similarity, best request-segment similarity, whole-text
-        similarity, and similarity to the closest labelled example of that product. An `english`
+        similarity, similarity to the closest labelled example of that product, the nearest
+        examples' vote and the product head's log-probability (`head` instead of the index's
+        own: training gives each message a head that did not learn from it). An `english`
         text is compared with the products' English texts, when the index has them."""
         product_vectors, groups = self._english if english and self._english else (self._vectors, self._product_groups)
         vectors = self.encode_segments(found)
@@ -324,7 +337,9 @@ class SemanticIndex:
         else:
             nearest = np.full(len(self.uris), -1.0, dtype=np.float32)
             vote = np.zeros(len(self.uris), dtype=np.float32)
-        return {"best": best, "request": request, "whole": whole, "example": nearest, "mean": mean, "vote": vote}
+        head = self.head if head is None else head
+        logp = log_probabilities(head, doc) if head is not None else np.zeros(len(self.uris), dtype=np.float32)
+        return {"best": best, "request": request, "whole": whole, "example": nearest, "mean": mean, "vote": vote, "head": logp}
 
     def _vote(self, example_sim: np.ndarray) -> np.ndarray:
         """Per product, its share of the nearest examples, each weighted by how near it is (a

@@ -1,12 +1,15 @@
 """`python -m kcc_routing.train`: fit the ranker on the train messages (`evaluate.training_messages`:
 the train parts of the labelled sets and the written batches).
 
-No test, hard or fresh message is read here. Each train message is scored with its own
-example left out (it must not find itself), the ranker (linear part and hidden layer,
+No test, hard or fresh message is read here. The product head (head.py) is fitted five times,
+each time without one fold of the train messages, and once on all of them (data/head.npz).
+Each train message is scored with its own example left out (it must not find itself) and the
+head of the fold it was left out of, the ranker (linear part and hidden layer,
 `ranker.fit`) is fitted listwise, the English temperature is fitted on the English messages'
 5-fold out-of-fold scores, and the triage threshold is set from those cross-validated
 confidences: the lowest confidence at which the contacts routed without a person are right
-at least `--precision` of the time. Writes data/ranker.json (and data/embeddings.npz).
+at least `--precision` of the time. Writes data/ranker.json, data/head.npz (and
+data/embeddings.npz).
 """
 
 import argparse
@@ -18,20 +21,37 @@ import numpy as np
 
 from kcc_routing.classify import Classifier, build_lexical, build_semantic
 from kcc_routing.evaluate import training_messages
+from kcc_routing.head import HEAD_FILE, fit_head, save_head
 from kcc_routing.ranker import Ranker, fit, softmax, temperature
 from kcc_routing.semantic import CachedEncoder, is_english
 
 RANKER_FILE = Path(__file__).parent / "data" / "ranker.json"
 EMBEDDINGS_FILE = Path(__file__).parent / "data" / "embeddings.npz"
+FOLDS = 5
 
 
-def training_groups(classifier: Classifier, messages: list[dict]) -> tuple[list[tuple[np.ndarray, int]], list[bool], int]:
+def fold_heads(classifier: Classifier, messages: list[dict]) -> list[np.ndarray]:
+    """A product head per fold, each fitted on every example vector but that fold's train
+    messages (message i is in fold i % FOLDS; the stand-in examples are in none)."""
+    vectors, owners = classifier.semantic.example_vectors()
+    products = len(classifier.semantic.uris)
+    heads = []
+    for k in range(FOLDS):
+        keep = np.asarray([i for i in range(len(vectors)) if i >= len(messages) or i % FOLDS != k])
+        heads.append(fit_head(vectors[keep], owners[keep], products))
+    return heads
+
+
+def training_groups(
+    classifier: Classifier, messages: list[dict], heads: list[np.ndarray]
+) -> tuple[list[tuple[np.ndarray, int]], list[bool], int]:
     """(features, index of the label) per message whose label is among the candidates, whether
-    each is English, and how many messages are left out (label not among the candidates)."""
+    each is English, and how many messages are left out (label not among the candidates).
+    `heads` are `fold_heads`: each message is scored by the one that did not learn from it."""
     groups, english, missing = [], [], 0
     column = {uri: i for i, uri in enumerate(classifier.semantic.uris)}
     for i, message in enumerate(messages):
-        cols, features = classifier.features(message["text"], exclude_example=i)
+        cols, features = classifier.features(message["text"], exclude_example=i, head=heads[i % FOLDS])
         label = column[message["upl_uri"]]
         if label in cols:
             groups.append((features, cols.index(label)))
@@ -79,7 +99,9 @@ def main() -> None:
         semantic=build_semantic([(m["upl_uri"], m["text"]) for m in train]),
         ranker=Ranker(np.zeros(1), np.zeros(1), np.ones(1), 0.0),  # not used while training
     )
-    groups, english, missing = training_groups(classifier, train)
+    vectors, owners = classifier.semantic.example_vectors()
+    save_head(RANKER_FILE.parent / HEAD_FILE, fit_head(vectors, owners, len(classifier.semantic.uris)), uris=classifier.semantic.uris)
+    groups, english, missing = training_groups(classifier, train, fold_heads(classifier, train))
     english_temperature, triage_below, accuracy, triaged = threshold(groups, english, precision=args.precision)
     ranker = dataclasses.replace(fit(groups, triage_below=triage_below), english_temperature=english_temperature)
     RANKER_FILE.write_text(
@@ -93,7 +115,7 @@ def main() -> None:
     print(f"train messages: {len(train)}, label among candidates: {len(groups)}")
     print(f"5-fold top-1 on train: {accuracy:.1%}; triage below {triage_below:.3f} sends {triaged:.1%} to triage")
     print(f"English scores divided by {english_temperature:.2f} ({sum(english)} English train messages)")
-    print(f"written {RANKER_FILE} ({time.perf_counter() - started:.1f} s)")
+    print(f"written {RANKER_FILE} and {HEAD_FILE} ({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":
