@@ -15,9 +15,10 @@ Four sets of citizen messages, each labelled with the UPL URI a person chose:
   learnt from, the closest we have to the held-out sets: batches 3, 5 and 9 of 150 plain and
   150 in the hard styles (each with its `style`), batch 4 of 80 English messages, batch 11 of
   150 in the hard styles, all about the ~150 products most of the train messages are about;
-  and batches 13, 15, 17 and 19 (about 150 plain and 150 hard, 75 and 75, 75 and 150, 75
-  and 150), whose products were drawn evenly from all 449, so that most are products few train
-  messages were about; batch 20 (1,139, three messages each, most in the hard styles) is about
+  and batches 13, 15, 17, 19 and 21 (about 150 plain and 150 hard, 75 and 75, 75 and 150,
+  75 and 150, 75 and 150), whose products were drawn evenly from all 449, so that most are
+  products few train messages were about (batch 21 was written after the last choice, the
+  product head, and measured once on it and once on the model before it); batch 20 (1,139, three messages each, most in the hard styles) is about
   the 381 products with fewest train messages only (written as train messages, then not
   learnt from: it made no clear difference).
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
@@ -53,7 +54,8 @@ FRESH_BATCHES = (
     (13, ("plain", "hard"), "all products alike, never trained on", "even"),
     (15, ("plain", "hard"), "all products alike, never trained on", "even"),
     (17, ("plain", "hard"), "all products alike, never trained on", "even"),
-    (19, ("plain", "hard"), "all products alike, never trained on, written last", "even"),
+    (19, ("plain", "hard"), "all products alike, never trained on", "even"),
+    (21, ("plain", "hard"), "all products alike, never trained on, written after every choice", "even"),
     (20, ("plain", "hard"), "the 381 products with fewest train messages, never trained on", "rare"),
 )
 TEST_PERCENT = 35
