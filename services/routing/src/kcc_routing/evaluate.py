@@ -1,6 +1,7 @@
 """`python -m kcc_routing.evaluate`: how well classification does, measured honestly.
 
-Four sets of citizen messages, each labelled with the UPL URI a person chose:
+Four sets of citizen messages, each labelled with the UPL URI a person chose, and one set about
+no product at all:
 
 - data/evaluation/labelled.jsonl: 1,425 messages over six channels in the styles that are hard
   (long e-mails with the request at the end, speech-to-text, menu answers, OCR damage, slang,
@@ -21,6 +22,9 @@ Four sets of citizen messages, each labelled with the UPL URI a person chose:
   product head, and measured once on it and once on the model before it); batch 20 (1,139, three messages each, most in the hard styles) is about
   the 381 products with fewest train messages only (written as train messages, then not
   learnt from: it made no clear difference).
+- data/evaluation/nothing.jsonl: 240 messages about no product at all, in every channel
+  ("ok bedankt", "ik wil iemand spreken"), never learnt from: how many would still reach a
+  department.
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
   batches 1 and 2 (first measured as fresh batches), and 6, 7, 8, 10 and 12, written as train
   messages; 14, 16 and 18, written for the products with fewest train messages.
@@ -35,6 +39,7 @@ import argparse
 import hashlib
 import json
 import re
+import statistics
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -110,6 +115,13 @@ def load_fresh() -> list[dict]:
     return _load("fresh.jsonl")
 
 
+def load_about_nothing() -> list[dict]:
+    """Messages about no product at all ("ok bedankt", "ik wil iemand spreken", an
+    out-of-office reply), never learnt from: they should not reach a department
+    (data/evaluation/nothing.jsonl)."""
+    return _load("nothing.jsonl")
+
+
 def load_written() -> list[dict]:
     """Messages by writers who saw only the UPL list, all learnt from (data/evaluation/written.jsonl)."""
     return _load("written.jsonl")
@@ -181,6 +193,21 @@ def evaluate(
     )
 
 
+def about_nothing(classifier, messages: list[dict]) -> tuple[int, int, list[float]]:
+    """Of messages about no product: how many get no product at all, how many go to triage
+    (those included), and the confidence of each one that would be routed."""
+    unrecognised = triaged = 0
+    routed: list[float] = []
+    for message in messages:
+        candidates = classifier.rank(message["text"], limit=3)
+        unrecognised += not candidates
+        if classifier.confident(candidates):
+            routed.append(candidates[0].score)
+        else:
+            triaged += 1
+    return unrecognised, triaged, routed
+
+
 def _print(title: str, result: Result, classifier, *, show_misses: bool) -> None:
     print(f"{title}: {result.total} messages")
     print(f"  top-1 {result.top1_accuracy:.1%} ({result.top1}/{result.total})  top-3 {result.top3_accuracy:.1%} ({result.top3}/{result.total})")
@@ -246,6 +273,13 @@ def main() -> None:
                 f"fresh, {products}, all {kind} parts ({len(parts)} batches, {n} messages): "
                 f"top-1 {top1 / n:.1%}  top-3 {top3 / n:.1%}  triage {triaged / n:.1%}"
             )
+    nothing = load_about_nothing()
+    unrecognised, triaged, routed = about_nothing(classifier, nothing)
+    print(
+        f"about nothing (no product in them, never learnt from): {len(nothing)} messages; no product recognised "
+        f"{unrecognised}, to triage {triaged / len(nothing):.1%} ({triaged}, those included), routed to a department "
+        f"{len(routed) / len(nothing):.1%} ({len(routed)}, median confidence {statistics.median(routed) if routed else 0:.3f})"
+    )
     older = load_messages()
     older_test = [m for m in older if split_of(m["text"]) == "test"]
     _print("older in-repo set, its test part (never trained on)", evaluate(classifier, older_test, keywords=keywords, synonyms=synonyms), classifier, show_misses=args.misses)

@@ -12,7 +12,7 @@ import numpy as np
 from kcc_shared.contracts import Channel, CitizenPseudonyms, ContactReceived, ContactReceivedData
 
 from kcc_routing.classify import Classifier, default_classifier
-from kcc_routing.evaluate import load_fresh, load_labelled, load_messages, split_of, training_messages
+from kcc_routing.evaluate import load_about_nothing, load_fresh, load_labelled, load_messages, split_of, training_messages
 from kcc_routing.organisation import Organisation, load_default_config
 from kcc_routing.ranker import FEATURES, fit, parse_ranker, temperature
 from kcc_routing.semantic import EMBEDDINGS, UseEncoder, is_english, load_vectors, segments
@@ -300,9 +300,12 @@ def test_the_catalogue_and_train_messages_are_apart_from_every_evaluation_messag
     evaluation = {norm(m["text"]) for m in load_labelled() if m["split"] in ("test", "hard")}
     evaluation |= {norm(m["text"]) for m in load_messages() if split_of(m["text"]) == "test"}
     evaluation |= {norm(m["text"]) for m in load_fresh()}
+    nothing = load_about_nothing()
+    assert len(nothing) >= 200 and {m["channel"] for m in nothing} == {"email", "web", "telephone", "letter", "social", "counter"}
+    evaluation |= {norm(m["text"]) for m in nothing}
     assert not {norm(text) for _, text in catalogue} & evaluation
     assert not {norm(text) for texts in load_english().values() for text in texts} & evaluation
-    assert not {norm(m["text"]) for m in training_messages()} & {norm(m["text"]) for m in load_fresh()}
+    assert not {norm(m["text"]) for m in training_messages()} & {norm(m["text"]) for m in [*load_fresh(), *nothing]}
     # Examples of their product like the phrasings, not train messages: not counted, not fitted on.
     assert not {text for _, text in catalogue} & set(default_classifier().semantic.example_texts)
 
