@@ -23,8 +23,8 @@ no product at all:
   the 381 products with fewest train messages only (written as train messages, then not
   learnt from: it made no clear difference).
 - data/evaluation/nothing.jsonl: 240 messages about no product at all, in every channel
-  ("ok bedankt", "ik wil iemand spreken"), never learnt from: how many would still reach a
-  department.
+  ("ok bedankt", "ik wil iemand spreken"), never learnt from: how many would still be routed
+  on a guessed product without an agent's look.
 - data/evaluation/written.jsonl: batches by such writers that are learnt from, all of them:
   batches 1 and 2 (first measured as fresh batches), and 6, 7, 8, 10 and 12, written as train
   messages; 14, 16 and 18, written for the products with fewest train messages.
@@ -117,7 +117,7 @@ def load_fresh() -> list[dict]:
 
 def load_about_nothing() -> list[dict]:
     """Messages about no product at all ("ok bedankt", "ik wil iemand spreken", an
-    out-of-office reply), never learnt from: they should not reach a department
+    out-of-office reply), never learnt from: none should be routed on a guessed product
     (data/evaluation/nothing.jsonl)."""
     return _load("nothing.jsonl")
 
@@ -194,14 +194,16 @@ def evaluate(
 
 
 def about_nothing(classifier, messages: list[dict]) -> tuple[int, int, list[float]]:
-    """Of messages about no product: how many get no product at all, how many go to triage
-    (those included), and the confidence of each one that would be routed."""
+    """Of messages about no product: how many get no product at all (the KCC answers them as
+    a general question), how many go to triage, and the confidence of each one that would be
+    routed on its guessed product without an agent looking first."""
     unrecognised = triaged = 0
     routed: list[float] = []
     for message in messages:
         candidates = classifier.rank(message["text"], limit=3)
-        unrecognised += not candidates
-        if classifier.confident(candidates):
+        if not candidates:
+            unrecognised += 1
+        elif classifier.confident(candidates):
             routed.append(candidates[0].score)
         else:
             triaged += 1
@@ -277,7 +279,7 @@ def main() -> None:
     unrecognised, triaged, routed = about_nothing(classifier, nothing)
     print(
         f"about nothing (no product in them, never learnt from): {len(nothing)} messages; no product recognised "
-        f"{unrecognised}, to triage {triaged / len(nothing):.1%} ({triaged}, those included), routed to a department "
+        f"{unrecognised}, to triage {triaged}, routed on a guessed product without an agent's look "
         f"{len(routed) / len(nothing):.1%} ({len(routed)}, median confidence {statistics.median(routed) if routed else 0:.3f})"
     )
     older = load_messages()

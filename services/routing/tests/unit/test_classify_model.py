@@ -338,3 +338,15 @@ def test_the_nearest_examples_vote_so_that_many_near_ones_outweigh_one_nearest()
     assert abs(float(scores["vote"].sum()) - 1.0) < 1e-5
     # A message left out while training does not vote for itself.
     assert index.scores(query, exclude_example=0)["vote"][0] < scores["vote"][0]
+
+
+def test_messages_about_nothing_are_counted_as_unrecognised_triaged_or_routed_on_a_guess():
+    from types import SimpleNamespace
+
+    from kcc_routing.evaluate import about_nothing
+
+    product = SimpleNamespace(uri="u", name="n")
+    answers = {"leeg": [], "twijfel": [SimpleNamespace(product=product, score=0.4)], "zeker": [SimpleNamespace(product=product, score=0.9)]}
+    classifier = SimpleNamespace(rank=lambda text, limit: answers[text], confident=lambda ranked: bool(ranked) and ranked[0].score >= 0.66)
+    messages = [{"text": t} for t in ("leeg", "twijfel", "zeker", "zeker")]
+    assert about_nothing(classifier, messages) == (1, 1, [0.9, 0.9])
