@@ -26,6 +26,7 @@ from kcc_routing.head import load_head
 from kcc_routing.knowledge import KnowledgeItem, load_knowledge
 from kcc_routing.ranker import Ranker, candidates, load_ranker
 from kcc_routing.semantic import SemanticIndex, default_encoder, is_english, segments
+from kcc_routing.subject import Gate, gate_features, load_gate
 from kcc_routing.taxonomy import (
     Product, ProductKnowledge, Taxonomy, load_catalogue_messages, load_english, load_keywords, load_products, load_taxonomy,
 )
@@ -78,6 +79,7 @@ class Candidate:
     product: Product
     score: float  # 0..1, comparable across texts: the ranker's probability that this is it
     raw: float  # the lexical score
+    subject: bool = True  # the subject gate found the text about some product (subject.py)
 
 
 class Lexical:
@@ -219,9 +221,9 @@ def english_texts(taxonomy: Taxonomy, products: dict[str, ProductKnowledge]) -> 
 class Classifier:
     """Ranks the taxonomy's products for a text by words and meaning, with a confidence."""
 
-    def __init__(self, *, lexical: Lexical, semantic: SemanticIndex, ranker: Ranker) -> None:
+    def __init__(self, *, lexical: Lexical, semantic: SemanticIndex, ranker: Ranker, gate: Gate | None = None) -> None:
         self.taxonomy = lexical.taxonomy
-        self.lexical, self.semantic, self.ranker = lexical, semantic, ranker
+        self.lexical, self.semantic, self.ranker, self.gate = lexical, semantic, ranker, gate
         self._uris = semantic.uris
 
     def features(self, text: str, *, exclude_example: int | None = None, head: np.ndarray | None = None):
@@ -249,19 +251,22 @@ class Classifier:
             return []
         cols, features = candidates(lexical, semantic, self._uris)
         probabilities = self.ranker.probabilities(features, english=english)
+        subject = self.gate is None or self.gate.has_subject(gate_features(features, probabilities, len(text.split())))
         order = sorted(range(len(cols)), key=lambda j: (-probabilities[j], self._uris[cols[j]]))[:limit]
         return [
             Candidate(
                 product=self.taxonomy.by_uri(self._uris[cols[j]]),  # type: ignore[arg-type]
                 score=max(round(float(probabilities[j]), 3), 0.001),  # a candidate is never impossible
                 raw=lexical.get(self._uris[cols[j]], 0.0),
+                subject=subject,
             )
             for j in order
         ]
 
     def confident(self, ranked: list[Candidate]) -> bool:
-        """Whether the best candidate is sure enough to route on without a person looking."""
-        return bool(ranked) and ranked[0].score >= self.ranker.triage_below
+        """Whether the best candidate is sure enough to route on without a person looking, and
+        the text is about some product at all."""
+        return bool(ranked) and ranked[0].score >= self.ranker.triage_below and ranked[0].subject
 
 
 def build_lexical() -> Lexical:
@@ -294,4 +299,4 @@ def default_classifier() -> Classifier:
 
     examples = [(m["upl_uri"], m["text"]) for m in training_messages()]
     head = load_head(tuple(p.uri for p in load_taxonomy().products))
-    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples, head=head), ranker=load_ranker())
+    return Classifier(lexical=build_lexical(), semantic=build_semantic(examples, head=head), ranker=load_ranker(), gate=load_gate())

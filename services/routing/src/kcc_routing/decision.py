@@ -39,6 +39,7 @@ class Situation:
     present: int = 0  # back-office staff the department reports available
     triage: bool = False  # the product is a guess below the confidence threshold
     confidence: float | None = None
+    subject: bool = True  # False: the text seems about no product at all (classify's subject gate)
 
 
 def decide(situation: Situation, *, organisation: Organisation, now: datetime) -> ContactRoutedData:
@@ -60,7 +61,10 @@ def decide(situation: Situation, *, organisation: Organisation, now: datetime) -
         # A wrong department costs the citizen a second hand-off; an agent reading it costs a minute.
         return ContactRoutedData(
             decision="answer_in_kcc",
-            reason=f"{what} is not certain (confidence {s.confidence or 0:.2f}): to the KCC triage queue, an agent reads it before it goes anywhere",
+            reason=(
+                f"{what} is not certain (confidence {s.confidence or 0:.2f})" if s.subject
+                else f"the text seems about no product at all (best guess {what}, confidence {s.confidence or 0:.2f})"
+            ) + ": to the KCC triage queue, an agent reads it before it goes anywhere",
             due_at=org.due(s.channel, s.received_at),
             **{**base, "department_id": org.kcc.id},
         )

@@ -67,6 +67,7 @@ class Classification:
     department: Department
     confidence: float = 0.0  # the ranker's probability that `product` is right (1 for an IVR choice)
     triage: bool = False  # recognised, but not surely enough to route: an agent reads it first
+    subject: bool = True  # the subject gate found the text about some product
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class RoutingService:
         return Classification(
             candidates[:limit], product, bool(candidates), organisation.owner(product.uri),
             confidence=candidates[0].score if candidates else 0.0, triage=bool(candidates) and not confident,
+            subject=ivr is not None or not candidates or candidates[0].subject,
         )
 
     async def route(self, received: ContactReceived) -> Outcome:
@@ -163,6 +165,7 @@ class RoutingService:
             present=await self._presence.available(found.department.id, now=now) if live and not found.triage else 0,
             triage=found.triage,
             confidence=found.confidence,
+            subject=found.subject,
         )
         decision = decide(situation, organisation=organisation, now=now)
         routed = ContactRouted.create(

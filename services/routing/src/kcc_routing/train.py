@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kcc_routing.classify import Classifier, build_lexical, build_semantic
-from kcc_routing.evaluate import training_messages
+from kcc_routing.classify import Classifier, build_lexical, build_semantic, without_identifiers
+from kcc_routing.evaluate import load_about_nothing, nothing_split, training_messages
 from kcc_routing.head import HEAD_FILE, fit_head, save_head
 from kcc_routing.ranker import Ranker, fit, softmax, temperature
 from kcc_routing.semantic import CachedEncoder, is_english
+from kcc_routing.subject import SUBJECT_FILE, fit_gate, gate_features
 
 RANKER_FILE = Path(__file__).parent / "data" / "ranker.json"
 EMBEDDINGS_FILE = Path(__file__).parent / "data" / "embeddings.npz"
@@ -44,11 +45,12 @@ def fold_heads(classifier: Classifier, messages: list[dict]) -> list[np.ndarray]
 
 def training_groups(
     classifier: Classifier, messages: list[dict], heads: list[np.ndarray]
-) -> tuple[list[tuple[np.ndarray, int]], list[bool], int]:
+) -> tuple[list[tuple[np.ndarray, int]], list[bool], int, list[int]]:
     """(features, index of the label) per message whose label is among the candidates, whether
-    each is English, and how many messages are left out (label not among the candidates).
+    each is English, how many messages are left out (label not among the candidates), and each
+    kept message's length in words (for the subject gate).
     `heads` are `fold_heads`: each message is scored by the one that did not learn from it."""
-    groups, english, missing = [], [], 0
+    groups, english, missing, words = [], [], 0, []
     column = {uri: i for i, uri in enumerate(classifier.semantic.uris)}
     for i, message in enumerate(messages):
         cols, features = classifier.features(message["text"], exclude_example=i, head=heads[i % FOLDS])
@@ -56,16 +58,17 @@ def training_groups(
         if label in cols:
             groups.append((features, cols.index(label)))
             english.append(is_english(message["text"]))
+            words.append(len(without_identifiers(message["text"]).split()))
         else:
             missing += 1
-    return groups, english, missing
+    return groups, english, missing, words
 
 
 def threshold(
     groups: list[tuple[np.ndarray, int]], english: list[bool], *, precision: float, folds: int = 5
-) -> tuple[float, float, float, float]:
-    """From out-of-fold scores: the English temperature, the triage threshold, and the
-    out-of-fold accuracy and triage rate."""
+) -> tuple[float, float, float, float, list[np.ndarray]]:
+    """From out-of-fold scores: the English temperature, the triage threshold, the out-of-fold
+    accuracy and triage rate, and each group's out-of-fold probabilities."""
     scored: list[np.ndarray] = [np.zeros(0)] * len(groups)
     for k in range(folds):
         ranker = fit([g for i, g in enumerate(groups) if i % folds != k])
@@ -85,7 +88,7 @@ def threshold(
             best = confidences[i]
     accuracy = float(np.mean(right))
     triaged = float(np.mean([c < best for c in confidences]))
-    return t, best, accuracy, triaged
+    return t, best, accuracy, triaged, probabilities
 
 
 def main() -> None:
@@ -100,10 +103,21 @@ def main() -> None:
         ranker=Ranker(np.zeros(1), np.zeros(1), np.ones(1), 0.0),  # not used while training
     )
     vectors, owners = classifier.semantic.example_vectors()
-    save_head(RANKER_FILE.parent / HEAD_FILE, fit_head(vectors, owners, len(classifier.semantic.uris)), uris=classifier.semantic.uris)
-    groups, english, missing = training_groups(classifier, train, fold_heads(classifier, train))
-    english_temperature, triage_below, accuracy, triaged = threshold(groups, english, precision=args.precision)
+    head = fit_head(vectors, owners, len(classifier.semantic.uris))
+    save_head(RANKER_FILE.parent / HEAD_FILE, head, uris=classifier.semantic.uris)
+    groups, english, missing, words = training_groups(classifier, train, fold_heads(classifier, train))
+    english_temperature, triage_below, accuracy, triaged, out_of_fold = threshold(groups, english, precision=args.precision)
     ranker = dataclasses.replace(fit(groups, triage_below=triage_below), english_temperature=english_temperature)
+    # The subject gate: train messages as scored out of fold, against the learnt half of the
+    # messages about nothing, scored as the service will score them.
+    positives = np.stack([gate_features(f, p, n) for (f, _), p, n in zip(groups, out_of_fold, words, strict=True)])
+    negatives = []
+    for message in (m for m in load_about_nothing() if nothing_split(m["text"]) == "train"):
+        text = without_identifiers(message["text"])
+        _, features = classifier.features(message["text"], head=head)
+        negatives.append(gate_features(features, ranker.probabilities(features, english=is_english(text)), len(text.split())))
+    gate = fit_gate(positives, np.stack(negatives))
+    (RANKER_FILE.parent / SUBJECT_FILE).write_text(gate.to_json() + "\n", encoding="utf-8")
     RANKER_FILE.write_text(
         ranker.to_json(trained_on=f"{len(groups)} train messages ({missing} without their label among the candidates)")
         + "\n",
@@ -115,7 +129,8 @@ def main() -> None:
     print(f"train messages: {len(train)}, label among candidates: {len(groups)}")
     print(f"5-fold top-1 on train: {accuracy:.1%}; triage below {triage_below:.3f} sends {triaged:.1%} to triage")
     print(f"English scores divided by {english_temperature:.2f} ({sum(english)} English train messages)")
-    print(f"written {RANKER_FILE} and {HEAD_FILE} ({time.perf_counter() - started:.1f} s)")
+    print(f"subject gate: {len(negatives)} messages about nothing learnt from, threshold {gate.threshold:.3f}")
+    print(f"written {RANKER_FILE}, {HEAD_FILE} and {SUBJECT_FILE} ({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":
