@@ -25,9 +25,12 @@ def test_the_gate_keeps_the_share_of_real_messages_it_promises_and_learns_the_di
 
 
 def test_the_halves_of_the_messages_about_nothing_are_fixed_and_both_used():
-    halves = [nothing_split(m["text"]) for m in load_about_nothing()]
-    assert 0.35 < halves.count("train") / len(halves) < 0.65
-    assert nothing_split("ok bedankt") == nothing_split("ok bedankt")
+    messages = load_about_nothing()
+    halves = [nothing_split(m["text"]) for m in messages]
+    # A hash of the text decides: the 116 the shipped gate learnt from (train.py prints it), the rest a test.
+    assert halves.count("train") == 116 and halves.count("test") == len(messages) - 116
+    for half in ("train", "test"):
+        assert {m["channel"] for m, h in zip(messages, halves) if h == half} == {"email", "web", "telephone", "letter", "social", "counter"}
 
 
 def test_a_thank_you_goes_to_triage_and_a_clear_request_still_routes():
